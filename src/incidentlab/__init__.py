@@ -1,0 +1,3 @@
+"""incidentlab: post-incident forensics for AI coding-agent systems."""
+
+__version__ = "0.1.0"

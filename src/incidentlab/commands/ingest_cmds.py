@@ -1,0 +1,179 @@
+"""`ingest`, `detect`, `loaders` and `info`: getting evidence in and seeing what is there."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+from ..info import database_info
+from ..ingest import IngestSummary, detect_paths, ingest
+from ..loaders import all_loaders
+
+DB_OPTION = click.option(
+    "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
+)
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False))
+@DB_OPTION
+@click.option("--loader", "loader_name", help="Use this loader for every file (see `loaders`).")
+@click.option(
+    "--tz",
+    help="IANA zone for sources that write naive local times (e.g. Tapps logs). "
+    "Without it such files are reported, never guessed.",
+)
+@click.option("--force", is_flag=True, help="Reload files already ingested (replaces their rows).")
+@click.option(
+    "--strict", is_flag=True, help="Exit 1 when any record was quarantined or any file unclaimed."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@handle_errors
+def ingest_command(
+    paths: tuple[str, ...],
+    db: str,
+    loader_name: str | None,
+    tz: str | None,
+    force: bool,
+    strict: bool,
+    as_json: bool,
+) -> None:
+    """Load evidence files and folders into the incident database.
+
+    Each file goes to the loader that claims it (see `detect`), in its own transaction: a bad file
+    never aborts the others, malformed records are quarantined with their line number, and files
+    already ingested (same sha256) are skipped. Exit 0 when all went in, 1 when a file failed or
+    needs --tz (or, with --strict, anything was quarantined or unclaimed), 2 on bad usage.
+    """
+    show_progress = sys.stderr.isatty() and not as_json
+    if show_progress:
+        with Progress(
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            transient=True,
+            console=console.__class__(stderr=True),
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def step(done: int, total: int, path: str) -> None:
+                bar.update(task, completed=done, total=total, description=path[-60:])
+
+            summary = ingest(paths, db, loader=loader_name, tz=tz, force=force, progress=step)
+    else:
+        summary = ingest(paths, db, loader=loader_name, tz=tz, force=force)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    failed = not summary.ok
+    strict_fail = strict and (summary.quarantined > 0 or bool(summary.unclaimed))
+    sys.exit(EXIT_PROBLEMS if failed or strict_fail else EXIT_OK)
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    rows = [
+        {
+            "file": f.path,
+            "loader": f.loader,
+            "status": f.status,
+            "records": f.records_read,
+            "events": f.event_rows,
+            "metrics": f.metric_rows,
+            "other rows": sum(f.table_rows.values()) or None,
+            "quarantined": f.quarantined or None,
+            "note": f.message,
+        }
+        for f in summary.files
+    ]
+    if rows:
+        print_table(rows, list(rows[0]), title="Ingested files")
+    totals = summary.to_dict()["totals"]
+    console.print(
+        f"[bold]{totals['loaded']}[/bold] loaded, {totals['unchanged']} unchanged, "
+        f"[{'red' if totals['failed'] else 'green'}]{totals['failed']} failed[/], "
+        f"{totals['event_rows']} events, {totals['quarantined']} quarantined, "
+        f"{totals['unclaimed']} unclaimed; time range "
+        f"{totals['ts_min'] or '-'} .. {totals['ts_max'] or '-'} (UTC)",
+        highlight=False,
+    )
+    if summary.unclaimed:
+        console.print("[yellow]No loader claimed these files:[/yellow]")
+        for path in summary.unclaimed:
+            console.print(f"  {path}", highlight=False)
+        console.print("  (force one with --loader NAME; list loaders with `incidentlab loaders`)")
+    console.print(f"database: {summary.db}", highlight=False)
+
+
+@click.command("detect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def detect_command(paths: tuple[str, ...], as_json: bool) -> None:
+    """Show which loader claims each file, without loading anything."""
+    report = detect_paths(paths)
+    if as_json:
+        print_json(report)
+        return
+    rows: list[dict[str, Any]] = []
+    for item in report:
+        if item.get("companion"):
+            claim = "(SQLite companion, read with its database)"
+        else:
+            claim = ", ".join(item["loaders"]) or "UNCLAIMED"
+        rows.append({"file": item["path"], "loader": claim})
+    print_table(rows, ["file", "loader"], title="Detection (first loader wins)")
+
+
+@click.command("loaders")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def loaders_command(as_json: bool) -> None:
+    """List the registered loaders in detection order (built-ins, then plugins)."""
+    rows = [
+        {
+            "name": loader.name,
+            "system": loader.system,
+            "source": loader.source,
+            "version": loader.version,
+            "description": loader.description,
+        }
+        for loader in all_loaders()
+    ]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "system", "source", "version", "description"], title="Loaders")
+
+
+@click.command("info")
+@DB_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def info_command(db: str, as_json: bool) -> None:
+    """Summarize an incident database: sources, time coverage per system, quarantine."""
+    info = database_info(db)
+    if as_json:
+        print_json(info)
+        return
+    console.print(
+        f"[bold]{db}[/bold]  schema v{info['schema_version']}, {info['events']} events "
+        f"({info['mirror_events']} mirror copies), {info['metrics']} metrics, "
+        f"{info['quarantined']} quarantined records",
+        highlight=False,
+    )
+    print_table(info["systems"], ["system", "events", "streams", "ts_min", "ts_max"],
+                title="Coverage per system (UTC)")
+    print_table(info["loads"], ["loader", "path", "records_read", "event_rows", "quarantined",
+                                "status"], title="Loads")
+    if info["warnings"]:
+        print_table(info["warnings"], ["source_path", "record_no", "reason", "raw"],
+                    title="Quarantined records (first 20)")
+
+
+COMMANDS = [ingest_command, detect_command, loaders_command, info_command]

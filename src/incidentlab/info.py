@@ -1,0 +1,49 @@
+"""What an incident database holds: loads, coverage per system, quarantined records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .store import SCHEMA_VERSION, connect
+
+
+def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def database_info(db: str | Path) -> dict[str, Any]:
+    con = connect(db, read_only=True)
+    try:
+        counts = con.execute(
+            "SELECT count(*) FILTER (WHERE NOT is_mirror), count(*) FILTER (WHERE is_mirror) "
+            "FROM events"
+        ).fetchone()
+        return {
+            "db": str(db),
+            "schema_version": SCHEMA_VERSION,
+            "events": counts[0],
+            "mirror_events": counts[1],
+            "metrics": con.execute("SELECT count(*) FROM metrics").fetchone()[0],
+            "quarantined": con.execute("SELECT count(*) FROM _load_warnings").fetchone()[0],
+            "systems": _rows(
+                con,
+                "SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
+                "min(ts) AS ts_min, max(ts) AS ts_max FROM timeline_events "
+                "GROUP BY system ORDER BY system",
+            ),
+            "loads": _rows(
+                con,
+                "SELECT loader, path, sha256, records_read, event_rows, metric_rows, quarantined, "
+                "status, tz, finished_at FROM _loads ORDER BY path",
+            ),
+            "warnings": _rows(
+                con,
+                "SELECT source_path, record_no, reason, left(raw, 120) AS raw "
+                "FROM _load_warnings ORDER BY source_path, record_no LIMIT 20",
+            ),
+        }
+    finally:
+        con.close()

@@ -1,0 +1,112 @@
+"""The loader contract: what a loader declares, what it receives, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+
+from ..timeparse import parse_ts
+
+DETECT_BYTES = 64 * 1024
+
+# Rows come as Python dicts (small files), an Arrow table, or a DuckDB relation built on ctx.con
+# (the fast path for big files: ingest inserts it with one INSERT ... SELECT).
+Rows = list[dict[str, Any]] | pa.Table | duckdb.DuckDBPyRelation
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """One record that could not be loaded: where it is, why, and what it looked like."""
+
+    record_no: int | None
+    reason: str
+    raw: str | None = None
+
+
+@dataclass
+class LoadContext:
+    """What ingest hands a loader. `con` is the ingest connection; loaders only read through it."""
+
+    con: duckdb.DuckDBPyConnection
+    path: Path
+    sha256: str
+    tz: ZoneInfo | None = None
+
+    @property
+    def tz_name(self) -> str | None:
+        return self.tz.key if self.tz else None
+
+    def parse_ts(self, raw: object, *, naive: str = "utc") -> tuple[datetime | None, str]:
+        return parse_ts(raw, naive=naive, tz=self.tz)
+
+
+@dataclass
+class LoadResult:
+    """A loader's output for one file. records_read = records_loaded + len(quarantine)."""
+
+    records_read: int
+    events: Rows | None = None
+    metrics: Rows | None = None
+    tables: dict[str, Rows] = field(default_factory=dict)
+    quarantine: list[Quarantine] | duckdb.DuckDBPyRelation = field(default_factory=list)
+    records_loaded: int | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """A loader reads one artifact kind. It never writes to the database and never raises in detect."""
+
+    name: ClassVar[str]
+    system: ClassVar[str]
+    source: ClassVar[str]
+    version: ClassVar[str]
+    description: ClassVar[str]
+
+    def detect(self, path: Path, head: bytes) -> bool: ...
+
+    def load(self, ctx: LoadContext) -> LoadResult: ...
+
+
+def read_head(path: Path, size: int = DETECT_BYTES) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
+def path_has(path: Path, *parts: str) -> bool:
+    """True when the path's folders include any of `parts` (e.g. '.codingbuddy', '.deepseek')."""
+    return any(part in path.parts for part in parts)
+
+
+def excerpt(text: str | bytes | None, limit: int = 500) -> str | None:
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def iter_lines(path: Path) -> Iterable[tuple[int, str]]:
+    """Yield (1-based line number, text without newline) for non-blank lines; tolerant decoding."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if text.strip():
+                yield number, text
+
+
+def first_value(record: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if key in record and record[key] not in (None, ""):
+            return record[key]
+    return None

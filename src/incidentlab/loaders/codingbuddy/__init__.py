@@ -1,0 +1,1 @@
+"""CodingBuddy loaders: one per artifact under `.codingbuddy/` (or the legacy `.deepseek/`)."""

@@ -1,0 +1,108 @@
+"""CodingBuddy `.codingbuddy/events.jsonl` (and legacy `.deepseek/`): the shared append-only event stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from ..base import LoadContext, LoadResult, path_has
+from .taxonomy import projection_sql
+
+RUNTIME_DIRS = (".codingbuddy", ".deepseek")
+_COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
+_BAD_REASON = """
+    CASE WHEN seq_no IS NULL THEN 'seq_no missing or not an unsigned integer'
+         WHEN session_id IS NULL THEN 'session_id missing'
+         WHEN json_extract_string(kind, '$.type') IS NULL THEN 'kind.type missing'
+         WHEN il_ts_utc(at_raw) IS NULL THEN 'at missing or not an RFC3339 timestamp'
+    END"""
+
+
+def scan_lines(path: Path) -> tuple[int, bool]:
+    """(non-blank line count, whether blank lines exist) in one pass over the bytes."""
+    lines = blanks = 0
+    previous_end = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            joined = previous_end + chunk
+            blanks += joined.count(b"\n\n") + joined.count(b"\n\r\n")
+            lines += chunk.count(b"\n")
+            previous_end = chunk[-1:]
+    if previous_end not in (b"\n", b""):
+        lines += 1  # last line without a newline
+    return lines - blanks, blanks > 0
+
+
+class EventsJsonlLoader:
+    name: ClassVar[str] = "codingbuddy.events_jsonl"
+    system: ClassVar[str] = "codingbuddy"
+    source: ClassVar[str] = "events_jsonl"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "CodingBuddy events.jsonl (EventEnvelope per line, sessions interleaved)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.name != "events.jsonl":
+            return False
+        if path_has(path, *RUNTIME_DIRS):
+            return True
+        return b'"seq_no"' in head and b'"session_id"' in head and b'"kind"' in head
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        records, has_blanks = scan_lines(ctx.path)
+        if not has_blanks and self._stage_fast(ctx):
+            pass
+        else:
+            self._stage_robust(ctx)
+        con = ctx.con
+        events = con.sql(projection_sql("(SELECT * FROM _cb_src WHERE bad_reason IS NULL)"))
+        quarantine = con.sql(
+            "SELECT rn AS record_no, bad_reason AS reason, left(raw, 500) AS raw "
+            "FROM _cb_src WHERE bad_reason IS NOT NULL"
+        )
+        return LoadResult(records_read=records, events=events, quarantine=quarantine)
+
+    def _stage_fast(self, ctx: LoadContext) -> bool:
+        """DuckDB's vectorized JSON reader; falls back (False) when any line is not valid JSON."""
+        try:
+            ctx.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _cb_src AS
+                SELECT *, {_BAD_REASON} AS bad_reason,
+                       CASE WHEN {_BAD_REASON} IS NOT NULL THEN json_object(
+                           'seq_no', seq_no, 'at', at_raw, 'session_id', session_id, 'kind', kind
+                       )::VARCHAR END AS raw
+                FROM (SELECT row_number() OVER () AS rn, seq_no, "at" AS at_raw, session_id, kind
+                      FROM read_json(?, format='newline_delimited', columns={_COLUMNS},
+                                     maximum_object_size=268435456))""",
+                [str(ctx.path)],
+            )
+            return True
+        except Exception:
+            return False
+
+    def _stage_robust(self, ctx: LoadContext) -> None:
+        """Line by line in SQL: every line keeps its number, bad ones get a reason."""
+        ctx.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _cb_src AS
+            WITH lines AS (
+                SELECT row_number() OVER () AS rn, line
+                FROM read_csv(?, columns={{'line': 'VARCHAR'}}, delim='\\x1f', quote='', escape='',
+                              header=false, auto_detect=false, strict_mode=false,
+                              max_line_size=268435456)
+            ), parsed AS (
+                SELECT rn, line AS raw,
+                       CASE WHEN json_valid(line) THEN CAST(line AS JSON) END AS j
+                FROM lines WHERE trim(coalesce(line, '')) <> ''
+            ), fields AS (
+                SELECT rn, raw, j,
+                       try_cast(j->>'seq_no' AS UBIGINT) AS seq_no, j->>'at' AS at_raw,
+                       j->>'session_id' AS session_id, j->'kind' AS kind
+                FROM parsed
+            )
+            SELECT rn, seq_no, at_raw, session_id, kind,
+                   CASE WHEN j IS NULL THEN 'malformed JSON'
+                        WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
+                        ELSE {_BAD_REASON} END AS bad_reason,
+                   raw
+            FROM fields""",
+            [str(ctx.path)],
+        )
