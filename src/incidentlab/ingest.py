@@ -206,14 +206,19 @@ def _ingest_file(
     load_id = uuid.uuid4().hex[:16]
     ctx = LoadContext(con=con, path=path, sha256=sha, tz=zone)
     started_at = datetime.now(UTC)
-    con.begin()
+    in_transaction = False
     try:
-        replaced = _delete_loads(con, [load_id for load_id, _ in previous])
+        # Loaders only read (they may stage temp tables, and may try a fast reader that fails),
+        # so they run before the transaction; every write happens inside it.
         result = loader.load(ctx)
+        con.begin()
+        in_transaction = True
+        replaced = _delete_loads(con, [load_id for load_id, _ in previous])
         _write_result(con, load_id, loader, path, resolved, sha, zone, result, started_at, outcome)
         con.commit()
     except BaseException as exc:
-        con.rollback()
+        if in_transaction:
+            con.rollback()
         _drop_temp_tables(con)
         if isinstance(exc, NeedsTimezoneError):
             outcome.status, outcome.message = "needs_tz", str(exc)

@@ -8,6 +8,15 @@ from importlib.metadata import entry_points
 from ..errors import UnknownLoaderError
 from .base import Loader, LoadContext, LoadResult, Quarantine
 from .codingbuddy.events import EventsJsonlLoader
+from .codingbuddy.observe import ObserveLogLoader
+from .codingbuddy.patches import PatchDiffLoader, PatchLoader
+from .codingbuddy.snapshots import SnapshotLoader
+from .codingbuddy.store import StoreSqliteLoader
+from .jido.conversation import ConversationEventsLoader
+from .jido.diagnostics import DiagnosticsLoader
+from .jido.telemetry_jsonl import TelemetryJsonlLoader
+from .jido.timeline import IncidentTimelineLoader
+from .textlog import TextLogLoader
 
 __all__ = ["Loader", "LoadContext", "LoadResult", "Quarantine", "all_loaders", "get_loader"]
 
@@ -16,6 +25,17 @@ ENTRY_POINT_GROUP = "incidentlab.loaders"
 # Order is detection priority: specific formats first, generic catch-alls last.
 BUILTIN_LOADERS: list[type] = [
     EventsJsonlLoader,
+    StoreSqliteLoader,
+    ObserveLogLoader,
+    PatchLoader,
+    PatchDiffLoader,
+    SnapshotLoader,
+    IncidentTimelineLoader,
+    DiagnosticsLoader,
+    ConversationEventsLoader,
+    TelemetryJsonlLoader,
+    # generic catch-alls stay last (in this order)
+    TextLogLoader,
 ]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..base import LoadContext, LoadResult, path_has
-from .taxonomy import projection_sql
+from .taxonomy import projection_sql, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 _COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
@@ -54,7 +54,11 @@ class EventsJsonlLoader:
         else:
             self._stage_robust(ctx)
         con = ctx.con
-        events = con.sql(projection_sql("(SELECT * FROM _cb_src WHERE bad_reason IS NULL)"))
+        events = con.sql(
+            projection_sql(
+                "(SELECT * FROM _cb_src WHERE bad_reason IS NULL)", workspace_name(ctx.path)
+            )
+        )
         quarantine = con.sql(
             "SELECT rn AS record_no, bad_reason AS reason, left(raw, 500) AS raw "
             "FROM _cb_src WHERE bad_reason IS NOT NULL"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # kind.type -> shared event_type. Legacy "<Variant>V1" names are stripped of the suffix first.
 EVENT_TYPES: dict[str, str] = {
     "SessionStarted": "session.start",
@@ -104,13 +106,25 @@ EVENT_TYPES: dict[str, str] = {
 }
 
 
+def _sql_literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def workspace_name(path: Path) -> str | None:
+    """The workspace folder that holds `.codingbuddy/` (or `.deepseek/`): the event's project."""
+    for parent in path.parents:
+        if parent.name in (".codingbuddy", ".deepseek"):
+            return parent.parent.name or None
+    return None
+
+
 def types_table_sql() -> str:
     """A VALUES list usable as a relation: (variant, event_type)."""
     rows = ", ".join(f"('{raw}', '{mapped}')" for raw, mapped in EVENT_TYPES.items())
     return f"(VALUES {rows}) AS cb_types(type_variant, mapped_type)"
 
 
-def projection_sql(source: str) -> str:
+def projection_sql(source: str, project: str | None = None) -> str:
     """Canonical event columns from a relation with (rn, seq_no, at_raw, session_id, kind JSON, raw).
 
     Shared by events.jsonl and store.sqlite so both copies of an event read the same way.
@@ -129,6 +143,7 @@ SELECT
     il_ts_quality(at_raw, parsed_ts, 'assumed_utc') AS ts_quality,
     session_id AS stream,
     CAST(seq_no AS BIGINT) AS seq,
+    {_sql_literal(project)} AS project,
     rn AS position,
     coalesce(mapped_type, 'unknown') AS event_type,
     raw_type AS event_type_raw,

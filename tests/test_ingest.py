@@ -1,0 +1,124 @@
+"""Ingest invariants: idempotent, --force replaces, atomic per file, unclaimed files reported."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import FIXTURES
+from incidentlab.errors import SchemaMismatchError, UsageError
+from incidentlab.ingest import ingest
+from incidentlab.loaders.codingbuddy.events import EventsJsonlLoader
+from incidentlab.store import connect
+
+WORKSPACE = FIXTURES / "codingbuddy" / "ws"
+
+
+def _counts(db: Path) -> tuple[int, int, int]:
+    con = connect(db, read_only=True)
+    try:
+        return tuple(con.execute(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM _loads), "
+            "(SELECT count(*) FROM _load_warnings)").fetchone())
+    finally:
+        con.close()
+
+
+def test_ingesting_twice_adds_nothing(ingest_into):
+    first = ingest_into(WORKSPACE)
+    before = _counts(first.db)
+    first.close()
+    second = ingest_into(WORKSPACE)
+    assert {f.status for f in second.summary.files} == {"unchanged"}
+    assert _counts(second.db) == before
+
+
+def test_force_replaces_rows(ingest_into):
+    first = ingest_into(WORKSPACE)
+    before = _counts(first.db)
+    first.close()
+    forced = ingest_into(WORKSPACE, force=True)
+    assert {f.status for f in forced.summary.files} == {"replaced"}
+    assert _counts(forced.db) == before
+
+
+def test_changed_file_supersedes_its_previous_load(ingest_into, tmp_path):
+    folder = tmp_path / "w" / ".codingbuddy"
+    folder.mkdir(parents=True)
+    lines = (WORKSPACE / ".codingbuddy" / "events.jsonl").read_text().splitlines()
+    (folder / "events.jsonl").write_text("\n".join(lines[:5]) + "\n")
+    ingest_into(folder).close()
+    (folder / "events.jsonl").write_text("\n".join(lines) + "\n")
+    result = ingest_into(folder)
+    assert result.summary.files[0].status == "replaced"
+    assert result.scalar("SELECT count(*) FROM events") == 10
+    assert result.scalar("SELECT count(*) FROM _loads") == 1
+
+
+def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monkeypatch):
+    db = tmp_path / "incident.duckdb"
+    ingest_into(WORKSPACE / ".codingbuddy" / "observe.log", db=db).close()
+    before = _counts(db)
+    import incidentlab.ingest as ingest_module
+
+    real_insert = ingest_module._insert
+
+    def insert_then_fail(con, table, *args, **kwargs):
+        count = real_insert(con, table, *args, **kwargs)
+        if table == "events":
+            raise RuntimeError("disk on fire")
+        return count
+
+    monkeypatch.setattr(ingest_module, "_insert", insert_then_fail)
+    summary = ingest([WORKSPACE / ".codingbuddy" / "events.jsonl"], db)
+    assert summary.files[0].status == "failed"
+    assert "disk on fire" in summary.files[0].message
+    assert _counts(db) == before
+
+
+def test_bad_file_never_aborts_the_others(ingest_into, tmp_path):
+    folder = tmp_path / "w" / ".codingbuddy"
+    shutil.copytree(WORKSPACE / ".codingbuddy", folder)
+    (folder / "store.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    result = ingest_into(tmp_path / "w")
+    statuses = {Path(f.path).name: f.status for f in result.summary.files}
+    assert statuses["store.sqlite"] == "failed"
+    assert statuses["events.jsonl"] == "loaded"
+    assert not result.summary.ok
+
+
+def test_unclaimed_files_are_listed(ingest_into, tmp_path):
+    shutil.copytree(WORKSPACE, tmp_path / "w")
+    (tmp_path / "w" / ".codingbuddy" / "settings.json").write_text("{}")
+    (tmp_path / "w" / "notes.txt").write_text("hello")
+    result = ingest_into(tmp_path / "w")
+    assert sorted(Path(p).name for p in result.summary.unclaimed) == ["notes.txt", "settings.json"]
+
+
+def test_forced_loader_and_unknown_loader(ingest_into, tmp_path):
+    plain = tmp_path / "copy.jsonl"
+    shutil.copy(WORKSPACE / ".codingbuddy" / "events.jsonl", plain)
+    result = ingest_into(plain, loader=EventsJsonlLoader.name)
+    assert result.scalar("SELECT count(*) FROM events") == 10
+    with pytest.raises(UsageError, match="no loader named 'nope'"):
+        ingest([plain], tmp_path / "x.duckdb", loader="nope")
+
+
+def test_bad_time_zone_and_missing_path(tmp_path):
+    with pytest.raises(UsageError, match="unknown time zone"):
+        ingest([WORKSPACE], tmp_path / "x.duckdb", tz="Mars/Olympus")
+    with pytest.raises(UsageError, match="no such file"):
+        ingest([tmp_path / "nope"], tmp_path / "x.duckdb")
+
+
+def test_schema_mismatch_is_refused(tmp_path):
+    db = tmp_path / "old.duckdb"
+    connect(db).close()
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE _meta SET value = '0' WHERE key = 'schema_version'")
+    con.close()
+    with pytest.raises(SchemaMismatchError, match="delete the file and run `incidentlab ingest`"):
+        connect(db)
