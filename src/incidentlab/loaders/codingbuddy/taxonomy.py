@@ -124,17 +124,78 @@ def types_table_sql() -> str:
     return f"(VALUES {rows}) AS cb_types(type_variant, mapped_type)"
 
 
+# Payload fields the projection reads, extracted with ONE json_extract_string call per row (each
+# separate call would re-parse the document): alias -> JSON path under the envelope's `kind`.
+FIELDS: dict[str, str] = {
+    "raw_type": "$.type",
+    "msg_role": "$.payload.message.role",
+    "msg_content": "$.payload.message.content",
+    "role": "$.payload.role",
+    "content": "$.payload.content",
+    "call_name": "$.payload.proposal.call.name",
+    "approved": "$.payload.proposal.approved",
+    "tool_name": "$.payload.tool_name",
+    "p_name": "$.payload.name",
+    "model": "$.payload.model",
+    "command": "$.payload.command",
+    "plugin_id": "$.payload.plugin_id",
+    "server_id": "$.payload.server_id",
+    "proposal_inv": "$.payload.proposal.invocation_id",
+    "result_inv": "$.payload.result.invocation_id",
+    "invocation_id": "$.payload.invocation_id",
+    "run_id": "$.payload.run_id",
+    "patch_id": "$.payload.patch_id",
+    "task_id": "$.payload.task_id",
+    "job_id": "$.payload.job_id",
+    "result_success": "$.payload.result.success",
+    "result_error": "$.payload.result.output.error",
+    "success": "$.payload.success",
+    "timed_out": "$.payload.timed_out",
+    "applied": "$.payload.applied",
+    "state_from": "$.payload.from",
+    "state_to": "$.payload.to",
+    "last_error": "$.payload.last_error",
+    "error": "$.payload.error",
+    "reason": "$.payload.reason",
+    "repeat_count": "$.payload.repeat_count",
+    "consecutive_failures": "$.payload.consecutive_failures",
+    "input_tokens": "$.payload.input_tokens",
+    "output_tokens": "$.payload.output_tokens",
+    "duration_ms": "$.payload.duration_ms",
+    "elapsed_ms": "$.payload.elapsed_ms",
+    "latency_ms": "$.payload.latency_ms",
+}
+_SUCCESS_VARIANTS = (
+    "'RunCompleted', 'VerificationRun', 'HookExecuted', 'RemoteEnvExecutionCompleted', "
+    "'TeleportHandoffLinkConsumed'"
+)
+_WARNING_VARIANTS = (
+    "'ToolDenied', 'PrivacyBlock', 'TurnLimitExceeded', 'BudgetExceeded', 'DoomLoopDetected', "
+    "'CircuitBreakerTripped', 'ErrorRecoveryTriggered', 'HallucinationNudgeFired'"
+)
+
+
 def projection_sql(source: str, project: str | None = None) -> str:
     """Canonical event columns from a relation with (rn, seq_no, at_raw, session_id, kind JSON, raw).
 
     Shared by events.jsonl and store.sqlite so both copies of an event read the same way.
     """
+    paths = ", ".join(f"'{path}'" for path in FIELDS.values())
+    named = ",\n           ".join(f"f[{i}] AS {alias}" for i, alias in enumerate(FIELDS, 1))
     return f"""
-WITH src AS (
-    SELECT s.*, json_extract_string(kind, '$.type') AS raw_type,
-           regexp_replace(json_extract_string(kind, '$.type'), 'V1$', '') AS variant,
-           il_ts_utc(at_raw) AS parsed_ts
+WITH extracted AS (
+    SELECT s.*, json_extract_string(kind, [{paths}]) AS f, il_ts_utc(at_raw) AS parsed_ts
     FROM {source} s
+), src AS (
+    SELECT * EXCLUDE (f),
+           {named},
+           regexp_replace(f[1], 'V1$', '') AS variant
+    FROM extracted
+), typed AS (
+    SELECT src.*, cb_types.mapped_type,
+           result_success = 'true' AS ok_result, success = 'true' AS ok_success,
+           applied = 'true' AS ok_applied
+    FROM src LEFT JOIN {types_table_sql()} ON src.variant = cb_types.type_variant
 )
 SELECT
     rn AS record_no,
@@ -147,74 +208,57 @@ SELECT
     rn AS position,
     coalesce(mapped_type, 'unknown') AS event_type,
     raw_type AS event_type_raw,
-    CASE variant WHEN 'ChatTurn' THEN json_extract_string(kind, '$.payload.message.role')
-                 WHEN 'TurnAdded' THEN json_extract_string(kind, '$.payload.role') ELSE 'agent' END AS actor,
-    coalesce(json_extract_string(kind, '$.payload.proposal.call.name'), json_extract_string(kind, '$.payload.tool_name'), json_extract_string(kind, '$.payload.name'),
-             json_extract_string(kind, '$.payload.model'), json_extract_string(kind, '$.payload.command'), json_extract_string(kind, '$.payload.plugin_id'), json_extract_string(kind, '$.payload.server_id')) AS name,
-    coalesce(json_extract_string(kind, '$.payload.proposal.invocation_id'), json_extract_string(kind, '$.payload.result.invocation_id'),
-             json_extract_string(kind, '$.payload.invocation_id'), json_extract_string(kind, '$.payload.run_id'), json_extract_string(kind, '$.payload.patch_id'),
-             json_extract_string(kind, '$.payload.task_id'), json_extract_string(kind, '$.payload.job_id')) AS correlation_id,
+    CASE variant WHEN 'ChatTurn' THEN msg_role WHEN 'TurnAdded' THEN role ELSE 'agent' END
+        AS actor,
+    coalesce(call_name, tool_name, p_name, model, command, plugin_id, server_id) AS name,
+    coalesce(proposal_inv, result_inv, invocation_id, run_id, patch_id, task_id, job_id)
+        AS correlation_id,
     CASE
-        WHEN variant = 'ToolResult' THEN
-            CASE WHEN CAST(json_extract_string(kind, '$.payload.result.success') AS BOOLEAN) THEN 'ok' ELSE 'error' END
-        WHEN variant = 'ToolDenied' OR variant = 'PrivacyBlock' THEN 'denied'
-        WHEN variant = 'HookExecuted' AND CAST(json_extract_string(kind, '$.payload.timed_out') AS BOOLEAN) THEN 'timeout'
-        WHEN variant = 'PatchApplied' THEN
-            CASE WHEN CAST(json_extract_string(kind, '$.payload.applied') AS BOOLEAN) THEN 'ok' ELSE 'error' END
-        WHEN variant IN ('RunCompleted', 'VerificationRun', 'HookExecuted',
-                         'RemoteEnvExecutionCompleted', 'TeleportHandoffLinkConsumed') THEN
-            CASE WHEN CAST(json_extract_string(kind, '$.payload.success') AS BOOLEAN) THEN 'ok' ELSE 'error' END
+        WHEN variant = 'ToolResult' THEN CASE WHEN ok_result THEN 'ok' ELSE 'error' END
+        WHEN variant IN ('ToolDenied', 'PrivacyBlock') THEN 'denied'
+        WHEN variant = 'HookExecuted' AND timed_out = 'true' THEN 'timeout'
+        WHEN variant = 'PatchApplied' THEN CASE WHEN ok_applied THEN 'ok' ELSE 'error' END
+        WHEN variant IN ({_SUCCESS_VARIANTS}) THEN CASE WHEN ok_success THEN 'ok' ELSE 'error' END
         WHEN variant = 'SubagentFailed' THEN 'error'
         WHEN variant = 'SubagentCompleted' THEN 'ok'
     END AS outcome,
     CASE
-        WHEN variant = 'SubagentFailed' OR (variant = 'SessionStateChanged' AND json_extract_string(kind, '$.payload.to') = 'Failed')
+        WHEN variant = 'SubagentFailed' OR (variant = 'SessionStateChanged' AND state_to = 'Failed')
             THEN 'error'
-        WHEN variant IN ('ToolDenied', 'PrivacyBlock', 'TurnLimitExceeded', 'BudgetExceeded',
-                         'DoomLoopDetected', 'CircuitBreakerTripped', 'ErrorRecoveryTriggered',
-                         'HallucinationNudgeFired')
+        WHEN variant IN ({_WARNING_VARIANTS}) THEN 'warning'
+        WHEN variant = 'ToolResult' AND NOT ok_result THEN 'warning'
+        WHEN variant = 'PatchApplied' AND NOT ok_applied THEN 'warning'
+        WHEN variant IN ('RunCompleted', 'VerificationRun', 'HookExecuted') AND NOT ok_success
             THEN 'warning'
-        WHEN variant = 'ToolResult' AND NOT CAST(json_extract_string(kind, '$.payload.result.success') AS BOOLEAN) THEN 'warning'
-        WHEN variant = 'PatchApplied' AND NOT CAST(json_extract_string(kind, '$.payload.applied') AS BOOLEAN) THEN 'warning'
-        WHEN variant IN ('RunCompleted', 'VerificationRun', 'HookExecuted')
-             AND NOT CAST(json_extract_string(kind, '$.payload.success') AS BOOLEAN) THEN 'warning'
-        WHEN variant = 'AutopilotRunHeartbeat' AND json_extract_string(kind, '$.payload.last_error') IS NOT NULL THEN 'warning'
-        WHEN mapped_type IS NULL THEN 'info'
+        WHEN variant = 'AutopilotRunHeartbeat' AND last_error IS NOT NULL THEN 'warning'
         ELSE 'info'
     END AS severity,
-    CAST(coalesce(json_extract_string(kind, '$.payload.duration_ms'), json_extract_string(kind, '$.payload.elapsed_ms'), json_extract_string(kind, '$.payload.latency_ms')) AS DOUBLE)
-        AS duration_ms,
-    left(concat_ws(' ', raw_type,
-        CASE variant
-            WHEN 'ChatTurn' THEN json_extract_string(kind, '$.payload.message.content')
-            WHEN 'TurnAdded' THEN json_extract_string(kind, '$.payload.content')
-            WHEN 'ToolProposed' THEN (json_extract_string(kind, '$.payload.proposal.call.name')) || ' approved='
-                                     || (json_extract_string(kind, '$.payload.proposal.approved'))
-            WHEN 'ToolResult' THEN 'success=' || (json_extract_string(kind, '$.payload.result.success'))
-            WHEN 'ToolDenied' THEN (json_extract_string(kind, '$.payload.tool_name')) || ': ' || (json_extract_string(kind, '$.payload.reason'))
-            WHEN 'SessionStateChanged' THEN (json_extract_string(kind, '$.payload.from')) || ' -> ' || (json_extract_string(kind, '$.payload.to'))
-            WHEN 'RunStateChanged' THEN (json_extract_string(kind, '$.payload.from')) || ' -> ' || (json_extract_string(kind, '$.payload.to'))
-            WHEN 'PatchApplied' THEN 'applied=' || (json_extract_string(kind, '$.payload.applied'))
-            WHEN 'DoomLoopDetected' THEN (json_extract_string(kind, '$.payload.tool_name')) || ' x' || (json_extract_string(kind, '$.payload.repeat_count'))
-            WHEN 'CircuitBreakerTripped' THEN (json_extract_string(kind, '$.payload.tool_name')) || ' after '
-                                     || (json_extract_string(kind, '$.payload.consecutive_failures')) || ' failures'
-            WHEN 'TelemetryEvent' THEN json_extract_string(kind, '$.payload.name')
-            WHEN 'UsageUpdated' THEN 'in=' || (json_extract_string(kind, '$.payload.input_tokens')) || ' out='
-                                     || (json_extract_string(kind, '$.payload.output_tokens'))
-        END), 300) AS message,
+    CAST(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE) AS duration_ms,
+    left(concat_ws(' ', raw_type, CASE variant
+        WHEN 'ChatTurn' THEN msg_content
+        WHEN 'TurnAdded' THEN content
+        WHEN 'ToolProposed' THEN call_name || ' approved=' || approved
+        WHEN 'ToolResult' THEN 'success=' || result_success
+        WHEN 'ToolDenied' THEN tool_name || ': ' || reason
+        WHEN 'SessionStateChanged' THEN state_from || ' -> ' || state_to
+        WHEN 'RunStateChanged' THEN state_from || ' -> ' || state_to
+        WHEN 'PatchApplied' THEN 'applied=' || applied
+        WHEN 'DoomLoopDetected' THEN tool_name || ' x' || repeat_count
+        WHEN 'CircuitBreakerTripped' THEN tool_name || ' after ' || consecutive_failures
+                                          || ' failures'
+        WHEN 'TelemetryEvent' THEN p_name
+        WHEN 'UsageUpdated' THEN 'in=' || input_tokens || ' out=' || output_tokens
+    END), 300) AS message,
     CASE
-        WHEN variant = 'ToolDenied' THEN json_extract_string(kind, '$.payload.reason')
-        WHEN variant = 'PrivacyBlock' THEN json_extract_string(kind, '$.payload.reason')
-        WHEN variant = 'PatchApplied' AND NOT CAST(json_extract_string(kind, '$.payload.applied') AS BOOLEAN)
-            THEN 'patch_conflict'
+        WHEN variant IN ('ToolDenied', 'PrivacyBlock') THEN reason
+        WHEN variant = 'PatchApplied' AND NOT ok_applied THEN 'patch_conflict'
         WHEN variant = 'TurnLimitExceeded' THEN 'turn_limit_exceeded'
         WHEN variant = 'BudgetExceeded' THEN 'budget_exceeded'
-        WHEN variant = 'SubagentFailed' THEN left(json_extract_string(kind, '$.payload.error'), 200)
-        WHEN variant = 'ToolResult' AND NOT CAST(json_extract_string(kind, '$.payload.result.success') AS BOOLEAN)
-            THEN left(json_extract_string(kind, '$.payload.result.output.error'), 200)
+        WHEN variant = 'SubagentFailed' THEN left(error, 200)
+        WHEN variant = 'ToolResult' AND NOT ok_result THEN left(result_error, 200)
     END AS error_code,
     CASE WHEN variant IN ('ToolDenied', 'PrivacyBlock') THEN 'policy' END AS error_category,
     coalesce(CAST(raw AS JSON), json_object('seq_no', seq_no, 'at', at_raw, 'session_id', session_id,
                                             'kind', kind)) AS attrs
-FROM src LEFT JOIN {types_table_sql()} ON src.variant = cb_types.type_variant
+FROM typed
 """

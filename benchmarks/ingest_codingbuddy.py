@@ -1,0 +1,95 @@
+"""Ingest rate of a 1M-event CodingBuddy events.jsonl against a bare DuckDB read_json, same run.
+
+Usage: python benchmarks/ingest_codingbuddy.py [--events N] [--keep DIR]
+Target (DESIGN §9): ingest rate >= 0.5 x the bare read_json rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from incidentlab.ingest import ingest
+
+KINDS = ["ChatTurn", "ToolProposed", "ToolApproved", "ToolResult", "UsageUpdated"]
+
+
+def write_events(path: Path, count: int, seed: int = 7) -> None:
+    """Interleaved sessions, ~350 bytes a line, the JSONL shape of FORMATS §1.1."""
+    rng = random.Random(seed)
+    sessions = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(50)]
+    seq = dict.fromkeys(sessions, 0)
+    filler = "x" * 150
+    with path.open("w") as out:
+        for i in range(count):
+            session = sessions[rng.randrange(len(sessions))]
+            seq[session] += 1
+            kind = KINDS[i % len(KINDS)]
+            invocation = str(uuid.UUID(int=rng.getrandbits(128)))
+            payload = {
+                "ChatTurn": {"message": {"role": "assistant", "content": filler}},
+                "ToolProposed": {"proposal": {"invocation_id": invocation, "call": {
+                    "name": "bash.run", "args": {"cmd": filler[:100]}, "requires_approval": True},
+                    "approved": True}},
+                "ToolApproved": {"invocation_id": invocation, "note": filler},
+                "ToolResult": {"result": {"invocation_id": invocation, "success": True,
+                                          "output": {"stdout": filler}}},
+                "UsageUpdated": {"unit": {"Model": "deepseek-chat"}, "model": "deepseek-chat",
+                                 "input_tokens": 5120, "cache_hit_tokens": 4096,
+                                 "cache_miss_tokens": 1024, "output_tokens": 310, "pad": filler},
+            }[kind]
+            seconds = i // 100
+            at = f"2026-03-01T{9 + seconds // 3600 % 12:02d}:{seconds // 60 % 60:02d}:" \
+                 f"{seconds % 60:02d}.{i % 1000000:06d}Z"
+            out.write(json.dumps({"seq_no": seq[session], "at": at, "session_id": session,
+                                  "kind": {"type": kind, "payload": payload}},
+                                 separators=(",", ":")) + "\n")
+
+
+def bare_read_json(path: Path, db: Path) -> float:
+    con = duckdb.connect(str(db))
+    start = time.perf_counter()
+    con.execute(
+        "CREATE TABLE raw AS SELECT * FROM read_json(?, format='newline_delimited', "
+        "columns={'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'})",
+        [str(path)],
+    )
+    elapsed = time.perf_counter() - start
+    con.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="write files here instead of a temp folder")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        source = root / "ws" / ".codingbuddy" / "events.jsonl"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        write_events(source, args.events)
+        size = source.stat().st_size
+        print(f"events.jsonl: {args.events:,} events, {size / 1e6:.0f} MB, "
+              f"{size / args.events:.0f} bytes a line")
+        bare = bare_read_json(source, root / "bare.duckdb")
+        start = time.perf_counter()
+        summary = ingest([source], root / "ingest.duckdb")
+        ours = time.perf_counter() - start
+        assert summary.files[0].event_rows == args.events, summary.files[0]
+        bare_rate, our_rate = args.events / bare, args.events / ours
+        print(f"bare read_json into a table : {bare:6.2f} s  {bare_rate:>10,.0f} events/s")
+        print(f"incidentlab ingest          : {ours:6.2f} s  {our_rate:>10,.0f} events/s "
+              "(sha256, canonical projection, provenance, quarantine check)")
+        print(f"ratio ingest / bare         : {our_rate / bare_rate:.2f}  (target >= 0.50)")
+
+
+if __name__ == "__main__":
+    main()
