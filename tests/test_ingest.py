@@ -8,11 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import FIXTURES
 from incidentlab.errors import SchemaMismatchError, UsageError
 from incidentlab.ingest import ingest
 from incidentlab.loaders.codingbuddy.events import EventsJsonlLoader
 from incidentlab.store import connect
+
+from conftest import FIXTURES
 
 WORKSPACE = FIXTURES / "codingbuddy" / "ws"
 

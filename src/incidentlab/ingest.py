@@ -197,11 +197,15 @@ def _ingest_file(
         "SELECT load_id, sha256 FROM _loads WHERE loader = ? AND (sha256 = ? OR path = ?)",
         [loader.name, sha, resolved],
     ).fetchall()
-    same_content = [load_id for load_id, old_sha in previous if old_sha == sha]
+    same_content = con.execute(
+        "SELECT load_id, path FROM _loads WHERE loader = ? AND sha256 = ? ORDER BY path = ? DESC",
+        [loader.name, sha, resolved],
+    ).fetchall()
     if same_content and not force:
         outcome.status = "unchanged"
-        outcome.load_id = same_content[0]
-        outcome.message = "already ingested (same sha256); use --force to reload"
+        outcome.load_id, first_path = same_content[0]
+        where = "" if first_path == resolved else f" as {first_path}"
+        outcome.message = f"already ingested{where} (same sha256); use --force to reload"
         return outcome
     load_id = uuid.uuid4().hex[:16]
     ctx = LoadContext(con=con, path=path, sha256=sha, tz=zone)

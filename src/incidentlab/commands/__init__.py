@@ -6,7 +6,11 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from . import ingest_cmds
+    from . import demo_cmds, ingest_cmds, report_cmds
 
+    for command in demo_cmds.COMMANDS:
+        group.add_command(command)
     for command in ingest_cmds.COMMANDS:
+        group.add_command(command)
+    for command in report_cmds.COMMANDS:
         group.add_command(command)

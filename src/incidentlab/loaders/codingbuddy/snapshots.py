@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, path_has
-from .events import RUNTIME_DIRS
 from .taxonomy import workspace_name
 
 
