@@ -15,8 +15,9 @@ from rich.table import Table
 from . import __version__
 from .errors import IncidentLabError
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is read by people too (CI logs, `| less`): do not squeeze tables into 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 

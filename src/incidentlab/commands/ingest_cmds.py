@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -71,29 +72,37 @@ def ingest_command(
     if as_json:
         print_json(summary.to_dict())
     else:
-        _print_summary(summary)
+        _print_summary(summary, paths)
     failed = not summary.ok
     strict_fail = strict and (summary.quarantined > 0 or bool(summary.unclaimed))
     sys.exit(EXIT_PROBLEMS if failed or strict_fail else EXIT_OK)
 
 
-def _print_summary(summary: IngestSummary) -> None:
+def _short(path: str, roots: list[str]) -> str:
+    for root in roots:
+        if path.startswith(root):
+            return path[len(root):].lstrip("/") or path
+    return path
+
+
+def _print_summary(summary: IngestSummary, paths: tuple[str, ...]) -> None:
+    roots = [str(Path(p).resolve().parent if Path(p).is_file() else Path(p).resolve()) for p in paths]
     rows = [
         {
-            "file": f.path,
+            "file": _short(f.path, roots),
             "loader": f.loader,
             "status": f.status,
-            "records": f.records_read,
             "events": f.event_rows,
-            "metrics": f.metric_rows,
-            "other rows": sum(f.table_rows.values()) or None,
+            "other rows": f.metric_rows + sum(f.table_rows.values()) or None,
             "quarantined": f.quarantined or None,
-            "note": f.message,
         }
         for f in summary.files
     ]
     if rows:
         print_table(rows, list(rows[0]), title="Ingested files")
+    for f in summary.files:
+        if f.status in ("failed", "needs_tz"):
+            console.print(f"[red]{f.status}[/red] {_short(f.path, roots)}: {f.message}", highlight=False)
     totals = summary.to_dict()["totals"]
     console.print(
         f"[bold]{totals['loaded']}[/bold] loaded, {totals['unchanged']} unchanged, "
@@ -103,10 +112,12 @@ def _print_summary(summary: IngestSummary) -> None:
         f"{totals['ts_min'] or '-'} .. {totals['ts_max'] or '-'} (UTC)",
         highlight=False,
     )
+    if summary.quarantined:
+        console.print("  quarantined records: `incidentlab info --db DB` lists them with line numbers")
     if summary.unclaimed:
         console.print("[yellow]No loader claimed these files:[/yellow]")
         for path in summary.unclaimed:
-            console.print(f"  {path}", highlight=False)
+            console.print(f"  {_short(path, roots)}", highlight=False)
         console.print("  (force one with --loader NAME; list loaders with `incidentlab loaders`)")
     console.print(f"database: {summary.db}", highlight=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +131,7 @@ def _stuck(db: Coordination, story: Story, root: Path) -> None:
             "  [Error] API Error: 429 rate_limit_error\n"
             "Error during session: RateLimitError('429 Too Many Requests')\n"
             "[Session complete: 4 turns, 2 tool calls]\n" + "-" * 70 + "\n")
+        _touch(transcripts / STUCK_TEST / f"attempt-{attempt}.log", at + minutes(8))
     db.event(start + minutes(45), "monitor", "stuck_detected", {
         "loop_id": STUCK_LOOP, "test_id": STUCK_TEST, "consecutive_failures": 4,
         "stuck_for_minutes": 45, "last_error": "429 rate limit from provider"}, priority=2)
@@ -153,6 +155,11 @@ def _stuck(db: Coordination, story: Story, root: Path) -> None:
     story.alert("coding_loops.stuck_loop", STUCK_LOOP, start + minutes(30), "warn")
     story.alert("coding_loops.stale_heartbeat", STUCK_LOOP, LAST_BEAT, "warn")
     story.failure_mode("coding_loops", "stuck_loop")
+
+
+def _touch(path: Path, at: datetime) -> None:
+    """Transcripts carry no times; loaders use the file mtime, so give it the story's time."""
+    os.utime(path, (at.timestamp(), at.timestamp()))
 
 
 def _heartbeats(db: Coordination) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -198,6 +199,8 @@ def _write_patch(story: Story, folder: Path) -> None:
         "last_base_sha_match": False, "last_error": "error: patch failed: src/lib.rs:10\n",
     }, indent=2))
     (folder / f"{patch_id}.diff").write_text(diff)
+    applied_at = (created + minutes(3)).timestamp()  # the last apply attempt rewrote the file
+    os.utime(folder / f"{patch_id}.json", (applied_at, applied_at))
     story.count("codingbuddy.patch", 2)
     story.failure_mode("codingbuddy", "patch_conflict")
 
