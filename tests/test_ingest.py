@@ -63,9 +63,9 @@ def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monke
     db = tmp_path / "incident.duckdb"
     ingest_into(WORKSPACE / ".codingbuddy" / "observe.log", db=db).close()
     before = _counts(db)
-    import incidentlab.ingest as ingest_module
+    import incidentlab.writer as writer_module
 
-    real_insert = ingest_module._insert
+    real_insert = writer_module._insert
 
     def insert_then_fail(con, table, *args, **kwargs):
         count = real_insert(con, table, *args, **kwargs)
@@ -73,7 +73,7 @@ def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monke
             raise RuntimeError("disk on fire")
         return count
 
-    monkeypatch.setattr(ingest_module, "_insert", insert_then_fail)
+    monkeypatch.setattr(writer_module, "_insert", insert_then_fail)
     summary = ingest([WORKSPACE / ".codingbuddy" / "events.jsonl"], db)
     assert summary.files[0].status == "failed"
     assert "disk on fire" in summary.files[0].message
