@@ -1,0 +1,1 @@
+"""TappsCodingAgents loaders: one per artifact under `.tapps-agents/`."""
