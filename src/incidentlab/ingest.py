@@ -144,7 +144,6 @@ def ingest(
     loader: str | None = None,
     tz: str | None = None,
     force: bool = False,
-    options: dict[str, Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> IngestSummary:
     """Ingest files and folders into the database at `db`; see IngestSummary for what happened."""
@@ -165,7 +164,7 @@ def ingest(
         for index, (path, chosen) in enumerate(routed):
             if progress:
                 progress(index, len(routed), str(path))
-            summary.files.append(_ingest_file(con, path, chosen, zone, force, options or {}))
+            summary.files.append(_ingest_file(con, path, chosen, zone, force))
         if progress:
             progress(len(routed), len(routed), "")
     finally:
@@ -174,12 +173,7 @@ def ingest(
 
 
 def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    loader: Loader,
-    zone: Any,
-    force: bool,
-    options: dict[str, Any],
+    con: duckdb.DuckDBPyConnection, path: Path, loader: Loader, zone: Any, force: bool
 ) -> FileOutcome:
     started = time.perf_counter()
     resolved = str(path.resolve())
@@ -200,7 +194,7 @@ def _ingest_file(
         outcome.message = f"already ingested{where} (same sha256); use --force to reload"
         return outcome
     load_id = uuid.uuid4().hex[:16]
-    ctx = LoadContext(con=con, path=path, sha256=sha, tz=zone, options=options)
+    ctx = LoadContext(con=con, path=path, sha256=sha, tz=zone)
     started_at = datetime.now(UTC)
     in_transaction = False
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, pr
 from ..info import database_info
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
+from ..loaders.generic.fields import MAPPING_ENV
 
 DB_OPTION = click.option(
     "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
@@ -28,6 +30,12 @@ DB_OPTION = click.option(
     help="IANA zone for sources that write naive local times (e.g. Tapps logs). "
     "Without it such files are reported, never guessed.",
 )
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML field mapping for generic JSON/CSV logs (same as INCIDENTLAB_MAPPING=FILE; "
+    "default: incidentlab-mapping.toml beside the data, else common field names).",
+)
 @click.option("--force", is_flag=True, help="Reload files already ingested (replaces their rows).")
 @click.option(
     "--strict", is_flag=True, help="Exit 1 when any record was quarantined or any file unclaimed."
@@ -39,6 +47,7 @@ def ingest_command(
     db: str,
     loader_name: str | None,
     tz: str | None,
+    mapping: str | None,
     force: bool,
     strict: bool,
     as_json: bool,
@@ -50,6 +59,9 @@ def ingest_command(
     already ingested (same sha256) are skipped. Exit 0 when all went in, 1 when a file failed or
     needs --tz (or, with --strict, anything was quarantined or unclaimed), 2 on bad usage.
     """
+    if mapping:
+        # Detection reads the mapping too (it decides what looks like a log), so it is process-wide.
+        os.environ[MAPPING_ENV] = str(Path(mapping).resolve())
     show_progress = sys.stderr.isatty() and not as_json
     if show_progress:
         with Progress(

@@ -38,8 +38,6 @@ class LoadContext:
     path: Path
     sha256: str
     tz: ZoneInfo | None = None
-    # Loader options given at ingest (e.g. {"mapping": Path} for the generic JSON/CSV loader).
-    options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tz_name(self) -> str | None:
