@@ -1,0 +1,269 @@
+"""Generic structured logs (JSON lines, CSV); a mapping file or common names give the fields."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ...errors import LoaderError, NeedsTimezoneError
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, path_has
+from .fields import Mapping_, http_fields, load_mapping, lookup, resolve
+from .values import NaiveTime, http_severity, plausible, read_time, severity
+
+SAMPLE = 200
+JSON_SUFFIXES = {".jsonl", ".ndjson", ".json", ".log", ".txt", ""}
+CSV_SUFFIXES = {".csv", ".tsv"}
+# folders of systems with their own loaders: never claim their files here
+OWNED_DIRS = (".claude", ".codex", ".gemini", ".codingbuddy", ".deepseek", ".tapps-agents",
+              "workflow-state", ".beads", ".openhands")
+
+
+def _owned_shape(record: dict[str, Any]) -> bool:
+    """Records of specific systems that merely have a time field (transcripts, event streams)."""
+    keys = {k for k in record if isinstance(k, str)}
+    return (
+        {"seq_no", "session_id", "kind"} <= keys  # CodingBuddy events.jsonl
+        or ("sessionId" in keys and ({"parentUuid", "uuid"} & keys))  # Claude Code
+        or ("payload" in keys and keys <= {"timestamp", "type", "payload"})  # Codex rollout
+        or {"workflow_id", "event_type", "seq"} <= keys  # Tapps workflow events
+        or {"entry_type", "execution_id"} <= keys  # coding-loops unified transcript
+        or any(k.startswith(("resourceSpans", "resourceLogs", "resourceMetrics")) for k in keys)
+    )
+
+
+def _looks_like_log(sample: list[dict[str, Any]], mapping: Mapping_, need_text: bool) -> bool:
+    if not sample or sum(1 for r in sample if _owned_shape(r)) > len(sample) / 2:
+        return False
+    resolved = resolve(mapping, sample, plausible)
+    if resolved.fields["time"] is None:
+        return False
+    if not need_text or mapping.given:
+        return True
+    return bool(resolved.fields["message"] or resolved.fields["severity"] or http_fields(sample))
+
+
+def _complete_lines(head: bytes) -> list[str]:
+    text = head.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if len(head) >= 4096 and not text.endswith("\n"):
+        lines = lines[:-1]
+    return [line for line in lines if line.strip()]
+
+
+class _Base:
+    system: ClassVar[str] = "generic"
+    version: ClassVar[str] = "1"
+
+    def _rows(
+        self, ctx: LoadContext, records: list[tuple[int, dict[str, Any] | None, str]],
+        quarantine: list[Quarantine], facts: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        mapping = load_mapping(ctx.path)
+        sample = [r for _, r, _ in records[: SAMPLE * 2] if r is not None][:SAMPLE]
+        resolved = resolve(mapping, sample, plausible)
+        http = http_fields(sample)
+        f = resolved.fields
+        facts |= {"fields": {k: v for k, v in f.items() if v}, "mapping": mapping.source}
+        if http:
+            facts["http_fields"] = http
+        events = []
+        for position, (number, record, raw) in enumerate(records, start=1):
+            if record is None:
+                continue
+            try:
+                ts, quality = read_time(
+                    lookup(record, f["time"]) if f["time"] else None,
+                    resolved.time_format, resolved.naive, ctx.tz,
+                )
+            except NaiveTime as exc:
+                raise NeedsTimezoneError(str(ctx.path), exc.raw) from exc
+            time_raw = lookup(record, f["time"]) if f["time"] else None
+            if ts is None and time_raw not in (None, ""):
+                quarantine.append(Quarantine(
+                    number, f"{f['time']} {time_raw!r} is not a timestamp", excerpt(raw)))
+                continue
+            events.append(self._event(ctx, number, position, record, f, http, ts, quality))
+        return events
+
+    @staticmethod
+    def _event(
+        ctx: LoadContext, number: int, position: int, record: dict[str, Any],
+        f: dict[str, str | None], http: dict[str, str], ts: Any, quality: str,
+    ) -> dict[str, Any]:
+        def value(role: str) -> Any:
+            return lookup(record, f[role]) if f.get(role) else None
+
+        message = value("message")
+        level_raw = value("severity")
+        level = severity(level_raw)
+        if http:
+            status = lookup(record, http["status"])
+            level = level or http_severity(status)
+            if message is None:
+                where = "".join(
+                    str(lookup(record, http[k]) or "") for k in ("host", "target") if k in http
+                )
+                parts = (lookup(record, http["method"]), where, status)
+                message = " ".join(str(p) for p in parts if p not in (None, ""))
+        if message is not None and not isinstance(message, str):
+            message = json.dumps(message, default=str, ensure_ascii=False)
+        seq = value("sequence")
+        try:
+            seq = int(seq) if seq not in (None, "") else None
+        except (TypeError, ValueError):
+            seq = None
+        level = level or "info"
+        stream = value("stream")
+        corr = value("correlation_id")
+        name = value("name")
+        time_raw = value("time")
+        return {
+            "record_no": number,
+            "ts": ts,
+            "ts_raw": None if time_raw is None else str(time_raw),
+            "ts_quality": quality,
+            "stream": str(stream) if stream not in (None, "") else ctx.path.name,
+            "seq": seq,
+            "position": position,
+            "correlation_id": None if corr in (None, "") else str(corr),
+            "event_type": "error" if level in ("error", "critical") else "log",
+            "event_type_raw": None if level_raw in (None, "") else str(level_raw),
+            "name": None if name in (None, "") else str(name),
+            "severity": level,
+            "message": message,
+            "attrs": record,
+        }
+
+
+class JsonlLogLoader(_Base):
+    name: ClassVar[str] = "generic.jsonl"
+    source: ClassVar[str] = "jsonl"
+    description: ClassVar[str] = (
+        "Structured JSON-lines logs (ECS, journald export, Cloudflare, pino, ...): time field "
+        "from incidentlab-mapping.toml / $INCIDENTLAB_MAPPING or common names"
+    )
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        try:
+            return self._detect(path, head)
+        except Exception:
+            return False
+
+    def _detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix.lower() not in JSON_SUFFIXES or path_has(path, *OWNED_DIRS):
+            return False
+        head = head.removeprefix(b"\xef\xbb\xbf")
+        if not head.lstrip().startswith(b"{"):
+            return False
+        sample = []
+        for line in _complete_lines(head)[:50]:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                sample.append(obj)
+        try:
+            mapping = load_mapping(path)
+        except LoaderError:
+            return False
+        return _looks_like_log(sample, mapping, need_text=True)
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        quarantine: list[Quarantine] = []
+        records: list[tuple[int, dict[str, Any] | None, str]] = []
+        for number, text in self._lines(ctx.path):
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                quarantine.append(Quarantine(number, f"malformed JSON ({exc.msg})", excerpt(text)))
+                records.append((number, None, text))
+                continue
+            if not isinstance(obj, dict):
+                quarantine.append(Quarantine(number, "not a JSON object", excerpt(text)))
+                obj = None
+            records.append((number, obj, text))
+        facts: dict[str, Any] = {}
+        events = self._rows(ctx, records, quarantine, facts)
+        return LoadResult(records_read=len(records), events=events, quarantine=quarantine,
+                          facts=facts)
+
+    @staticmethod
+    def _lines(path: Path) -> Iterator[tuple[int, str]]:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                text = raw.decode("utf-8", "replace").strip().lstrip("\ufeff")
+                if text:
+                    yield number, text
+
+
+class CsvLogLoader(_Base):
+    name: ClassVar[str] = "generic.csv"
+    source: ClassVar[str] = "csv"
+    description: ClassVar[str] = (
+        "Logs as CSV/TSV with a header row: time column from the mapping file or common names"
+    )
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        try:
+            return self._detect(path, head)
+        except Exception:
+            return False
+
+    def _detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix.lower() not in CSV_SUFFIXES or path_has(path, *OWNED_DIRS):
+            return False
+        try:
+            mapping = load_mapping(path)
+            lines = _complete_lines(head)[:51]
+            reader = csv.DictReader(io.StringIO("\n".join(lines)),
+                                    delimiter=self._delimiter(path, "\n".join(lines), mapping))
+            sample = [{k: v for k, v in row.items() if k is not None} for row in reader]
+        except (LoaderError, csv.Error):
+            return False
+        return _looks_like_log(sample, mapping, need_text=False)
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        mapping = load_mapping(ctx.path)
+        text = ctx.path.read_bytes().decode("utf-8-sig", "replace")
+        reader = csv.reader(io.StringIO(text, newline=""),
+                            delimiter=self._delimiter(ctx.path, text[:65536], mapping))
+        quarantine: list[Quarantine] = []
+        records: list[tuple[int, dict[str, Any] | None, str]] = []
+        header: list[str] | None = None
+        start = 1
+        try:
+            for row in reader:
+                number, start = start, reader.line_num + 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                if header is None:
+                    header = row
+                    continue
+                raw = ",".join(row)
+                if len(row) != len(header):
+                    quarantine.append(Quarantine(
+                        number, f"row has {len(row)} fields, the header has {len(header)}",
+                        excerpt(raw)))
+                    records.append((number, None, raw))
+                    continue
+                records.append((number, dict(zip(header, row, strict=True)), raw))
+        except csv.Error as exc:
+            raise LoaderError(str(ctx.path), f"CSV unreadable after line {start}: {exc}") from exc
+        facts: dict[str, Any] = {"columns": header}
+        events = self._rows(ctx, records, quarantine, facts)
+        return LoadResult(records_read=len(records), events=events, quarantine=quarantine,
+                          facts=facts)
+
+    @staticmethod
+    def _delimiter(path: Path, text: str, mapping: Mapping_) -> str:
+        if mapping.delimiter:
+            return mapping.delimiter
+        if path.suffix.lower() == ".tsv":
+            return "\t"
+        first = text.split("\n", 1)[0]
+        return max((",", ";", "\t", "|"), key=first.count)

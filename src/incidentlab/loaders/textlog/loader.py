@@ -1,0 +1,203 @@
+"""Plain-text logs: timestamp-prefixed records (multi-line kept together) with Drain3 templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from ...errors import LoaderError, NeedsTimezoneError
+from ...timeparse import parse_ts
+from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from .grammar import TRACEBACK, Grammar, Stamp, choose_grammar, mtime_utc, split_header, with_year
+from .templates import TEMPLATE_TABLE, mine, template_id, template_rows
+
+SAMPLE_LINES = 2000
+NOT_TEXT_LOGS = {".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".md", ".sqlite", ".db", ".toml",
+                 ".yaml", ".yml", ".py", ".html", ".xml", ".parquet", ".gz", ".zip", ".traj"}
+
+
+@dataclass
+class _Record:
+    line: int
+    stamp: Stamp | None
+    lines: list[str] = field(default_factory=list)
+    line_end: int = 0
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, text) with CR/LF stripped and bad UTF-8 replaced; blanks kept."""
+    with path.open("rb") as handle:
+        return [
+            (n, raw.decode("utf-8", "replace").rstrip("\r\n"))
+            for n, raw in enumerate(handle, start=1)
+        ]
+
+
+def _records(lines: list[tuple[int, str]], grammar: Grammar) -> list[_Record]:
+    records: list[_Record] = []
+    for number, text in lines:
+        stamp = grammar.match(text.lstrip("\ufeff")) if text.strip() else None
+        if stamp is not None or not records:
+            if stamp is None and not text.strip():
+                continue  # leading blank lines belong to nothing
+            records.append(_Record(number, stamp))
+        current = records[-1]
+        current.lines.append(text)
+        if text.strip():
+            current.line_end = number
+    for record in records:
+        while record.lines and not record.lines[-1].strip():
+            record.lines.pop()  # trailing blank lines are separators, not content
+    return records
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(iso: str, naive: str, tz: ZoneInfo | None) -> tuple[datetime | None, str]:
+    """parse_ts, memoized: log lines share their second far more often than not."""
+    return parse_ts(iso, naive=naive, tz=tz)
+
+
+def _utc_file(stamps: list[Stamp]) -> bool:
+    """Zoned stamps exist and all say UTC: naive ones in the same file are taken as UTC too."""
+    zones = [s.iso for s in stamps if s.has_zone]
+    return bool(zones) and all(z.endswith(("Z", "+00:00", "+0000", "-00:00")) for z in zones)
+
+
+class TextLogLoader:
+    name: ClassVar[str] = "generic.textlog"
+    system: ClassVar[str] = "generic"
+    source: ClassVar[str] = "textlog"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = (
+        "Plain-text logs with a timestamp prefix (ISO, syslog, Apache, log4j, HDFS-style); "
+        "multi-line records, Drain3 templates into textlog_templates"
+    )
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix.lower() in NOT_TEXT_LOGS or b"\x00" in head:
+            return False
+        text = head.decode("utf-8", "replace")
+        stripped = text.lstrip("\ufeff \t\r\n")
+        if stripped.startswith("{") or stripped.startswith(("[{", '["', "[]")):
+            return False
+        lines = [line for line in text.splitlines() if line.strip()]
+        if len(head) >= 4096 and len(lines) > 1:
+            lines = lines[:-1]  # the last line of a cut head may be partial
+        lines = [line.lstrip("\ufeff") for line in lines]
+        grammar, share = choose_grammar(lines[:50])
+        if grammar is None:
+            return False
+        if share >= 0.5:
+            return True
+        # long multi-line records (config dumps, tracebacks): the file must start with a header
+        hits = sum(1 for line in lines if grammar.pattern.match(line))
+        return bool(grammar.pattern.match(lines[0])) and hits >= 2
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        lines = _lines(ctx.path)
+        sample = [t.lstrip("\ufeff") for _, t in lines if t.strip()][:SAMPLE_LINES]
+        grammar, share = choose_grammar(sample)
+        if grammar is None:
+            raise LoaderError(str(ctx.path), "no line starts with a recognizable timestamp",
+                              hint="ingest it with another loader (--loader)")
+        records = _records(lines, grammar)
+        stamps = [r.stamp for r in records if r.stamp is not None]
+        naive = next((s for s in stamps if not s.has_zone), None)
+        utc_file = _utc_file(stamps)
+        if naive is not None and ctx.tz is None and not utc_file:
+            raise NeedsTimezoneError(str(ctx.path), naive.raw)
+        reference = mtime_utc(ctx.path.stat().st_mtime)
+
+        quarantine: list[Quarantine] = []
+        kept: list[tuple[Any, ...]] = []
+        for position, record in enumerate(records, start=1):
+            ts, quality = self._time(record.stamp, ctx, utc_file, reference)
+            if record.stamp is not None and ts is None:
+                quarantine.append(Quarantine(
+                    record.line, f"timestamp {record.stamp.raw!r} is not a valid date",
+                    excerpt("\n".join(record.lines)),
+                ))
+                continue
+            first = record.lines[0].lstrip("\ufeff")
+            rest = first[record.stamp.end:] if record.stamp else first
+            level, content, fields = split_header(grammar, rest)
+            kept.append((position, record, ts, quality, level, content, fields))
+
+        mined = mine(k[5] for k in kept)
+        assigned = [(template_id(text), text) for _, text in mined]
+        events = [
+            self._event(ctx, position, record, ts, quality, level, content, fields, tid, text)
+            for (position, record, ts, quality, level, content, fields), (tid, text)
+            in zip(kept, assigned, strict=True)
+        ]
+        templates = template_rows(assigned, [k[2] for k in kept])
+        facts: dict[str, Any] = {
+            "grammar": grammar.name,
+            "header_share": round(share, 3),
+            "lines": len(lines),
+            "multiline_records": sum(1 for r in records if len(r.lines) > 1),
+            "templates": len(templates),
+        }
+        if grammar.year_missing:
+            facts["year_from_mtime"] = reference.isoformat()
+        if naive is not None and ctx.tz is None:
+            facts["naive_assumed_utc"] = "zoned timestamps in this file are all UTC"
+        return LoadResult(
+            records_read=len(records), events=events, quarantine=quarantine,
+            tables={TEMPLATE_TABLE: templates}, facts=facts,
+        )
+
+    @staticmethod
+    def _time(
+        stamp: Stamp | None, ctx: LoadContext, utc_file: bool, reference: datetime
+    ) -> tuple[datetime | None, str]:
+        if stamp is None:
+            return None, "missing"
+        iso = with_year(stamp.iso, reference) if stamp.year_missing else stamp.iso
+        if stamp.has_zone:
+            return _parse(iso, "utc", None)
+        if ctx.tz is not None:
+            ts, quality = _parse(iso, "local", ctx.tz)
+        else:
+            ts, quality = _parse(iso, "utc", None) if utc_file else (None, "missing")
+        if ts is not None and stamp.year_missing:
+            quality = "derived"
+        return ts, quality
+
+    @staticmethod
+    def _event(
+        ctx: LoadContext, position: int, record: _Record, ts: datetime | None, quality: str,
+        level: str | None, content: str, fields: dict[str, str], tid: str, template: str,
+    ) -> dict[str, Any]:
+        body = "\n".join([content, *record.lines[1:]])
+        traceback = any(TRACEBACK.match(line) for line in record.lines[1:])
+        severity = level or "info"
+        if traceback and severity not in ("error", "critical"):
+            severity = "error"
+        is_error = severity in ("error", "critical")
+        return {
+            "record_no": record.line,
+            "ts": ts,
+            "ts_raw": record.stamp.raw if record.stamp else None,
+            "ts_quality": quality,
+            "stream": ctx.path.name,
+            "position": position,
+            "event_type": "error" if is_error else "log",
+            "name": tid,
+            "severity": severity,
+            "message": body,
+            "attrs": {
+                "line": record.line,
+                "line_end": record.line_end or record.line,
+                "text": "\n".join(record.lines),
+                "level": level,
+                **fields,
+                "template_id": tid,
+                "template": template,
+                "traceback": traceback,
+            },
+        }

@@ -1,0 +1,105 @@
+"""Drain3 template mining for log messages, and the query for templates new in a time window."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.template_miner_config import TemplateMinerConfig
+
+TEMPLATE_TABLE = "textlog_templates"
+
+# ANCHORS §3 defaults; the masks keep obvious variables (addresses, ids) out of the templates.
+SIM_TH = 0.4
+DEPTH = 4
+MAX_CHILDREN = 100
+DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
+    (r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?(?![\w.])", "IP"),
+    (r"\b0x[0-9a-fA-F]+\b", "HEX"),
+    (r"\b[0-9a-fA-F]{16,}\b", "HEX"),
+)
+
+
+@dataclass(frozen=True)
+class MinerSettings:
+    sim_th: float = SIM_TH
+    depth: int = DEPTH
+    max_children: int = MAX_CHILDREN
+    masks: Sequence[tuple[str, str]] = DEFAULT_MASKS
+    extra_delimiters: Sequence[str] = ()
+    parametrize_numeric_tokens: bool = True
+
+
+def make_miner(settings: MinerSettings | None = None) -> TemplateMiner:
+    """A TemplateMiner with in-memory state only (no persistence handler, no snapshots)."""
+    s = settings or MinerSettings()
+    config = TemplateMinerConfig()
+    config.drain_sim_th = s.sim_th
+    config.drain_depth = s.depth
+    config.drain_max_children = s.max_children
+    config.drain_extra_delimiters = list(s.extra_delimiters)
+    config.parametrize_numeric_tokens = s.parametrize_numeric_tokens
+    config.masking_instructions = [MaskingInstruction(rx, mask) for rx, mask in s.masks]
+    config.profiling_enabled = False
+    return TemplateMiner(persistence_handler=None, config=config)
+
+
+def template_id(template: str) -> str:
+    """Stable across files and runs: the same template text always gets the same id."""
+    return "t" + hashlib.sha1(template.encode("utf-8")).hexdigest()[:12]
+
+
+def mine(messages: Iterable[str], settings: MinerSettings | None = None) -> list[tuple[int, str]]:
+    """(Drain cluster id, final template text) per message, after all messages were seen."""
+    miner = make_miner(settings)
+    clusters = [miner.add_log_message(text)["cluster_id"] for text in messages]
+    final = {c.cluster_id: c.get_template() for c in miner.drain.clusters}
+    return [(cid, final[cid]) for cid in clusters]
+
+
+def template_rows(
+    assigned: Sequence[tuple[str, str]], times: Sequence[datetime | None]
+) -> list[dict[str, Any]]:
+    """One row per template: id, text, count, first_seen, last_seen (times may be missing)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for (tid, text), ts in zip(assigned, times, strict=True):
+        row = rows.setdefault(
+            tid, {"template_id": tid, "template": text, "count": 0,
+                  "first_seen": None, "last_seen": None}
+        )
+        row["count"] += 1
+        if ts is not None:
+            if row["first_seen"] is None or ts < row["first_seen"]:
+                row["first_seen"] = ts
+            if row["last_seen"] is None or ts > row["last_seen"]:
+                row["last_seen"] = ts
+    return list(rows.values())
+
+
+def new_templates(
+    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Templates first seen (over all loaded files) at or after `start` and before `end`."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TEMPLATE_TABLE]
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    cursor = con.execute(
+        f"""SELECT template_id, any_value(template) AS template, min(first_seen) AS first_seen,
+                   max(last_seen) AS last_seen, sum("count")::BIGINT AS "count",
+                   list(DISTINCT source_path ORDER BY source_path) AS source_paths
+            FROM {TEMPLATE_TABLE} GROUP BY template_id
+            HAVING min(first_seen) >= ? AND min(first_seen) < ?
+            ORDER BY first_seen, template_id""",
+        [start, end],
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
