@@ -1,0 +1,1 @@
+"""coding-loops loaders: coordination.db, loop state files, loop and unified transcripts."""

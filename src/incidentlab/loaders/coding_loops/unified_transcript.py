@@ -1,0 +1,131 @@
+"""coding-loops `transcripts/<execution_id>/unified.jsonl` (shared/transcript_writer.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, first_value, iter_lines
+from .common import loop_name, parse_json_text, short
+
+ENTRY_TYPES: dict[str, str] = {
+    "phase_start": "phase.start",
+    "phase_end": "phase.end",
+    "phase_complete": "phase.end",
+    "task_start": "task.start",
+    "task_end": "task.end",
+    "tool_use": "tool.call",
+    "skill_invoke": "skill.invoke",
+    "skill_complete": "skill.complete",
+    "validation": "validation.check",
+    "assertion": "validation.assertion",
+    "discovery": "knowledge.discovery",
+    "error": "error",
+    "checkpoint": "checkpoint.created",
+    "lock_acquire": "lock.acquire",
+    "lock_release": "lock.release",
+    "decision": "agent.decision",
+}
+REQUIRED = ("execution_id", "entry_type", "sequence")
+
+
+class BadLine(ValueError):
+    """A line that is not a usable transcript entry; the message is the quarantine reason."""
+
+
+def _first_line(head: bytes) -> Any:
+    for line in head.split(b"\n"):
+        if line.strip():
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def _outcome(entry_type: str, details: dict[str, Any]) -> tuple[str | None, str]:
+    if entry_type == "error":
+        return "error", "error"
+    flag = first_value(details, "success", "passed", "ok")
+    if isinstance(flag, bool):
+        return ("ok", "info") if flag else ("error", "warning")
+    return None, "info"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class UnifiedTranscriptLoader:
+    name: ClassVar[str] = "coding_loops.unified_transcript"
+    system: ClassVar[str] = "coding_loops"
+    source: ClassVar[str] = "unified_transcript"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "coding-loops transcripts/<execution_id>/unified.jsonl"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        first = _first_line(head)
+        return isinstance(first, dict) and all(k in first for k in REQUIRED)
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        project = loop_name(ctx.path)
+        events: list[dict[str, Any]] = []
+        quarantine: list[Quarantine] = []
+        read = 0
+        for number, text in iter_lines(ctx.path):
+            read += 1
+            try:
+                events.append(self._line(ctx, number, text, project))
+            except BadLine as exc:
+                quarantine.append(Quarantine(number, f"line {number}: {exc}", excerpt(text)))
+        return LoadResult(records_read=read, events=events, quarantine=quarantine)
+
+    def _line(self, ctx: LoadContext, number: int, text: str, project: str | None) -> dict:
+        try:
+            entry = json.loads(text)
+        except ValueError as exc:
+            raise BadLine("malformed JSON") from exc
+        if not isinstance(entry, dict):
+            raise BadLine("not a JSON object")
+        raw_type = entry.get("entry_type")
+        if not isinstance(raw_type, str) or not raw_type:
+            raise BadLine("entry_type missing")
+        raw_ts = entry.get("timestamp")
+        ts, quality = ctx.parse_ts(raw_ts)
+        if ts is None:
+            raise BadLine(
+                "timestamp missing"
+                if raw_ts in (None, "")
+                else f"timestamp not parseable: {raw_ts!r}"
+            )
+        sequence = entry.get("sequence")
+        details = parse_json_text(entry.get("details"))
+        details = details if isinstance(details, dict) else {}
+        outcome, severity = _outcome(raw_type, details)
+        duration = entry.get("duration_ms")
+        return {
+            "record_no": number,
+            "ts": ts,
+            "ts_raw": str(raw_ts),
+            "ts_quality": quality,
+            "stream": entry.get("execution_id"),
+            "seq": sequence
+            if isinstance(sequence, int) and not isinstance(sequence, bool)
+            else None,
+            "position": number,
+            "project": project,
+            "correlation_id": entry.get("task_id"),
+            "event_type": ENTRY_TYPES.get(raw_type, "unknown"),
+            "event_type_raw": raw_type,
+            "actor": entry.get("instance_id") or entry.get("source"),
+            "name": _text(first_value(details, "tool", "skill", "skill_name", "phase", "name")),
+            "outcome": outcome,
+            "severity": severity,
+            "duration_ms": float(duration) if isinstance(duration, int | float) else None,
+            "message": short(entry.get("summary")),
+            "error_code": _text(first_value(details, "error_type", "code"))
+            if outcome == "error"
+            else None,
+            "attrs": entry,
+        }

@@ -1,0 +1,1 @@
+"""Jido.Code.Server loaders: exported dumps of its in-memory telemetry and conversation events."""
