@@ -7,16 +7,50 @@ from importlib.metadata import entry_points
 
 from ..errors import UnknownLoaderError
 from .base import Loader, LoadContext, LoadResult, Quarantine
+from .coding_loops.coordination_db import CoordinationDbLoader
+from .coding_loops.health_json import HealthJsonLoader
+from .coding_loops.test_state import TestStateLoader
+from .coding_loops.transcript import LoopTranscriptLoader
+from .coding_loops.unified_transcript import UnifiedTranscriptLoader
 from .codingbuddy.events import EventsJsonlLoader
 from .codingbuddy.observe import ObserveLogLoader
 from .codingbuddy.patches import PatchDiffLoader, PatchLoader
 from .codingbuddy.snapshots import SnapshotLoader
 from .codingbuddy.store import StoreSqliteLoader
+from .curriculum_builder.console_log import OrchestrationLogLoader
+from .curriculum_builder.diff_report import DiffReportLoader
+from .curriculum_builder.events_jsonl import RunEventsJsonlLoader
+from .curriculum_builder.optimization_trace import OptimizationTraceLoader
+from .curriculum_builder.plan import PlanLoader
+from .curriculum_builder.run_json import RunJsonLoader
+from .curriculum_builder.topic_spec import TopicSpecLoader
+from .curriculum_builder.validation_marker import ValidationMarkerLoader
+from .curriculum_builder.validation_report import ValidationReportLoader
+from .generic import CsvLogLoader, JsonlLogLoader
 from .jido.conversation import ConversationEventsLoader
 from .jido.diagnostics import DiagnosticsLoader
 from .jido.telemetry_jsonl import TelemetryJsonlLoader
 from .jido.timeline import IncidentTimelineLoader
+from .otel import OtelLoader
+from .tapps.analytics_history import AnalyticsHistoryLoader
+from .tapps.audit_log import AuditLogLoader
+from .tapps.error_envelope import ErrorEnvelopeLoader
+from .tapps.executions import ExecutionsMetricsLoader
+from .tapps.last_pointer import LastPointerLoader
+from .tapps.state import WorkflowStateLoader
+from .tapps.state_meta import StateMetaLoader
+from .tapps.step_marker import StepMarkerLoader
+from .tapps.structured_log import StructuredLogLoader
+from .tapps.workflow_events import WorkflowEventsLoader
 from .textlog import TextLogLoader
+from .transcripts.aider import AiderHistoryLoader
+from .transcripts.beads import BeadsIssuesLoader
+from .transcripts.claude_code import ClaudeCodeLoader
+from .transcripts.codex_cli import CodexRolloutLoader
+from .transcripts.gemini_cli import GeminiSessionLoader
+from .transcripts.mini_swe_agent import MiniSweAgentLoader
+from .transcripts.openhands import OpenHandsEventsLoader, OpenHandsOutputLoader
+from .transcripts.swe_agent import SweAgentLogLoader, SweAgentPredsLoader, SweAgentTrajLoader
 
 __all__ = ["Loader", "LoadContext", "LoadResult", "Quarantine", "all_loaders", "get_loader"]
 
@@ -34,7 +68,45 @@ BUILTIN_LOADERS: list[type] = [
     DiagnosticsLoader,
     ConversationEventsLoader,
     TelemetryJsonlLoader,
+    CoordinationDbLoader,
+    HealthJsonLoader,
+    TestStateLoader,
+    LoopTranscriptLoader,
+    UnifiedTranscriptLoader,
+    RunJsonLoader,
+    RunEventsJsonlLoader,
+    ValidationReportLoader,
+    ValidationMarkerLoader,
+    TopicSpecLoader,
+    PlanLoader,
+    DiffReportLoader,
+    OptimizationTraceLoader,
+    OrchestrationLogLoader,
+    WorkflowStateLoader,
+    StateMetaLoader,
+    LastPointerLoader,
+    WorkflowEventsLoader,
+    StepMarkerLoader,
+    AuditLogLoader,
+    ExecutionsMetricsLoader,
+    AnalyticsHistoryLoader,
+    StructuredLogLoader,
+    ErrorEnvelopeLoader,
+    OtelLoader,
+    ClaudeCodeLoader,
+    CodexRolloutLoader,
+    GeminiSessionLoader,
+    SweAgentTrajLoader,
+    SweAgentPredsLoader,
+    SweAgentLogLoader,
+    MiniSweAgentLoader,
+    OpenHandsEventsLoader,
+    OpenHandsOutputLoader,
+    AiderHistoryLoader,
+    BeadsIssuesLoader,
     # generic catch-alls stay last (in this order)
+    JsonlLogLoader,
+    CsvLogLoader,
     TextLogLoader,
 ]
 

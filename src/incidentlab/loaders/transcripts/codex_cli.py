@@ -1,0 +1,272 @@
+"""OpenAI Codex CLI rollouts (`~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..base import LoadContext, LoadResult
+from .common import Collector, clip, first_line, iter_json_lines, ts_fields
+
+TOOL_CALLS = {"function_call", "custom_tool_call", "local_shell_call", "web_search_call",
+              "tool_search_call"}
+TOOL_OUTPUTS = {"function_call_output", "custom_tool_call_output", "local_shell_call_output",
+                "tool_search_output"}
+# event_msg records that repeat what a response_item already says: kept, flagged is_mirror.
+MIRRORED = {"user_message": "user", "agent_message": "assistant", "agent_reasoning": "assistant"}
+TOOL_ENDS = {"exec_command_end", "patch_apply_end", "web_search_end", "mcp_tool_call_end"}
+USAGE_METRICS = {
+    "input_tokens": "input_tokens",
+    "cached_input_tokens": "cache_read_tokens",
+    "output_tokens": "output_tokens",
+    "reasoning_output_tokens": "reasoning_output_tokens",
+    "total_tokens": "total_tokens",
+}
+_EXIT = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(
+            str(c.get("text") or "") for c in content if isinstance(c, dict) and c.get("text")
+        )
+    return "" if content is None else str(content)
+
+
+def _output_outcome(output: Any) -> tuple[str | None, float | None]:
+    """(outcome, duration ms) from a tool output when it states an exit code, else (None, None)."""
+    text = output if isinstance(output, str) else json.dumps(output, default=str)
+    meta: dict[str, Any] = {}
+    if isinstance(output, str) and output.startswith("{"):
+        try:
+            parsed = json.loads(output)
+            meta = parsed.get("metadata") or {} if isinstance(parsed, dict) else {}
+        except json.JSONDecodeError:
+            meta = {}
+    code = meta.get("exit_code")
+    if code is None:
+        match = _EXIT.search(text or "")
+        code = int(match.group(1)) if match else None
+    seconds = meta.get("duration_seconds")
+    duration = float(seconds) * 1000 if isinstance(seconds, int | float) else None
+    if code is None:
+        return None, duration
+    return ("ok" if code == 0 else "error"), duration
+
+
+class CodexRolloutLoader:
+    name: ClassVar[str] = "codex_cli.rollout_jsonl"
+    system: ClassVar[str] = "codex_cli"
+    source: ClassVar[str] = "rollout_jsonl"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "OpenAI Codex CLI rollout JSONL (~/.codex/sessions/**/rollout-*.jsonl)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if not (path.name.startswith("rollout-") and path.suffix == ".jsonl"):
+            return False
+        line = first_line(head)
+        try:
+            record = json.loads(line)
+            return isinstance(record, dict) and record.get("type") == "session_meta"
+        except json.JSONDecodeError:
+            # A first line longer than the head: judge the envelope written before "payload".
+            envelope = line.split('"payload"', 1)[0]
+            return re.search(r'"type"\s*:\s*"session_meta"', envelope) is not None
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        self.open_results: dict[str, dict[str, Any]] = {}
+        state: dict[str, Any] = {"stream": ctx.path.stem, "project": None, "model": None,
+                                 "last_total": None, "calls": {}}
+        for number, rec, raw in iter_json_lines(col):
+            kind = rec.get("type")
+            payload = rec.get("payload")
+            if not isinstance(kind, str) or not isinstance(payload, dict):
+                col.bad(number, "record lacks a string 'type' and an object 'payload'", raw)
+                continue
+            base = {
+                "stream": state["stream"],
+                "project": state["project"],
+                "event_type_raw": kind if kind != "event_msg" and kind != "response_item"
+                else f"{kind}.{payload.get('type')}",
+                **ts_fields(ctx, rec.get("timestamp")),
+            }
+            if kind == "session_meta":
+                state["stream"] = payload.get("id") or state["stream"]
+                state["project"] = payload.get("cwd")
+                base.update(stream=state["stream"], project=state["project"])
+                col.facts.setdefault("cli_version", payload.get("cli_version"))
+                col.event(
+                    number, "session.start", **base, name=payload.get("originator"),
+                    message=clip(f"codex {payload.get('cli_version')} in {payload.get('cwd')}"),
+                    attrs=rec,
+                )
+            elif kind == "turn_context":
+                self._turn_context(col, number, rec, payload, base, state)
+            elif kind == "response_item":
+                self._response_item(col, number, rec, payload, base, state["calls"])
+            elif kind == "event_msg":
+                self._event_msg(col, number, rec, payload, base, state)
+            elif kind == "compacted":
+                col.event(
+                    number, "context.compacted", **base, name="compacted",
+                    message=clip(payload.get("message")), attrs=rec,
+                )
+            else:
+                col.event(number, "unknown", **base, name=kind, attrs=rec)
+        return col.result()
+
+    def _turn_context(self, col: Collector, number: int, rec: dict, payload: dict, base: dict,
+                      state: dict) -> None:
+        model = payload.get("model")
+        if model and model != state["model"]:
+            previous, state["model"] = state["model"], model
+            col.event(
+                number, "model.change", **base, name=model, correlation_id=payload.get("turn_id"),
+                message=f"{previous} -> {model}" if previous else f"model {model}", attrs=rec,
+            )
+        else:
+            col.event(
+                number, "telemetry", **base, name="turn_context",
+                correlation_id=payload.get("turn_id"), message=clip(model), attrs=rec,
+            )
+
+    def _response_item(self, col: Collector, number: int, rec: dict, payload: dict,
+                       base: dict, calls: dict[str, str]) -> None:
+        kind = payload.get("type")
+        if kind == "message":
+            col.event(
+                number, "chat.turn", **base, actor=payload.get("role"),
+                message=clip(_content_text(payload.get("content"))), attrs=rec,
+            )
+        elif kind == "reasoning":
+            summary = _content_text(payload.get("summary")) or (
+                "[encrypted reasoning]" if payload.get("encrypted_content") else None)
+            col.event(
+                number, "chat.turn", **base, actor="assistant", name="reasoning",
+                message=clip(summary), attrs=rec,
+            )
+        elif kind in TOOL_CALLS:
+            name = payload.get("name") or kind.removesuffix("_call")
+            detail = payload.get("arguments") or payload.get("input") or payload.get("action")
+            link = payload.get("call_id") or payload.get("id")
+            if payload.get("call_id"):
+                calls[payload["call_id"]] = name
+            col.event(
+                number, "tool.call", **base, actor="assistant", name=name,
+                correlation_id=link or f"{base['stream']}:line-{number}",
+                outcome=None, message=clip(detail), attrs=rec,
+            )
+            if not link and payload.get("status"):
+                # Server-side calls (web search) carry their own status and get no output record.
+                status = str(payload["status"])
+                col.event(
+                    number, "tool.result", **base, event_key="status", actor="tool", name=name,
+                    correlation_id=f"{base['stream']}:line-{number}",
+                    outcome="ok" if status == "completed" else "error",
+                    message=f"status {status}", attrs={"status": status},
+                )
+        elif kind in TOOL_OUTPUTS:
+            outcome, duration = _output_outcome(payload.get("output"))
+            row = col.event(
+                number, "tool.result", **base, actor="tool", correlation_id=payload.get("call_id"),
+                name=calls.get(payload.get("call_id")),
+                outcome=outcome, duration_ms=duration, message=clip(payload.get("output")),
+                severity="warning" if outcome == "error" else "info", attrs=rec,
+            )
+            if outcome is None and payload.get("call_id"):
+                self.open_results[payload["call_id"]] = row
+        else:
+            col.event(number, "telemetry", **base, name=kind, attrs=rec)
+
+    def _event_msg(self, col: Collector, number: int, rec: dict, payload: dict, base: dict,
+                   state: dict) -> None:
+        kind = payload.get("type")
+        if kind == "token_count":
+            self._token_count(col, number, rec, payload, base, state)
+        elif kind in MIRRORED:
+            col.event(
+                number, "chat.turn", **base, actor=MIRRORED[kind], is_mirror=True,
+                name="reasoning" if kind == "agent_reasoning" else None,
+                message=clip(payload.get("message") or payload.get("text")), attrs=rec,
+            )
+        elif kind == "task_started":
+            col.event(number, "run.start", **base, name="turn",
+                      correlation_id=payload.get("turn_id"), attrs=rec)
+        elif kind in ("task_complete", "turn_aborted"):
+            aborted = kind == "turn_aborted"
+            col.event(
+                number, "run.end", **base, name="turn", correlation_id=payload.get("turn_id"),
+                outcome="error" if aborted else "ok", duration_ms=payload.get("duration_ms"),
+                error_code=payload.get("reason") if aborted else None,
+                message=clip(payload.get("last_agent_message") or payload.get("reason")),
+                attrs=rec,
+            )
+        elif kind in TOOL_ENDS:
+            code = payload.get("exit_code")
+            success = payload.get("success")
+            failed = (code not in (None, 0)) or success is False
+            known = code is not None or success is not None
+            outcome = ("error" if failed else "ok") if known else None
+            primary = self.open_results.pop(payload.get("call_id"), None)
+            if primary is not None and outcome is not None:
+                # The output record said only "still running"; the end event has the exit code.
+                primary["outcome"] = outcome
+                primary["severity"] = "warning" if failed else "info"
+                primary["attrs"] = {**primary["attrs"], "_outcome_from": f"line {number} ({kind})"}
+            col.event(
+                number, "tool.result", **base, actor="tool", is_mirror=True, name=kind,
+                correlation_id=payload.get("call_id"),
+                outcome=outcome,
+                duration_ms=_duration_ms(payload.get("duration")),
+                message=clip(payload.get("stderr") or payload.get("aggregated_output")
+                             or payload.get("stdout") or payload.get("query")),
+                attrs=rec,
+            )
+        elif kind == "context_compacted":
+            col.event(number, "context.compacted", **base, is_mirror=True, attrs=rec)
+        elif kind in ("error", "stream_error"):
+            col.event(
+                number, "llm.error" if kind == "stream_error" else "error", **base,
+                severity="error", outcome="error", message=clip(payload.get("message")),
+                error_code=payload.get("codex_error_info") and str(payload["codex_error_info"]),
+                attrs=rec,
+            )
+        else:
+            col.event(number, "telemetry", **base, name=kind, attrs=rec)
+
+    def _token_count(self, col: Collector, number: int, rec: dict, payload: dict, base: dict,
+                     state: dict) -> None:
+        info = payload.get("info")
+        if not isinstance(info, dict):
+            col.event(number, "telemetry", **base, name="rate_limits", attrs=rec)
+            return
+        total = info.get("total_token_usage")
+        last = info.get("last_token_usage") or {}
+        # The CLI re-emits the same cumulative snapshot (e.g. after rate-limit updates): a repeat
+        # is kept as an event but adds nothing to the metrics.
+        repeat = total is not None and total == state["last_total"]
+        state["last_total"] = total
+        col.event(
+            number, "llm.usage", **base, name=state["model"],
+            message=("repeat of previous total; " if repeat else "")
+            + ", ".join(f"{k}={v}" for k, v in last.items()),
+            attrs={**rec, "repeat": repeat},
+        )
+        if repeat:
+            return
+        for raw_name, name in USAGE_METRICS.items():
+            col.metric(
+                number, name, last.get(raw_name), ts=base["ts"], ts_quality=base["ts_quality"],
+                stream=base["stream"], project=base["project"], labels={"model": state["model"]},
+            )
+
+
+def _duration_ms(value: Any) -> float | None:
+    if isinstance(value, dict) and "secs" in value:
+        return float(value.get("secs", 0)) * 1000 + float(value.get("nanos", 0)) / 1e6
+    if isinstance(value, int | float):
+        return float(value)
+    return None

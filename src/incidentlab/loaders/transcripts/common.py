@@ -1,0 +1,161 @@
+"""Shared helpers for coding-agent transcript loaders: row builders, JSON reading, detection."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+
+MESSAGE_LIMIT = 300
+# Sources put numbers where text is expected (ids, keys, codes); Arrow needs one type per column.
+_TEXT_COLUMNS = {"event_key", "stream", "project", "correlation_id", "event_type_raw", "actor",
+                 "name", "outcome", "message", "error_code", "error_category", "ts_raw"}
+TOKEN_UNIT = "tokens"
+
+
+def clip(text: Any, limit: int = MESSAGE_LIMIT) -> str | None:
+    """One readable line for `message`; the full text stays in attrs."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        text = json.dumps(text, ensure_ascii=False, default=str)
+    line = " ".join(text.split())
+    if not line:
+        return None
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def head_text(head: bytes) -> str:
+    return head.decode("utf-8", "replace")
+
+
+def type_is(head: bytes, *values: str) -> bool:
+    """True when a `"type": "<value>"` pair for one of `values` occurs in the head bytes."""
+    alternatives = "|".join(re.escape(v) for v in values)
+    return re.search(rf'"type"\s*:\s*"(?:{alternatives})"', head_text(head)) is not None
+
+
+def has_key(head: bytes, *keys: str) -> bool:
+    text = head_text(head)
+    return all(re.search(rf'"{re.escape(k)}"\s*:', text) for k in keys)
+
+
+def first_line(head: bytes) -> str:
+    return head_text(head).lstrip("\ufeff").split("\n", 1)[0]
+
+
+@dataclass
+class Collector:
+    """Accumulates a file's rows; keeps records_read = loaded + quarantined easy to honour."""
+
+    ctx: LoadContext
+    events: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[Quarantine] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    records_read: int = 0
+
+    def event(self, record_no: int | None, event_type: str, **fields: Any) -> dict[str, Any]:
+        row = {"record_no": record_no, "event_type": event_type, **fields}
+        for key in _TEXT_COLUMNS.intersection(row):
+            value = row[key]
+            if value is not None and not isinstance(value, str):
+                row[key] = str(value)
+        # Order as found in the source: the line / list index; events of one record share it.
+        row.setdefault("position", record_no)
+        self.events.append(row)
+        return row
+
+    def metric(
+        self,
+        record_no: int | None,
+        name: str,
+        value: float | int | None,
+        *,
+        unit: str = TOKEN_UNIT,
+        **fields: Any,
+    ) -> None:
+        if value is None or isinstance(value, bool):
+            return
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return
+        self.metrics.append(
+            {"record_no": record_no, "name": name, "value": number, "unit": unit, **fields}
+        )
+
+    def bad(self, record_no: int | None, reason: str, raw: Any = None) -> None:
+        text = raw if isinstance(raw, str | bytes) or raw is None else json.dumps(raw, default=str)
+        self.quarantine.append(Quarantine(record_no, reason, excerpt(text)))
+
+    def result(self) -> LoadResult:
+        return LoadResult(
+            records_read=self.records_read,
+            events=self.events,
+            metrics=self.metrics or None,
+            tables=dict(self.tables),
+            quarantine=self.quarantine,
+            facts=self.facts,
+        )
+
+
+def iter_json_lines(col: Collector) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """Stream a JSONL file: yields (line number, object, raw line); bad lines are quarantined."""
+    for number, text in iter_lines(col.ctx.path):
+        col.records_read += 1
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            col.bad(number, f"malformed JSON: {exc.msg}", text)
+            continue
+        if not isinstance(value, dict):
+            col.bad(number, "not a JSON object", text)
+            continue
+        yield number, value, text
+
+
+def load_json_document(col: Collector) -> Any:
+    """Read a whole JSON document (small files); None (and the file quarantined) when broken."""
+    raw = col.ctx.path.read_bytes()
+    try:
+        return json.loads(raw.decode("utf-8-sig", "replace"))
+    except json.JSONDecodeError as exc:
+        col.records_read += 1
+        col.bad(None, f"malformed JSON document: {exc.msg} at line {exc.lineno}", raw)
+        return None
+
+
+def ts_fields(ctx: LoadContext, raw: Any) -> dict[str, Any]:
+    """ts / ts_raw / ts_quality for a zoned or epoch timestamp (zone-less values count as UTC)."""
+    if raw is None or raw == "":
+        return {"ts": None, "ts_raw": None, "ts_quality": "missing"}
+    ts, quality = ctx.parse_ts(raw)
+    return {"ts": ts, "ts_raw": str(raw), "ts_quality": quality}
+
+
+def local_ts_fields(col: Collector, raw: Any) -> dict[str, Any]:
+    """Timestamps the tool wrote in local wall-clock time without a zone.
+
+    With --tz they become assumed_local; without it the value is kept only in ts_raw (never
+    guessed) and the file's facts say how many were left unparsed.
+    """
+    if raw is None or raw == "":
+        return {"ts": None, "ts_raw": None, "ts_quality": "missing"}
+    ts, quality = col.ctx.parse_ts(raw, naive="local")
+    if ts is None:
+        col.facts["naive_local_times_unparsed"] = col.facts.get("naive_local_times_unparsed", 0) + 1
+        col.facts["hint"] = "timestamps have no zone; re-run ingest with --tz ZONE to place them"
+    return {"ts": ts, "ts_raw": str(raw), "ts_quality": quality}
+
+
+def derived_ts(source: dict[str, Any], note: str) -> dict[str, Any]:
+    """Copy a time from another event, marked 'derived' and saying where it came from."""
+    if source.get("ts") is None:
+        return {"ts": None, "ts_raw": None, "ts_quality": "missing"}
+    return {"ts": source["ts"], "ts_raw": f"{note}: {source['ts_raw']}", "ts_quality": "derived"}

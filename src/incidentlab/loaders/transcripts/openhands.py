@@ -1,0 +1,288 @@
+"""OpenHands event lists (trajectory JSON) and resolver / evaluation output (`output.jsonl`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..base import LoadContext, LoadResult
+from .common import (
+    Collector,
+    clip,
+    has_key,
+    iter_json_lines,
+    load_json_document,
+    local_ts_fields,
+)
+
+ACTION_TYPES = {
+    "message": "chat.turn",
+    "system": "chat.turn",
+    "think": "chat.turn",
+    "change_agent_state": "session.state",
+    "finish": "session.end",
+    "reject": "session.end",
+    "recall": "telemetry",
+    "condensation": "context.compacted",
+    "delegate": "subagent.start",
+}
+OBSERVATION_TYPES = {
+    "agent_state_changed": "session.state",
+    "null": "telemetry",
+    "recall": "telemetry",
+    "error": "error",
+    "condense": "context.compacted",
+    "delegate": "subagent.end",
+}
+USAGE_METRICS = {
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "cache_read_input_tokens": "cache_read_tokens",
+    "cache_creation_input_tokens": "cache_creation_tokens",
+}
+
+
+def _tool_outcome(event: dict) -> str:
+    extras = event.get("extras") if isinstance(event.get("extras"), dict) else {}
+    meta = extras.get("metadata") if isinstance(extras.get("metadata"), dict) else {}
+    code = meta.get("exit_code", extras.get("exit_code", event.get("exit_code")))
+    if event.get("observation") == "user_rejected":
+        return "denied"
+    if code is not None:
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            return "error"
+        # -1: the command did not finish within OpenHands' no-change timeout.
+        return "ok" if code == 0 else ("timeout" if code == -1 else "error")
+    return "error" if event.get("success") is False else "ok"
+
+
+def _message(event: dict) -> str | None:
+    args = event.get("args") if isinstance(event.get("args"), dict) else {}
+    # Newer events nest parameters in `args`; resolver history (older) has them at top level.
+    for source in (event, args):
+        for key in ("message", "content", "command", "code", "thought"):
+            if source.get(key):
+                return clip(source[key])
+    return None
+
+
+class _Mapper:
+    """Maps OpenHands action / observation dicts to events (shared by both file kinds)."""
+
+    def __init__(self, col: Collector, stream: str) -> None:
+        self.col = col
+        self.stream = stream
+        self.responses: set[str] = set()
+
+    def action(self, record_no: int, event: dict, base: dict, key: str | None = None) -> None:
+        kind = str(event.get("action"))
+        meta = event.get("tool_call_metadata") if isinstance(
+            event.get("tool_call_metadata"), dict) else {}
+        event_type = ACTION_TYPES.get(kind, "tool.call")
+        source = event.get("source")
+        args = event.get("args") if isinstance(event.get("args"), dict) else {}
+        fields: dict[str, Any] = {
+            **base, "event_type_raw": f"action.{kind}", "actor": source or "agent",
+            "message": _message(event), "attrs": event,
+        }
+        if event_type == "tool.call":
+            fields.update(name=meta.get("function_name") or kind,
+                          correlation_id=meta.get("tool_call_id") or self._ref(event.get("id")))
+        elif event_type == "session.state":
+            fields.update(name=args.get("agent_state"))
+        elif event_type == "session.end":
+            fields.update(outcome="error" if kind == "reject" else "ok", name=kind)
+        elif kind == "think":
+            fields.update(name="thinking")
+        self.col.event(record_no, event_type, event_key=key, **fields)
+        self._usage(record_no, meta, base, key)
+
+    def observation(self, record_no: int, event: dict, base: dict, link: str | None,
+                    key: str | None = None) -> None:
+        kind = str(event.get("observation"))
+        meta = event.get("tool_call_metadata") if isinstance(
+            event.get("tool_call_metadata"), dict) else {}
+        event_type = OBSERVATION_TYPES.get(kind, "tool.result")
+        extras = event.get("extras") if isinstance(event.get("extras"), dict) else {}
+        fields: dict[str, Any] = {
+            **base, "event_type_raw": f"observation.{kind}",
+            "actor": event.get("source") or "environment",
+            "message": _message(event), "attrs": event,
+        }
+        if event_type == "tool.result":
+            outcome = _tool_outcome(event)
+            fields.update(name=meta.get("function_name") or kind, outcome=outcome,
+                          correlation_id=meta.get("tool_call_id") or link,
+                          severity="info" if outcome == "ok" else "warning")
+        elif event_type == "session.state":
+            fields.update(name=extras.get("agent_state"))
+        elif event_type == "error":
+            fields.update(severity="error", outcome="error", correlation_id=link)
+        self.col.event(record_no, event_type, event_key=key, **fields)
+
+    def _usage(self, record_no: int, meta: dict, base: dict, key: str | None) -> None:
+        response = meta.get("model_response") if isinstance(meta.get("model_response"),
+                                                            dict) else {}
+        usage = response.get("usage")
+        response_id = response.get("id")
+        # One model response can issue several tool calls; its usage counts once.
+        if not isinstance(usage, dict) or response_id in self.responses:
+            return
+        self.responses.add(response_id)
+        model = response.get("model")
+        numbers = {name: usage.get(raw) for raw, name in USAGE_METRICS.items()
+                   if isinstance(usage.get(raw), int | float)}
+        self.col.event(
+            record_no, "llm.usage", **base, event_key=f"{key or ''}usage", actor="agent",
+            event_type_raw="model_response.usage",
+            name=model, correlation_id=response_id,
+            message=", ".join(f"{k}={v}" for k, v in numbers.items()),
+            attrs={"response_id": response_id, "model": model, "usage": usage},
+        )
+        for name, value in numbers.items():
+            self.col.metric(record_no, name, value, ts=base.get("ts"),
+                            ts_quality=base.get("ts_quality"), stream=self.stream,
+                            labels={"model": model, "response_id": response_id})
+
+    def _ref(self, event_id: Any) -> str | None:
+        return None if event_id is None else f"{self.stream}:event-{event_id}"
+
+
+class OpenHandsEventsLoader:
+    name: ClassVar[str] = "openhands.events_json"
+    system: ClassVar[str] = "openhands"
+    source: ClassVar[str] = "events_json"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "OpenHands event list (trajectory JSON: actions and observations)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix != ".json" or not head.lstrip().startswith(b"["):
+            return False
+        return has_key(head, "id", "timestamp", "source") and (
+            has_key(head, "action") or has_key(head, "observation"))
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        doc = load_json_document(col)
+        if doc is None:
+            return col.result()
+        if not isinstance(doc, list):
+            col.records_read += 1
+            col.bad(None, "not a JSON list of events", str(doc)[:500])
+            return col.result()
+        stream = ctx.path.stem
+        mapper = _Mapper(col, stream)
+        for index, event in enumerate(doc, start=1):
+            col.records_read += 1
+            if not isinstance(event, dict) or not ("action" in event or "observation" in event):
+                col.bad(index, "event has neither 'action' nor 'observation'", event)
+                continue
+            seq = event.get("id")
+            # Event ids are monotonic but not contiguous (0, 3, 4, ...): kept as seq, not position.
+            base = {"stream": stream, "seq": int(seq) if str(seq).isdigit() else None,
+                    **local_ts_fields(col, event.get("timestamp"))}
+            if "action" in event:
+                _offset_hint(col, event)
+                mapper.action(index, event, base)
+            else:
+                cause = event.get("cause")
+                mapper.observation(index, event, base, mapper._ref(cause))
+        return col.result()
+
+
+def _offset_hint(col: Collector, event: dict) -> None:
+    """Record (as a fact only) the zone offset implied by a model response's UTC epoch."""
+    if "utc_offset_hint" in col.facts:
+        return
+    meta = event.get("tool_call_metadata") or {}
+    response = meta.get("model_response") if isinstance(meta, dict) else None
+    created = response.get("created") if isinstance(response, dict) else None
+    naive, _ = col.ctx.parse_ts(event.get("timestamp"))  # wall clock read as if UTC
+    if not isinstance(created, int | float) or naive is None:
+        return
+    quarters = round((naive.timestamp() - created) / 900)
+    sign = "-" if quarters < 0 else "+"
+    hours, minutes = divmod(abs(quarters) * 15, 60)
+    col.facts["utc_offset_hint"] = (
+        f"{sign}{hours:02d}:{minutes:02d} (event time vs model_response.created; not applied)"
+    )
+
+
+class OpenHandsOutputLoader:
+    name: ClassVar[str] = "openhands.output_jsonl"
+    system: ClassVar[str] = "openhands"
+    source: ClassVar[str] = "output_jsonl"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "OpenHands resolver / evaluation output.jsonl (history per instance)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix != ".jsonl":
+            return False
+        return has_key(head, "history", "instruction") and (
+            has_key(head, "git_patch") or has_key(head, "instance_id"))
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        col.facts["timestamps"] = "none in resolver history (order kept in position)"
+        for number, rec, raw in iter_json_lines(col):
+            history = rec.get("history")
+            if not isinstance(history, list):
+                col.bad(number, "record has no 'history' list", raw)
+                continue
+            self._instance(col, number, rec, history)
+        return col.result()
+
+    def _instance(self, col: Collector, number: int, rec: dict, history: list) -> None:
+        issue = rec.get("issue") if isinstance(rec.get("issue"), dict) else {}
+        stream = str(rec.get("instance_id") or (
+            f"{issue.get('owner')}/{issue.get('repo')}#{issue.get('number')}" if issue
+            else f"{col.ctx.path.stem}:{number}"))
+        base = {"stream": stream, "project": issue.get("repo"), "ts": None,
+                "ts_quality": "missing"}
+        slim = {k: v for k, v in rec.items() if k != "history"}
+        col.event(number, "run.start", **base, event_key="start", position=0,
+                  name=issue.get("title") or stream, message=clip(rec.get("instruction")),
+                  attrs=slim)
+        mapper = _Mapper(col, stream)
+        pending: str | None = None
+        for index, item in enumerate(history, start=1):
+            key = f"h{index}"
+            position = {"position": index}
+            if not isinstance(item, dict):
+                col.event(number, "unknown", **base, **position, event_key=key, attrs={"item": item})
+            elif "action" in item:
+                link = mapper._ref(item.get("id", f"h{index}"))
+                # Old resolver history has no `source`: its opening message is the instruction.
+                opening = index == 1 and item.get("action") == "message"
+                source = item.get("source") or ("user" if opening else None)
+                mapper.action(number, {**item, "id": item.get("id", f"h{index}"), "source": source},
+                              {**base, **position}, key)
+                pending = link if ACTION_TYPES.get(str(item.get("action"))) is None else None
+            elif "observation" in item:
+                cause = item.get("cause")
+                link = f"{stream}:event-{cause}" if cause is not None else pending
+                mapper.observation(number, item, {**base, **position}, link, key)
+                pending = None
+            else:
+                col.event(number, "unknown", **base, **position, event_key=key, attrs=item)
+        end = len(history) + 1
+        metrics = rec.get("metrics") if isinstance(rec.get("metrics"), dict) else {}
+        costs = metrics.get("costs") if isinstance(metrics.get("costs"), list) else []
+        for call, cost in enumerate(costs, start=1):
+            col.metric(number, "cost", cost, unit="usd", ts=None, ts_quality="missing",
+                       stream=stream, labels={"call": call})
+        if metrics:
+            col.event(number, "llm.cost", **base, event_key="cost", position=end,
+                      message=f"accumulated_cost={metrics.get('accumulated_cost')} over "
+                              f"{len(costs)} call(s)", attrs=metrics)
+        if rec.get("error"):
+            col.event(number, "error", **base, event_key="error", position=end,
+                      severity="error", outcome="error", message=clip(rec.get("error")),
+                      attrs={"error": rec.get("error")})
+        success = rec.get("success")
+        col.event(number, "run.end", **base, event_key="end", position=end,
+                  outcome=None if success is None else ("ok" if success else "error"),
+                  message=clip(rec.get("result_explanation")),
+                  attrs={"success": success, "comment_success": rec.get("comment_success")})

@@ -1,0 +1,229 @@
+"""SWE-agent output: `.traj` trajectories, `all_preds.jsonl` predictions and the console log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..base import LoadContext, LoadResult, iter_lines
+from .common import (
+    Collector,
+    clip,
+    first_line,
+    has_key,
+    iter_json_lines,
+    load_json_document,
+    local_ts_fields,
+)
+
+STATS_METRICS = {
+    "tokens_sent": ("input_tokens", "tokens"),
+    "tokens_received": ("output_tokens", "tokens"),
+    "instance_cost": ("cost", "usd"),
+    "api_calls": ("api_calls", "calls"),
+}
+_LOG_LINE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$"
+)
+_USAGE = re.compile(r"^input_tokens=([\d,]+), output_tokens=([\d,]+), instance_cost=([\d.]+), "
+                    r"cost=([\d.]+)")
+LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning", "ERROR": "error",
+          "CRITICAL": "critical"}
+
+
+def _command_name(action: str | None) -> str | None:
+    if not action:
+        return None
+    words = action.strip().split()
+    return words[0] if words else None
+
+
+class SweAgentTrajLoader:
+    name: ClassVar[str] = "swe_agent.traj"
+    system: ClassVar[str] = "swe_agent"
+    source: ClassVar[str] = "traj"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "SWE-agent trajectory (*.traj: trajectory steps, history, info)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        return path.suffix == ".traj" and (has_key(head, "trajectory") or has_key(head, "history"))
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        doc = load_json_document(col)
+        if doc is None:
+            return col.result()
+        if not isinstance(doc, dict):
+            col.records_read += 1
+            col.bad(None, "trajectory is not a JSON object", str(doc)[:500])
+            return col.result()
+        stream = ctx.path.stem
+        project = doc.get("environment")
+        base = {"stream": stream, "project": project, "ts": None, "ts_quality": "missing"}
+        # No per-step times in .traj files: order lives in `position` only.
+        col.facts["timestamps"] = "none in source (order kept in position)"
+        history = doc.get("history") or []
+        for index, msg in enumerate(history, start=1):
+            col.records_read += 1
+            if not isinstance(msg, dict):
+                col.bad(index, "history entry is not an object", msg)
+                continue
+            role = msg.get("role")
+            ids = msg.get("tool_call_ids") or []
+            # The conversation view; tool calls and results come from the trajectory steps.
+            col.event(
+                index, "chat.turn", **base, event_key="history", actor=role,
+                name=msg.get("message_type"), event_type_raw=f"history.{role}",
+                correlation_id=ids[0] if ids else None, position=index,
+                message=clip(msg.get("content")), attrs=msg,
+            )
+        offset = len(history)
+        for index, step in enumerate(doc.get("trajectory") or [], start=1):
+            col.records_read += 1
+            if not isinstance(step, dict):
+                col.bad(index, "trajectory step is not an object", step)
+                continue
+            action = step.get("action")
+            seconds = step.get("execution_time")
+            try:
+                duration = float(seconds) * 1000 if seconds is not None else None
+            except (TypeError, ValueError):
+                duration = None
+            link = f"{stream}:step-{index}"
+            common = {**base, "correlation_id": link, "position": offset + index,
+                      "name": _command_name(action)}
+            col.event(index, "tool.call", **common, event_key="step.call", actor="assistant",
+                      event_type_raw="trajectory.action", message=clip(action), attrs=step)
+            col.event(
+                index, "tool.result", **common, event_key="step.result", actor="environment",
+                event_type_raw="trajectory.observation", duration_ms=duration,
+                message=clip(step.get("observation")),
+                attrs={"step": index, "observation_chars": len(str(step.get("observation")))},
+            )
+        info = doc.get("info")
+        col.records_read += 1
+        if isinstance(info, dict):
+            self._info(col, info, base, offset + len(doc.get("trajectory") or []) + 1)
+        else:
+            col.bad(None, "trajectory has no 'info' object", str(info)[:500])
+        return col.result()
+
+    def _info(self, col: Collector, info: dict, base: dict, position: int) -> None:
+        status = info.get("exit_status")
+        submitted = isinstance(status, str) and status.startswith("submitted")
+        slim = {k: v for k, v in info.items() if k not in ("submission",)}
+        col.event(
+            0, "run.end", **base, event_key="info", position=position, name=status,
+            outcome="ok" if submitted else ("error" if status else None),
+            message=clip(f"exit_status={status}"),
+            attrs={**slim, "submission": info.get("submission")},
+        )
+        stats = info.get("model_stats")
+        if isinstance(stats, dict):
+            col.event(
+                0, "llm.usage", **base, event_key="usage", position=position,
+                message=", ".join(f"{k}={v}" for k, v in stats.items()), attrs=stats,
+            )
+            for raw_name, (name, unit) in STATS_METRICS.items():
+                col.metric(0, name, stats.get(raw_name), unit=unit, ts=None,
+                           ts_quality="missing", stream=base["stream"], project=base["project"])
+
+
+class SweAgentPredsLoader:
+    name: ClassVar[str] = "swe_agent.preds_jsonl"
+    system: ClassVar[str] = "swe_agent"
+    source: ClassVar[str] = "preds_jsonl"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "SWE-agent predictions (all_preds.jsonl: one model patch per instance)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        return path.name in ("all_preds.jsonl", "preds.jsonl") and has_key(
+            head, "instance_id", "model_patch")
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        for number, rec, _raw in iter_json_lines(col):
+            patch = rec.get("model_patch")
+            lines = len(patch.splitlines()) if isinstance(patch, str) else 0
+            col.event(
+                number, "run.end", stream=rec.get("instance_id"),
+                project=rec.get("model_name_or_path"), ts=None, ts_quality="missing",
+                name="prediction", outcome="ok" if patch else "error",
+                message=f"prediction: {lines}-line model patch" if patch else "empty prediction",
+                attrs=rec,
+            )
+        return col.result()
+
+
+class SweAgentLogLoader:
+    name: ClassVar[str] = "swe_agent.console_log"
+    system: ClassVar[str] = "swe_agent"
+    source: ClassVar[str] = "console_log"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "SWE-agent console log (YYYY-MM-DD HH:MM:SS,mmm LEVEL ...)"
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix not in (".log", ".txt"):
+            return False
+        if not _LOG_LINE.match(first_line(head)):
+            return False
+        text = head.decode("utf-8", "replace")
+        return any(mark in text for mark in ("sweagent", "SWE-agent", "🤖 MODEL INPUT",
+                                             "💽 Loaded dataset", "📙 Arguments"))
+
+    def load(self, ctx: LoadContext) -> LoadResult:
+        col = Collector(ctx)
+        record: dict[str, Any] | None = None
+        for number, text in iter_lines(ctx.path):
+            match = _LOG_LINE.match(text)
+            if match:
+                if record:
+                    self._emit(col, record)
+                record = {"line": number, "ts": match.group(1), "level": match.group(2),
+                          "lines": [match.group(3)]}
+                col.records_read += 1
+            elif record is None:
+                col.records_read += 1
+                col.bad(number, "text before the first timestamped log line", text)
+            else:
+                record["lines"].append(text)
+        if record:
+            self._emit(col, record)
+        return col.result()
+
+    def _emit(self, col: Collector, record: dict[str, Any]) -> None:
+        first = record["lines"][0]
+        body = "\n".join(record["lines"])
+        level = record["level"]
+        when = local_ts_fields(col, record["ts"])
+        base = {"stream": col.ctx.path.stem, **when, "event_type_raw": level,
+                "severity": LEVELS[level], "attrs": {"level": level, "text": body}}
+        number = record["line"]
+        usage = _USAGE.match(first)
+        if usage:
+            tokens_in, tokens_out = (int(usage.group(i).replace(",", "")) for i in (1, 2))
+            col.event(number, "llm.usage", **base, message=clip(first))
+            for name, value, unit in (("input_tokens", tokens_in, "tokens"),
+                                      ("output_tokens", tokens_out, "tokens"),
+                                      ("cost", float(usage.group(4)), "usd")):
+                col.metric(number, name, value, unit=unit, ts=when["ts"],
+                           ts_quality=when["ts_quality"], stream=base["stream"])
+            return
+        event_type, name, actor = "log", None, None
+        if level in ("ERROR", "CRITICAL") or "Traceback (most recent call last)" in body:
+            event_type = "error"
+        elif "MODEL INPUT" in first:
+            event_type, actor = "llm.request", "agent"
+        elif "THOUGHT (" in first:
+            event_type, actor = "chat.turn", "assistant"
+        elif "ACTION (" in first:
+            event_type, actor = "tool.call", "assistant"
+            action = "\n".join(record["lines"][1:]).strip()
+            name = _command_name(action)
+        elif first.startswith("SYSTEM (") or first.startswith("DEMONSTRATION"):
+            event_type, actor = "chat.turn", "system"
+        message = first
+        if event_type in ("chat.turn", "tool.call") and len(record["lines"]) > 1:
+            message = "\n".join(record["lines"][1:])
+        col.event(number, event_type, **base, actor=actor, name=name, message=clip(message))
