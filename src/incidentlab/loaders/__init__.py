@@ -1,4 +1,4 @@
-"""Loader registry: built-ins listed explicitly, third-party loaders via the `incidentlab.loaders` entry points."""
+"""Loader registry: built-ins listed explicitly, third-party loaders through entry points."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 from importlib.metadata import entry_points
 
 from ..errors import UnknownLoaderError
-from .base import Loader, LoadContext, LoadResult, Quarantine
+from .base import LoadContext, Loader, LoadResult, Quarantine
 from .coding_loops.coordination_db import CoordinationDbLoader
 from .coding_loops.health_json import HealthJsonLoader
 from .coding_loops.test_state import TestStateLoader
@@ -52,7 +52,7 @@ from .transcripts.mini_swe_agent import MiniSweAgentLoader
 from .transcripts.openhands import OpenHandsEventsLoader, OpenHandsOutputLoader
 from .transcripts.swe_agent import SweAgentLogLoader, SweAgentPredsLoader, SweAgentTrajLoader
 
-__all__ = ["Loader", "LoadContext", "LoadResult", "Quarantine", "all_loaders", "get_loader"]
+__all__ = ["LoadContext", "LoadResult", "Loader", "Quarantine", "all_loaders", "get_loader"]
 
 ENTRY_POINT_GROUP = "incidentlab.loaders"
 
