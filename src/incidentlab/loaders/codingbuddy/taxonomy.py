@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 # kind.type -> shared event_type. Legacy "<Variant>V1" names are stripped of the suffix first.
 EVENT_TYPES: dict[str, str] = {
@@ -118,14 +120,14 @@ def workspace_name(path: Path) -> str | None:
     return None
 
 
-def types_table_sql() -> str:
-    """A VALUES list usable as a relation: (variant, event_type)."""
-    rows = ", ".join(f"('{raw}', '{mapped}')" for raw, mapped in EVENT_TYPES.items())
-    return f"(VALUES {rows}) AS cb_types(type_variant, mapped_type)"
+def types_map_sql() -> str:
+    """EVENT_TYPES as a DuckDB MAP literal (a lookup per row is cheaper than a join)."""
+    pairs = ", ".join(f"'{raw}': '{mapped}'" for raw, mapped in EVENT_TYPES.items())
+    return "MAP {" + pairs + "}"
 
 
-# Payload fields the projection reads, extracted with ONE json_extract_string call per row (each
-# separate call would re-parse the document): alias -> JSON path under the envelope's `kind`.
+# Payload fields the projection reads, extracted with ONE json_transform call per row (separate
+# extraction calls would re-parse the document each time): alias -> JSON path under `kind`.
 FIELDS: dict[str, str] = {
     "raw_type": "$.type",
     "msg_role": "$.payload.message.role",
@@ -175,27 +177,41 @@ _WARNING_VARIANTS = (
 )
 
 
+def _transform_spec() -> str:
+    """The json_transform structure for FIELDS: every leaf read as text."""
+    spec: dict[str, Any] = {}
+    for path in FIELDS.values():
+        *parents, leaf = path[2:].split(".")
+        node = spec
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = "VARCHAR"
+    return json.dumps(spec)
+
+
 def projection_sql(source: str, project: str | None = None) -> str:
     """Canonical event columns from a relation with (rn, seq_no, at_raw, session_id, kind JSON, raw).
 
     Shared by events.jsonl and store.sqlite so both copies of an event read the same way.
     """
-    paths = ", ".join(f"'{path}'" for path in FIELDS.values())
-    named = ",\n           ".join(f"f[{i}] AS {alias}" for i, alias in enumerate(FIELDS, 1))
+    named = ",\n           ".join(
+        "f." + ".".join(f'"{key}"' for key in path[2:].split(".")) + f" AS {alias}"
+        for alias, path in FIELDS.items()
+    )
     return f"""
 WITH extracted AS (
-    SELECT s.*, json_extract_string(kind, [{paths}]) AS f, il_ts_utc(at_raw) AS parsed_ts
+    SELECT s.*, json_transform(kind, '{_transform_spec()}') AS f, il_ts_utc(at_raw) AS parsed_ts
     FROM {source} s
 ), src AS (
     SELECT * EXCLUDE (f),
            {named},
-           regexp_replace(f[1], 'V1$', '') AS variant
+           regexp_replace(f."type", 'V1$', '') AS variant
     FROM extracted
 ), typed AS (
-    SELECT src.*, cb_types.mapped_type,
+    SELECT src.*, {types_map_sql()}[variant] AS mapped_type,
            result_success = 'true' AS ok_result, success = 'true' AS ok_success,
            applied = 'true' AS ok_applied
-    FROM src LEFT JOIN {types_table_sql()} ON src.variant = cb_types.type_variant
+    FROM src
 )
 SELECT
     rn AS record_no,
