@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -134,7 +135,10 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # ingest shows its own progress
+    # Ingest shows its own progress. Inside a Jupyter kernel without ipywidgets DuckDB refuses to
+    # touch this setting at all, and there it does not matter.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     found = schema_version(con)
     if found is None and not read_only:
         create_schema(con)

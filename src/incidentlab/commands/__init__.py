@@ -6,8 +6,10 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from . import demo_cmds, ingest_cmds, report_cmds
+    from . import analysis_cmds, demo_cmds, ingest_cmds, report_cmds
 
+    for command in analysis_cmds.COMMANDS:
+        group.add_command(command)
     for command in demo_cmds.COMMANDS:
         group.add_command(command)
     for command in ingest_cmds.COMMANDS:

@@ -27,4 +27,35 @@ def run_demo(out: Path, *, seed: int = 7, scale: int = 1, render: bool = True) -
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)
     summary = ingest([bundle.root / "evidence"], db, tz=LOCAL_TZ)
-    return DemoResult(bundle=bundle, db=db, summary=summary)
+    result = DemoResult(bundle=bundle, db=db, summary=summary)
+    result.checks = run_checks(db)
+    if render:
+        from ..reports.render import render_report  # heavy import (nbconvert): only when asked
+
+        rendered = render_report(db, out / "report", {"incident_id": "demo",
+                                                      "title": "Demo: provider rate-limit storm"})
+        result.report = rendered.html
+    return result
+
+
+def run_checks(db: Path) -> dict[str, Any]:
+    """The headline numbers of the analysis, as `incidentlab demo` prints them."""
+    from ..analysis import classify, metrics, replay
+    from ..store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        report = replay.check(con)
+        alerts = metrics.evaluate_rules(con)
+        verdict = classify.classify(con)
+    finally:
+        con.close()
+    failed = report.verdicts.filter(~report.verdicts["passed"]).height
+    modes = verdict.modes["mode"].head(3).to_list() if verdict.modes.height else []
+    return {
+        "replay": f"{failed} of {report.verdicts.height} streams fail "
+                  f"({report.violations.height} violations)",
+        "alerts": f"{alerts.height} fired ({', '.join(sorted(set(alerts['rule'].to_list()))[:6])})",
+        "severity": f"{verdict.severity or 'n/a'}: {verdict.severity_reason}",
+        "modes": ", ".join(modes) or "none matched",
+    }

@@ -1,0 +1,217 @@
+"""`timeline`, `replay`, `alerts` and `classify`: the questions asked of an incident database."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import polars as pl
+
+from .. import store
+from ..analysis import classify as classify_mod
+from ..analysis import metrics, replay, timeline
+from ..analysis.redact import Redactor
+from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+
+DB_OPTION = click.option(
+    "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+REDACT_OPTION = click.option(
+    "--no-redact", is_flag=True, help="Show secrets and e-mail addresses unmasked."
+)
+START = click.option("--start", help="Window start (ISO time, naive = UTC).")
+END = click.option("--end", help="Window end (ISO time, naive = UTC).")
+
+
+def _rows(df: pl.DataFrame, redactor: Redactor | None = None) -> list[dict[str, Any]]:
+    if redactor is not None:
+        df = redactor.frame(df)
+    return df.to_dicts()
+
+
+def _short(value: Any, width: int = 80) -> Any:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command("timeline")
+@DB_OPTION
+@START
+@END
+@click.option("--pivot", help="Center the window on this time (with --span).")
+@click.option("--span", "span_minutes", type=float, help="Minutes either side of --pivot [30].")
+@click.option("--system", "systems", multiple=True, help="Only these systems (repeatable).")
+@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
+@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
+@click.option("--correlation-id", help="Only events with this correlation id.")
+@click.option("--type", "event_types", multiple=True,
+              help="Only these event types; `security.*` matches a prefix (repeatable).")
+@click.option("--min-severity", type=click.Choice(["debug", "info", "warning", "error",
+                                                   "critical"]), help="Drop quieter events.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Keep the newest N events (shown oldest first).")
+@click.option("--milestones", "show_milestones", is_flag=True,
+              help="Also derive started/detected/mitigated/resolved and TTD/TTM/TTR.")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="Rules file: alert rules for `detected`, [redaction] patterns "
+              "(default: the shipped rules).")
+@REDACT_OPTION
+@JSON_OPTION
+@handle_errors
+def timeline_command(db: str, start: str | None, end: str | None, pivot: str | None,
+                     span_minutes: float | None, systems: tuple[str, ...],
+                     projects: tuple[str, ...], streams: tuple[str, ...],
+                     correlation_id: str | None, event_types: tuple[str, ...],
+                     min_severity: str | None, limit: int, show_milestones: bool,
+                     rules: str | None, no_redact: bool, as_json: bool) -> None:
+    """Show the merged timeline of all sources, in a stable order (time, source, position)."""
+    con = store.connect(db, read_only=True)
+    try:
+        events = timeline.timeline(
+            con, start=start, end=end, pivot=pivot, span_minutes=span_minutes,
+            systems=systems or None, projects=projects or None, streams=streams or None,
+            correlation_id=correlation_id, event_types=event_types or None,
+            min_severity=min_severity, limit=limit,
+        )
+        marks = timeline.milestones(con, rules_path=rules) if show_milestones else None
+    finally:
+        con.close()
+    redactor = None if no_redact else Redactor(rules_path=rules)
+    rows = _rows(events, redactor)
+    if as_json:
+        out: dict[str, Any] = {"events": rows, "count": len(rows)}
+        if marks is not None:
+            out["milestones"] = marks.to_dicts()
+            out["durations"] = timeline.durations(marks)
+        if redactor is not None:
+            out["redacted_values"] = redactor.count
+        print_json(out)
+        return
+    table = [{"ts": r["ts"], "system": r["system"], "stream": _short(r["stream"], 24),
+              "type": r["event_type"], "name": _short(r["name"], 24), "outcome": r["outcome"],
+              "sev": r["severity"], "message": _short(r["message"])} for r in rows]
+    print_table(table, ["ts", "system", "stream", "type", "name", "outcome", "sev", "message"],
+                title=f"Timeline ({len(rows)} events, UTC)")
+    if marks is not None:
+        print_table(marks.to_dicts(), ["milestone", "ts", "source", "evidence"],
+                    title="Milestones")
+        spans = timeline.durations(marks)
+        console.print(
+            f"time to detect {spans['time_to_detect']} s, to mitigate "
+            f"{spans['time_to_mitigate']} s, to resolve {spans['time_to_resolve']} s; "
+            f"{'in order' if spans['in_order'] else '[red]OUT OF ORDER[/red]'}",
+            highlight=False,
+        )
+    if redactor is not None and redactor.count:
+        console.print(f"{redactor.count} value(s) redacted (--no-redact shows them)")
+
+
+@click.command("replay")
+@DB_OPTION
+@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
+@click.option("--tolerance-ms", type=float, default=1000, show_default=True,
+              help="Time going back by at most this much is clock skew, not reordering.")
+@JSON_OPTION
+@handle_errors
+def replay_command(db: str, streams: tuple[str, ...], tolerance_ms: float,
+                   as_json: bool) -> None:
+    """Check replay integrity per stream, fail closed; exit 1 when any stream fails.
+
+    Sequences (start, gaps, duplicates, regressions), time order, pairing (tool calls and
+    results, LLM calls, Tapps steps), state machines (CodingBuddy sessions, curriculum-builder
+    stages) and mirrors that must agree (events.jsonl vs store.sqlite, run.json vs events.jsonl,
+    Tapps completed_steps vs its event log).
+    """
+    con = store.connect(db, read_only=True)
+    try:
+        report = replay.check(con, streams=streams or None, tolerance_ms=tolerance_ms)
+    finally:
+        con.close()
+    if as_json:
+        print_json({
+            "passed": report.passed,
+            "verdicts": report.verdicts.to_dicts(),
+            "violations": report.violations.to_dicts(),
+            "codingbuddy": report.codingbuddy.to_dicts(),
+        })
+    else:
+        print_table(report.verdicts.to_dicts(), ["stream", "system", "passed", "violations"],
+                    title="Replay verdicts (one per stream)")
+        if report.violations.height:
+            shown = report.violations.head(200).to_dicts()
+            print_table(shown, ["stream", "system", "rule", "severity", "position", "record_no",
+                                "expected", "found"],
+                        title=f"Violations (first {len(shown)} of {report.violations.height})")
+        if report.codingbuddy.height:
+            print_table(report.codingbuddy.to_dicts(),
+                        ["session_id", "monotonic_seq", "missing_tool_results",
+                         "orphan_tool_results", "passed"],
+                        title="CodingBuddy `replay run --deterministic` validation")
+        failed = report.verdicts.filter(~pl.col("passed")).height
+        console.print(f"[{'red' if failed else 'green'}]{failed} of {report.verdicts.height} "
+                      f"stream(s) failed[/]", highlight=False)
+    sys.exit(EXIT_OK if report.passed else EXIT_PROBLEMS)
+
+
+@click.command("alerts")
+@DB_OPTION
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="Rules file (TOML) instead of the shipped runbook rules.")
+@START
+@END
+@click.option("--fail-on", type=click.Choice(["warn", "warning", "page", "critical", "never"]),
+              default="page", show_default=True, help="Exit 1 when an alert at or above fired.")
+@JSON_OPTION
+@handle_errors
+def alerts_command(db: str, rules: str | None, start: str | None, end: str | None,
+                   fail_on: str, as_json: bool) -> None:
+    """Evaluate the runbooks' alert rules: when each fired, its peak, when it cleared."""
+    con = store.connect(db, read_only=True)
+    try:
+        alerts = metrics.evaluate_rules(con, rules_path=rules, start=start, end=end)
+    finally:
+        con.close()
+    fail_on = "warn" if fail_on == "warning" else fail_on
+    top = metrics.max_level(alerts)
+    failing = (fail_on != "never" and top is not None
+               and metrics.LEVELS[top] >= metrics.LEVELS[fail_on])
+    if as_json:
+        print_json({"max_level": top, "fail_on": fail_on, "alerts": alerts.to_dicts()})
+    else:
+        rows = [{**r, "event_ids": f"{len(r['event_ids'])}: " + ", ".join(r["event_ids"][:3])}
+                for r in alerts.to_dicts()]
+        print_table(rows, ["level", "rule", "group", "first_fired", "last_fired", "cleared",
+                           "peak", "event_ids", "runbook"],
+                    title=f"Alerts fired ({alerts.height})")
+    sys.exit(EXIT_PROBLEMS if failing else EXIT_OK)
+
+
+@click.command("classify")
+@DB_OPTION
+@START
+@END
+@JSON_OPTION
+@handle_errors
+def classify_command(db: str, start: str | None, end: str | None, as_json: bool) -> None:
+    """Match the evidence to the runbooks' failure modes and suggest SEV1-3."""
+    con = store.connect(db, read_only=True)
+    try:
+        result = classify_mod.classify(con, start=start, end=end)
+    finally:
+        con.close()
+    if as_json:
+        print_json({"severity": result.severity, "severity_reason": result.severity_reason,
+                    "modes": result.modes.to_dicts()})
+        return
+    rows = [{**r, "evidence": f"{r['n_events']}: " + ", ".join(r["evidence_event_ids"][:3]),
+             "recovery": _short(" / ".join(r["recovery_steps"]), 120)}
+            for r in result.modes.to_dicts()]
+    print_table(rows, ["mode", "severity", "score", "evidence", "runbook_section", "recovery"],
+                title="Matching failure modes")
+    console.print(f"[bold]suggested severity: {result.severity or 'none'}[/bold] — "
+                  f"{result.severity_reason}", highlight=False)
+
+
+COMMANDS = [timeline_command, replay_command, alerts_command, classify_command]

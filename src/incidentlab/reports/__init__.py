@@ -1,0 +1,1 @@
+"""Reports: parameterized notebooks executed with papermill and rendered to offline HTML."""

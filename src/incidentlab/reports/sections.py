@@ -1,0 +1,248 @@
+"""One function per notebook cell: query the incident database, return escaped tables and figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from . import figures
+from .context import (
+    EVENT_COLUMNS,
+    EVENT_LIMIT,
+    SHOWN_EVENTS,
+    Context,
+    alert_frame,
+    analysis,
+    context,
+    db_info,
+    durations,
+    events,
+    fmt_duration,
+    header,
+    milestone_frame,
+    missing,
+    replay_report,
+)
+from .display import Figure, Section, definition_list, notice, paragraph
+from .postmortem import (
+    pm_actions,
+    pm_contributing,
+    pm_detection,
+    pm_impact,
+    pm_lessons,
+    pm_summary,
+    pm_timeline,
+    provenance,
+    summary,
+)
+from .query import frame
+
+__all__ = [
+    "alerts", "context", "coverage", "event_table", "header", "key_moments", "pm_actions",
+    "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_summary", "pm_timeline",
+    "provenance", "quarantine", "replay", "silences", "sources", "summary", "swimlane",
+    "time_quality", "trends",
+]
+
+
+# --- 01 overview ------------------------------------------------------------------------------
+
+
+def sources(ctx: Context) -> Section:
+    info = db_info(ctx)
+    loads = pl.DataFrame(info["loads"], infer_schema_length=None) if info["loads"] else pl.DataFrame()
+    if not loads.is_empty():
+        loads = loads.with_columns(pl.col("sha256").str.slice(0, 12).alias("sha256")).select(
+            "loader", "path", "sha256", "records_read", "event_rows", "metric_rows", "quarantined",
+            "status", "tz")
+    totals = paragraph(
+        f"{info['events']} events ({info['mirror_events']} mirror copies kept for cross-checks), "
+        f"{info['metrics']} metric points, {info['quarantined']} quarantined records "
+        f"from {len(info['loads'])} files."
+    )
+    return Section(totals, ctx.table(loads, "Files ingested (sha256 shortened)"))
+
+
+def coverage(ctx: Context) -> Section:
+    info = db_info(ctx)
+    systems = pl.DataFrame(info["systems"], infer_schema_length=None)
+    if systems.is_empty():
+        return Section(notice("The database holds no events.", "empty"))
+    fig = Figure(figures.coverage(systems, ctx.tz), "coverage")
+    per_stream = frame(ctx.con,
+        "SELECT system, stream, count(*) AS events, min(ts) AS first, max(ts) AS last, "
+        "count(*) FILTER (WHERE severity IN ('error', 'critical')) AS errors "
+        "FROM timeline_events GROUP BY system, stream ORDER BY system, first"
+    )
+    return Section(fig, ctx.table(systems, "Coverage per system"),
+                   ctx.table(per_stream, "Streams (sessions, runs) per system", max_rows=50))
+
+
+def time_quality(ctx: Context) -> Section:
+    quality = frame(ctx.con,
+        "SELECT system, ts_quality, count(*) AS events FROM timeline_events "
+        "GROUP BY ALL ORDER BY system, ts_quality"
+    )
+    types = frame(ctx.con,
+        "SELECT system, event_type, count(*) AS events, "
+        "count(*) FILTER (WHERE severity IN ('warning', 'error', 'critical')) AS warnings_or_worse "
+        "FROM timeline_events GROUP BY ALL ORDER BY system, events DESC"
+    )
+    return Section(
+        paragraph("How each time was obtained: exact (the source wrote a zone), assumed_utc, "
+                  "assumed_local (converted with --tz), derived or missing."),
+        ctx.table(quality, "Timestamp quality per system"),
+        ctx.table(types, "Event types per system", max_rows=100),
+    )
+
+
+def quarantine(ctx: Context) -> Section:
+    rows = frame(ctx.con,
+        "SELECT w.source_path, w.record_no, w.reason, left(w.raw, 300) AS raw, l.loader "
+        "FROM _load_warnings w LEFT JOIN _loads l USING (load_id) "
+        "ORDER BY w.source_path, w.record_no LIMIT 500"
+    )
+    if rows.is_empty():
+        return Section(notice("No record was quarantined.", "ok"))
+    return Section(
+        paragraph(f"{len(rows)} records could not be read and were set aside, with line numbers:"),
+        ctx.table(rows, "Quarantined records"),
+    )
+
+
+# --- 02 timeline ------------------------------------------------------------------------------
+
+
+def swimlane(ctx: Context) -> Section:
+    df = events(ctx)
+    if df.is_empty():
+        return Section(notice("No events in this window.", "empty"))
+    shown, dropped = figures.thin(df)
+    fig = figures.swimlane(shown, ctx.tz, milestones=milestone_frame(ctx),
+                           title=f"{ctx.title}: events by system and stream")
+    parts: list[Any] = [Figure(fig, "swimlane")]
+    if dropped:
+        parts.append(notice(f"{dropped} info/debug events thinned out of the chart (all "
+                            "warnings and errors are shown).", "note"))
+    if len(df) >= EVENT_LIMIT:
+        parts.append(notice(f"Only the first {EVENT_LIMIT} events of the window are used; "
+                            "narrow it with start/end or pivot.", "warning"))
+    return Section(*parts)
+
+
+def key_moments(ctx: Context) -> Section:
+    ms = milestone_frame(ctx)
+    parts: list[Any] = []
+    if analysis("timeline") is None:
+        parts.append(missing("timeline"))
+    if ms.is_empty():
+        parts.append(notice("No milestone could be derived from the evidence.", "empty"))
+    else:
+        parts.append(ctx.table(ms, "Milestones (source: rule or author override)"))
+    d = durations(ctx)
+    if d:
+        parts.append(definition_list([
+            ("time to detect", fmt_duration(d.get("time_to_detect"))),
+            ("time to mitigate", fmt_duration(d.get("time_to_mitigate"))),
+            ("time to resolve", fmt_duration(d.get("time_to_resolve"))),
+            ("milestones in order", "yes" if d.get("in_order") else "NO: check the overrides"),
+        ], ctx.tz))
+    return Section(*parts)
+
+
+def event_table(ctx: Context) -> Section:
+    df = events(ctx)
+    loud = df.filter(pl.col("severity").is_in(["warning", "error", "critical"]))
+    return Section(
+        ctx.table(loud.select([c for c in EVENT_COLUMNS if c != "event_id"]),
+                  "Warnings and errors in the window", max_rows=SHOWN_EVENTS),
+        ctx.table(df.select([c for c in EVENT_COLUMNS if c != "event_id"]),
+                  "All events in the window", max_rows=SHOWN_EVENTS),
+    )
+
+
+def silences(ctx: Context, threshold_minutes: float = 10) -> Section:
+    timeline = analysis("timeline")
+    if timeline is None:
+        return Section(missing("timeline"))
+    df = timeline.silences(ctx.con, threshold_minutes=threshold_minutes,
+                           systems=ctx.filters.systems or None)
+    if df.is_empty():
+        return Section(notice(f"No stream went silent for more than {threshold_minutes} minutes.",
+                              "ok"))
+    return Section(ctx.table(df, f"Silences longer than {threshold_minutes} minutes"))
+
+
+# --- 03 replay --------------------------------------------------------------------------------
+
+
+def replay(ctx: Context) -> Section:
+    report = replay_report(ctx)
+    if report is None:
+        return Section(missing("replay"))
+    verdicts = report.verdicts
+    failed = verdicts.filter(~pl.col("passed")) if "passed" in verdicts.columns else verdicts
+    parts: list[Any] = [paragraph(
+        f"{len(verdicts) - len(failed)} of {len(verdicts)} streams replay cleanly; "
+        f"{len(report.violations)} violations found.")]
+    violations = report.violations
+    if violations.is_empty():
+        parts.append(notice("No ordering violation: every stream replays in sequence.", "ok"))
+    else:
+        kind_col = next((c for c in ("rule", "kind", "check") if c in violations.columns), None)
+        stream_col = "stream" if "stream" in violations.columns else None
+        if kind_col and stream_col:
+            counts = violations.group_by(stream_col, kind_col).len("n").sort(stream_col)
+            parts.append(Figure(figures.counts_bar(counts, stream_col, "n", color=kind_col,
+                                                   title="Replay violations per stream"),
+                                "replay"))
+        parts.append(ctx.table(violations, "Violations (gaps, duplicates, regressions, ties)"))
+    parts.append(ctx.table(verdicts, "Verdict per stream"))
+    if not report.codingbuddy.is_empty():
+        parts.append(ctx.table(report.codingbuddy, "CodingBuddy replay cassettes"))
+    return Section(*parts)
+
+
+# --- 04 alerts --------------------------------------------------------------------------------
+
+
+_BUCKETS = [("1 minute", 60), ("5 minutes", 300), ("15 minutes", 900), ("1 hour", 3600),
+            ("6 hours", 21600), ("1 day", 86400)]
+
+
+def _bucket(ctx: Context) -> str:
+    """The smallest bucket that keeps the trend chart under ~120 bars."""
+    df = events(ctx)
+    if df.is_empty() or df["ts"].null_count() == len(df):
+        return "5 minutes"
+    seconds = (df["ts"].max() - df["ts"].min()).total_seconds()
+    return next((name for name, size in _BUCKETS if seconds / size <= 120), _BUCKETS[-1][0])
+
+
+def trends(ctx: Context, every: str = "") -> Section:
+    metrics = analysis("metrics")
+    if metrics is None:
+        return Section(missing("metrics"))
+    start, end = ctx.filters.window()
+    every = every or _bucket(ctx)
+    df = metrics.trend(ctx.con, every=every, by="system", event_types=None, start=start, end=end)
+    if df.is_empty():
+        return Section(notice("No events to chart.", "empty"))
+    return Section(Figure(figures.trend(ctx.frame(df), ctx.tz,
+                                        title=f"Events and error ratio per {every}"), "trend"))
+
+
+def alerts(ctx: Context) -> Section:
+    df = alert_frame(ctx)
+    if df is None:
+        return Section(missing("metrics"))
+    if df.is_empty():
+        return Section(notice("No alert rule fired in this window.", "ok"))
+    shown = df.select([c for c in df.columns if c != "event_ids"])
+    return Section(
+        paragraph(f"{len(df)} alert rules fired; each links to the runbook section to follow."),
+        ctx.table(shown, "Alerts fired"),
+    )
+
+
