@@ -1,0 +1,1 @@
+"""Analysis over the canonical store: timeline, replay integrity, alert rules, classification, redaction."""

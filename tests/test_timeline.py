@@ -1,0 +1,128 @@
+"""Timeline slices, stable order, bounded newest-N, milestones, silences and clock skew."""
+
+from __future__ import annotations
+
+import json
+
+from analysis_helpers import at, insert, make_db
+from click.testing import CliRunner
+
+from incidentlab.analysis.timeline import clock_skew, durations, milestones, silences, timeline
+from incidentlab.cli import main
+
+
+def base(con):
+    return insert(con, [
+        {"system": "jido", "source": "telemetry", "stream": "c1", "ts": at(0), "position": 2,
+         "event_type": "tool.result", "project": "p1", "correlation_id": "k1"},
+        {"system": "jido", "source": "conversation", "stream": "c1", "ts": at(0), "position": 1,
+         "event_type": "tool.call", "project": "p1", "correlation_id": "k1"},
+        {"system": "codingbuddy", "source": "events_jsonl", "stream": "s", "ts": at(60),
+         "event_type": "llm.rate_limited", "severity": "warning", "project": "app"},
+        {"system": "codingbuddy", "source": "events_jsonl", "stream": "s", "ts": at(120),
+         "event_type": "security.sandbox_violation", "severity": "error", "project": "app"},
+        {"system": "codingbuddy", "source": "store_sqlite", "stream": "s", "ts": at(120),
+         "event_type": "security.sandbox_violation", "is_mirror": True},
+        {"system": "tapps", "stream": "wf", "ts": None, "event_type": "log"},
+    ])
+
+
+def test_order_is_time_then_source_rank_then_position(tmp_path):
+    con = make_db(tmp_path)
+    base(con)
+    out = timeline(con)
+    assert out["event_type"].to_list() == [
+        "tool.call", "tool.result", "llm.rate_limited", "security.sandbox_violation", "log"]
+    assert out["source"].to_list()[:2] == ["conversation", "telemetry"]  # mirror hidden
+
+
+def test_filters(tmp_path):
+    con = make_db(tmp_path)
+    base(con)
+    assert timeline(con, systems=["jido"]).height == 2
+    assert timeline(con, projects="app").height == 2
+    assert timeline(con, correlation_id="k1").height == 2
+    assert timeline(con, event_types=["security.*"]).height == 1
+    assert timeline(con, event_types=["tool.call", "log"]).height == 2
+    assert timeline(con, min_severity="warning")["event_type"].to_list() == [
+        "llm.rate_limited", "security.sandbox_violation"]
+    assert timeline(con, start=at(30), end=at(90)).height == 1
+    assert timeline(con, pivot=at(60), span_minutes=0.5).height == 1
+    assert timeline(con, pivot="2026-03-01T09:01:00Z", span_minutes=1).height == 4
+    assert timeline(con, streams=["nope"]).height == 0
+
+
+def test_limit_keeps_newest_in_chronological_order(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [{"ts": at(i), "event_id": f"x{i}"} for i in range(10)])
+    out = timeline(con, limit=3)
+    assert out["event_id"].to_list() == ["x7", "x8", "x9"]
+
+
+def test_milestones_derived_and_in_order(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [
+        {"ts": at(0), "event_type": "log"},
+        {"ts": at(60), "system": "jido", "project": "p", "event_type":
+         "security.sandbox_violation", "severity": "error", "event_id": "bad"},
+        {"ts": at(120), "event_type": "tool.result", "outcome": "ok", "event_id": "ok1"},
+        {"ts": at(60 + 16 * 60), "event_type": "log", "event_id": "later"},
+    ])
+    m = milestones(con)
+    got = {r["milestone"]: (r["ts"], r["source"], r["evidence"]) for r in m.to_dicts()}
+    assert got["started"] == (at(60), "derived", "bad")
+    assert got["detected"][0] == at(60) and "jido.sandbox_violation" in got["detected"][2]
+    assert got["mitigated"] == (at(120), "derived", "ok1")
+    assert got["resolved"] == (at(60 + 15 * 60), "derived", "later")
+    d = durations(m)
+    assert d == {"time_to_detect": 0.0, "time_to_mitigate": 60.0, "time_to_resolve": 900.0,
+                 "in_order": True}
+
+
+def test_milestone_overrides_and_order_check(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [{"ts": at(0), "severity": "warning"}])
+    m = milestones(con, overrides={"resolved": "2026-03-01T08:00:00Z"})
+    row = m.filter(m["milestone"] == "resolved").row(0, named=True)
+    assert row["source"] == "override" and row["ts"] == at(-3600)
+    assert durations(m)["in_order"] is False
+    assert durations(m)["time_to_resolve"] == -3600.0
+
+
+def test_silences(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [{"ts": at(0)}, {"ts": at(60)}, {"ts": at(60 + 11 * 60)},
+                 {"ts": at(0), "stream": "b"}, {"ts": at(600), "stream": "b"}])
+    out = silences(con, threshold_minutes=10)
+    assert out.to_dicts() == [{"stream": "s1", "system": "generic", "gap_start": at(60),
+                               "gap_end": at(60 + 660), "gap_minutes": 11.0}]
+
+
+def test_clock_skew_from_shared_correlation_ids(tmp_path):
+    con = make_db(tmp_path)
+    rows = []
+    for i, lag in enumerate([2.0, 2.5, 3.0]):
+        rows.append({"system": "jido", "ts": at(i * 100), "correlation_id": f"c{i}"})
+        rows.append({"system": "codingbuddy", "ts": at(i * 100 + lag), "correlation_id": f"c{i}"})
+    rows.append({"system": "tapps", "ts": at(5), "correlation_id": "lonely"})
+    insert(con, rows)
+    assert clock_skew(con).to_dicts() == [
+        {"system_a": "codingbuddy", "system_b": "jido", "offset_seconds": -2.5, "n_pairs": 3}]
+
+
+def test_cli_timeline_json_and_redaction(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [{"ts": at(0), "message": "retry with api_key=sk-abcdefghijklmnop1234 for bob@x.io"}])
+    con.close()
+    runner = CliRunner()
+    result = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["count"] == 1 and data["redacted_values"] == 2
+    assert "sk-" not in data["events"][0]["message"] and "bob@" not in result.output
+    table = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--milestones"])
+    assert table.exit_code == 0 and "Milestones" in table.output
+    missing = runner.invoke(main, ["timeline", "--db", str(tmp_path / "none.duckdb")])
+    assert missing.exit_code == 2 and "no database" in missing.output
+    bad = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--start", "x"])
+    assert bad.exit_code == 2 and "cannot read start" in bad.output
