@@ -51,7 +51,7 @@ def test_health_json(ingest_into, tmp_path: Path) -> None:
             "correlation_id": None,
             "event_type": "heartbeat",
             "event_type_raw": "health.json",
-            "actor": "Loop 1: Critical Path (UFS -> Spec -> Build)",
+            "actor": "loop-1-critical-path",
             "name": "CP-UFS-002",
             "outcome": None,
             "severity": "info",

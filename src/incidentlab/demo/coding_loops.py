@@ -152,9 +152,12 @@ def _stuck(db: Coordination, story: Story, root: Path) -> None:
                    "attempts": 4, "lastResult": "fail", "dependsOn": None,
                    "automatable": True, "notes": "", "lastAttemptAt": rfc3339(start, 6)}]},
         indent=2))
-    story.alert("coding_loops.stuck_loop", STUCK_LOOP, start + minutes(30), "warn")
-    story.alert("coding_loops.stale_heartbeat", STUCK_LOOP, LAST_BEAT, "warn")
-    story.failure_mode("coding_loops", "stuck_loop")
+    # The stuck-loop rule counts stuck loops across the workspace (1 warn, 2+ critical).
+    story.alert("coding_loops.stuck_loop", "(all)", start + minutes(30), "warn")
+    story.alert("coding_loops.stale_heartbeat", STUCK_LOOP, LAST_BEAT + minutes(10), "warn")
+    story.alert("coding_loops.stale_heartbeat", STUCK_LOOP, LAST_BEAT + minutes(30), "page")
+    story.alert("coding_loops.stuck_detected", "monitor", start + minutes(45), "warn")
+    story.failure_mode("coding_loops", "coding_loops.loop_stuck")
 
 
 def _touch(path: Path, at: datetime) -> None:

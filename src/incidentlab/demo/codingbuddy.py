@@ -27,9 +27,19 @@ class SessionWriter:
         self.state = "Idle"
 
     def emit(self, kind: str, payload: dict[str, Any], *, after: float = 2.0) -> dict[str, Any]:
+        previous = self.at
         self.at += timedelta(seconds=after)
         self.seq += 1
         digits = DIGITS[self.story.rng.randrange(4)]
+        if digits < 6:
+            # chrono prints fewer digits only when the rest are zero: make the instant match, and
+            # never let that step back before the previous event of the session.
+            unit = 10 ** (6 - digits)
+            rounded = self.at.replace(microsecond=self.at.microsecond // unit * unit)
+            if rounded > previous:
+                self.at = rounded
+            else:
+                digits = 6
         envelope = {"seq_no": self.seq, "at": rfc3339(self.at, digits), "session_id": self.id,
                     "kind": {"type": kind, "payload": payload}}
         self.envelopes.append(envelope)
@@ -103,12 +113,12 @@ def _incident_sessions(story: Story) -> tuple[SessionWriter, SessionWriter]:
     position = next(i for i, e in enumerate(a.envelopes, 1)
                     if e["kind"]["type"] == "ToolProposed"
                     and e["kind"]["payload"]["proposal"]["invocation_id"] == orphan_wait)
-    story.violation("codingbuddy", a.id, "missing_tool_results", invocation_id=orphan_wait,
+    story.violation("codingbuddy", a.id, "tool_result_missing", invocation_id=orphan_wait,
                     seq=position)
-    story.failure_mode("codingbuddy", "doom_loop")
-    story.failure_mode("codingbuddy", "llm_rate_limit")
-    story.alert("codingbuddy.doom_loop", a.id, STORM_START + minutes(8), "warn")
-    story.alert("codingbuddy.circuit_breaker", a.id, STORM_START + minutes(8), "warn")
+    for mode in ("doom_loop", "llm_outage_rate_limit", "session_failures", "tool_denied"):
+        story.failure_mode("codingbuddy", f"codingbuddy.{mode}")
+    for rule in ("doom_loop", "circuit_breaker", "doom_loop_detected", "circuit_breaker_tripped"):
+        story.alert(f"codingbuddy.{rule}", a.id, STORM_START + minutes(8), "warn")
     return a, b
 
 
@@ -168,8 +178,7 @@ def _write_store(path: Path, envelopes: list[dict[str, Any]]) -> None:
 
 
 def _write_observe(story: Story, path: Path) -> None:
-    lines = [(T0 + minutes(1), "WARN API key validation got non-auth error (startup continues): "
-              "error sending request")]
+    lines: list[tuple[datetime, str]] = []
     at = STORM_START
     while at < STORM_START + minutes(55):  # the storm: a 429 every ~40 s
         text = story.rng.choice([
@@ -179,9 +188,12 @@ def _write_observe(story: Story, path: Path) -> None:
         at += timedelta(seconds=story.rng.uniform(30, 50))
     lines.append((STORM_START + minutes(3), "TELEMETRY_ERROR error=operation timed out"))
     lines.append((STORM_START + minutes(4), f"WARN retrying with llm.api_key={SECRETS['openai_key']}"))
+    lines.append((STORM_START + minutes(6), "WARN tool-host rebuild failed: git fetch "
+                  f"https://{SECRETS['github_token']}@github.com/acme/app.git: 429"))
     lines.sort()
     path.write_text("".join(f"{rfc3339(t, 6, zulu=False)} {text}\n" for t, text in lines))
     story.count("codingbuddy.observe_log", len(lines))
+    story.alert("codingbuddy.rate_limits", "app", STORM_START, "warn")
     story.alert("codingbuddy.rate_limits", "app", STORM_START, "page")
 
 
@@ -202,7 +214,8 @@ def _write_patch(story: Story, folder: Path) -> None:
     applied_at = (created + minutes(3)).timestamp()  # the last apply attempt rewrote the file
     os.utime(folder / f"{patch_id}.json", (applied_at, applied_at))
     story.count("codingbuddy.patch", 2)
-    story.failure_mode("codingbuddy", "patch_conflict")
+    story.alert("codingbuddy.patch_conflict", patch_id, created, "warn")
+    story.failure_mode("codingbuddy", "codingbuddy.patch_conflict")
 
 
 def _write_snapshot(story: Story, folder: Path) -> None:

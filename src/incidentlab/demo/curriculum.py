@@ -66,6 +66,8 @@ def write(story: Story, root: Path) -> None:
         "exit code: 10\n")
     stamp = (STORM_START + minutes(42)).timestamp()
     os.utime(console, (stamp, stamp))
-    story.failure_mode("curriculum_builder", "codex_exec_structured_json")
-    story.failure_mode("curriculum_builder", "validation_failed")
+    story.alert("curriculum_builder.structured_output_failures", RUN_ID, STORM_START + minutes(40),
+                "warn")
+    for mode in ("codex_structured_json", "validation_failure", "stale_artifacts"):
+        story.failure_mode("curriculum_builder", f"curriculum_builder.{mode}")
     story.count("curriculum_builder.history", len(history))

@@ -72,9 +72,9 @@ def _storm(writer: TelemetryWriter, story: Story) -> None:
     start = STORM_START + minutes(5)
     writer.emit(start, "conversation.started", {"conversation_id": conversation})
     timeouts = 0
-    for index in range(40):
-        at = start + timedelta(seconds=20 * index + 5)
-        if index < 16:  # 16 timeouts in the first ~5.5 minutes
+    for index in range(80):  # a call every 10 s for ~13 minutes
+        at = start + timedelta(seconds=10 * index + 5)
+        if index < 16:  # 16 timeouts in the first ~2.7 minutes
             writer.tool_call(at, conversation, "command.run.build", outcome="timeout")
             timeouts += 1
             writer.emit(at + timedelta(seconds=30, milliseconds=1), "tool.timeout", {
@@ -85,7 +85,7 @@ def _storm(writer: TelemetryWriter, story: Story) -> None:
                             "security.repeated_timeout_failures", {
                                 "conversation_id": conversation, "tool": "command.run.build",
                                 "timeout_count": 3, "threshold": 3})
-        elif index % 3 == 0:
+        elif index % 6 == 0:
             writer.tool_call(at, conversation, "command.run.fetch", outcome="error",
                              reason=("{:tool_failed, \"curl -H 'Authorization: "
                                      f"{SECRETS['bearer']}' https://api.example\"}}"))
@@ -111,8 +111,8 @@ def _storm(writer: TelemetryWriter, story: Story) -> None:
     story.alert("jido.tool_failure_ratio", PROJECT, start, "page")
     story.alert("jido.repeated_timeout_failures", PROJECT, start, "page")
     story.alert("jido.sandbox_violation", PROJECT, violation_at, "page")
-    story.failure_mode("jido", "tool_timeouts")
-    story.failure_mode("jido", "sandbox_violation")
+    for mode in ("repeated_timeout_failures", "sandbox_violation", "policy_denial_spike"):
+        story.failure_mode("jido", f"jido.{mode}")
 
 
 def write(story: Story, root: Path) -> None:

@@ -132,4 +132,6 @@ def write(story: Story, root: Path) -> None:
         "workflow_id": failing.id, "step_id": "implementation", "agent": "implementer"}))
     story.alert("tapps.step_timeout", failing.id, STORM_START + minutes(25), "warn")
     story.alert("tapps.unrecoverable_step_failure", failing.id, STORM_START + minutes(25), "page")
-    story.failure_mode("tapps", "timeout")
+    story.alert("tapps.retries_exhausted", failing.id, STORM_START + minutes(25), "page")
+    for mode in ("timeout", "execution", "workflow_stuck_failed"):
+        story.failure_mode("tapps", f"tapps.{mode}")

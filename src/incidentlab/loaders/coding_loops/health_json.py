@@ -48,7 +48,8 @@ class HealthJsonLoader:
             "project": project,
             "event_type": "heartbeat",
             "event_type_raw": "health.json",
-            "actor": doc.get("loop_name"),
+            # the loop's id (its folder), as component_health names it: one heartbeat group per loop
+            "actor": project or doc.get("loop_name"),
             "name": doc.get("current_test"),
             "outcome": "error" if error else None,
             "severity": "error" if error else "info",
