@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -103,6 +104,50 @@ def iter_lines(path: Path) -> Iterable[tuple[int, str]]:
             text = raw.decode("utf-8", "replace").rstrip("\r\n")
             if text.strip():
                 yield number, text
+
+
+class JsonLines:
+    """Iterate a JSON Lines file as (line number, object, raw line).
+
+    Counts non-blank lines in `read`; lines that are not JSON objects go to `quarantine` with their
+    line number, and a loader may append its own rejects to the same list.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.read = 0
+        self.quarantine: list[Quarantine] = []
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any], str]]:
+        for number, text in iter_lines(self.path):
+            self.read += 1
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                self.quarantine.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(text)))
+                continue
+            if not isinstance(value, dict):
+                self.quarantine.append(Quarantine(number, "not a JSON object", excerpt(text)))
+                continue
+            yield number, value, text
+
+
+def typed_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:
+    """Rows as an Arrow table with a declared schema (str, int, float, bool, ts, json), so column
+    types never depend on which values happened to be NULL; json values are serialized."""
+    types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+             "ts": pa.timestamp("us", tz="UTC"), "json": pa.string()}
+    prepared = [
+        {
+            name: json.dumps(row.get(name), default=str)
+            if kind == "json" and row.get(name) is not None
+            else row.get(name)
+            for name, kind in schema.items()
+        }
+        for row in rows
+    ]
+    fields = [pa.field(name, types[kind]) for name, kind in schema.items()]
+    return pa.Table.from_pylist(prepared, schema=pa.schema(fields))
 
 
 def first_value(record: Mapping[str, Any], *keys: str) -> Any:

@@ -61,29 +61,3 @@ def stage_index(stage: object) -> int | None:
 def derived_event(path: Path, **columns: Any) -> dict[str, Any]:
     """An event timed by the file's mtime (the artifact has no time of its own)."""
     return {"ts": mtime_of(path), "ts_quality": "derived", "stream": run_id_for(path), **columns}
-
-
-def typed_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> Any:
-    """Domain rows as an Arrow table with fixed column types (so an all-NULL column stays typed)."""
-    import pyarrow as pa
-
-    types = {
-        "str": pa.string(),
-        "int": pa.int64(),
-        "float": pa.float64(),
-        "bool": pa.bool_(),
-        "ts": pa.timestamp("us", tz="UTC"),
-    }
-    fields = [
-        pa.field(name, types["str" if kind == "json" else kind]) for name, kind in schema.items()
-    ]
-    prepared = [
-        {
-            name: json.dumps(row.get(name), default=str)
-            if kind == "json" and row.get(name) is not None
-            else row.get(name)
-            for name, kind in schema.items()
-        }
-        for row in rows
-    ]
-    return pa.Table.from_pylist(prepared, schema=pa.schema(fields))

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from .common import STAGES, SYSTEM, read_json_doc, run_id_for, typed_table
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
+from .common import STAGES, SYSTEM, read_json_doc, run_id_for
 from .transitions import transition_rows
 
 HISTORY_SCHEMA = {

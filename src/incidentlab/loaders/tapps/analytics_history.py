@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult
 from .common import SYSTEM, in_tapps, local_ts, raw_text
 
 VERBS = {True: "succeeded", False: "failed"}
@@ -29,18 +28,10 @@ class AnalyticsHistoryLoader:
         kind = "agent" if ctx.path.name.startswith("agents-") else "workflow"
         events: list[dict[str, Any]] = []
         metrics: list[dict[str, Any]] = []
-        bad: list[Quarantine] = []
-        records = zone_unknown = 0
-        for number, line in iter_lines(ctx.path):
-            records += 1
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                bad.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(line)))
-                continue
-            if not isinstance(record, dict):
-                bad.append(Quarantine(number, "not a JSON object", excerpt(line)))
-                continue
+        lines = JsonLines(ctx.path)
+        bad = lines.quarantine
+        zone_unknown = 0
+        for number, record, _line in lines:
             ts, quality, unknown = local_ts(ctx, record.get("timestamp"))
             zone_unknown += unknown
             who = record.get(f"{kind}_id") or record.get(f"{kind}_name")
@@ -84,7 +75,7 @@ class AnalyticsHistoryLoader:
                         }
                     )
         return LoadResult(
-            records_read=records,
+            records_read=lines.read,
             events=events,
             metrics=metrics,
             quarantine=bad,

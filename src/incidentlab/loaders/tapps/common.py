@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from ...timeparse import has_zone
 from ..base import LoadContext
@@ -131,26 +130,3 @@ def existing_keys(
         return {tuple(row) for row in con.execute(sql, params or []).fetchall()}
     except duckdb.CatalogException:
         return set()
-
-
-def typed_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:
-    """Domain rows as an Arrow table with fixed column types (an all-NULL column stays typed)."""
-    types = {
-        "str": pa.string(),
-        "int": pa.int64(),
-        "float": pa.float64(),
-        "bool": pa.bool_(),
-        "ts": pa.timestamp("us", tz="UTC"),
-        "json": pa.string(),
-    }
-    prepared = [
-        {
-            name: json.dumps(row.get(name), default=str)
-            if kind == "json" and row.get(name) is not None
-            else row.get(name)
-            for name, kind in schema.items()
-        }
-        for row in rows
-    ]
-    fields = [pa.field(name, types[kind]) for name, kind in schema.items()]
-    return pa.Table.from_pylist(prepared, schema=pa.schema(fields))

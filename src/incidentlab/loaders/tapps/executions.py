@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 from .common import SYSTEM, in_tapps, local_ts, outcome_of, raw_text
 
 TYPE_BY_OUTCOME = {
@@ -33,16 +32,11 @@ class ExecutionsMetricsLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         events: list[dict[str, Any]] = []
         metrics: list[dict[str, Any]] = []
-        bad: list[Quarantine] = []
-        records = zone_unknown = 0
-        for number, line in iter_lines(ctx.path):
-            records += 1
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                bad.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(line)))
-                continue
-            if not isinstance(record, dict) or not record.get("step_id"):
+        lines = JsonLines(ctx.path)
+        bad = lines.quarantine
+        zone_unknown = 0
+        for number, record, line in lines:
+            if not record.get("step_id"):
                 bad.append(Quarantine(number, "not an execution record (step_id)", excerpt(line)))
                 continue
             when = record.get("completed_at") or record.get("started_at")
@@ -100,7 +94,7 @@ class ExecutionsMetricsLoader:
                         }
                     )
         return LoadResult(
-            records_read=records,
+            records_read=lines.read,
             events=events,
             metrics=metrics,
             quarantine=bad,

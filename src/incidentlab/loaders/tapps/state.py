@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
 from .checksum import state_checksum
 from .common import (
     STEP_END,
@@ -21,7 +21,6 @@ from .common import (
     outcome_of,
     raw_text,
     read_maybe_gzip,
-    typed_table,
 )
 
 VALID_STATUSES = ("running", "paused", "completed", "failed")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import NeedsTimezoneError
 from ...timeparse import has_zone
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult
 from .common import SYSTEM, duration_ms, in_tapps, raw_text, severity_of_level
 
 # Messages the workflow logger writes (and the runbook's example) -> step / workflow events.
@@ -50,18 +49,9 @@ class StructuredLogLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         parsed: list[tuple[int, dict[str, Any]]] = []
-        bad: list[Quarantine] = []
-        records = 0
-        for number, line in iter_lines(ctx.path):
-            records += 1
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                bad.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(line)))
-                continue
-            if not isinstance(record, dict):
-                bad.append(Quarantine(number, "not a JSON object", excerpt(line)))
-                continue
+        lines = JsonLines(ctx.path)
+        bad = lines.quarantine
+        for number, record, _line in lines:
             parsed.append((number, record))
         naive = [
             r["timestamp"]
@@ -74,7 +64,7 @@ class StructuredLogLoader:
         fallback = f"log:{ctx.path.name}"
         events = [self._event(ctx, number, record, fallback) for number, record in parsed]
         return LoadResult(
-            records_read=records,
+            records_read=lines.read,
             events=events,
             quarantine=bad,
             facts={

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 from .common import EVENT_TYPES, SYSTEM, in_tapps, outcome_of, raw_text
 
 FIXED_OUTCOME = {"step.finish": "ok", "step.fail": "error", "step.skip": "skipped"}
@@ -61,24 +60,16 @@ class WorkflowEventsLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         stream = ctx.path.name.removesuffix(".events.jsonl")
         events: list[dict[str, Any]] = []
-        bad: list[Quarantine] = []
-        records = 0
-        for number, line in iter_lines(ctx.path):
-            records += 1
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                bad.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(line)))
-                continue
-            if not isinstance(record, dict):
-                bad.append(Quarantine(number, "not a JSON object", excerpt(line)))
-            elif not isinstance(record.get("event_type"), str):
+        lines = JsonLines(ctx.path)
+        bad = lines.quarantine
+        for number, record, line in lines:
+            if not isinstance(record.get("event_type"), str):
                 bad.append(Quarantine(number, "event_type missing", excerpt(line)))
             else:
                 events.append(project(ctx, number, record, stream))
         seqs = [e["seq"] for e in events if e["seq"] is not None]
         return LoadResult(
-            records_read=records,
+            records_read=lines.read,
             events=events,
             quarantine=bad,
             facts={
