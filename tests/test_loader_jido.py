@@ -486,7 +486,7 @@ def test_telemetry_sql_matches_python_rules(ingest_into, tmp_path: Path) -> None
     path = copy("telemetry.jsonl", tmp_path)
     result = ingest_into(path)
     stored = {r["record_no"]: r for r in result.rows(EVENT_SQL)}
-    ctx = LoadContext(con=None, path=path, sha256="")  # type: ignore[arg-type]
+    ctx = LoadContext(con=None, path=path)  # type: ignore[arg-type]
     for number, text in enumerate(path.read_text().splitlines(), start=1):
         record = json.loads(text)
         expected = make_event(

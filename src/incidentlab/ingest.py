@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,10 +162,11 @@ def ingest(
             summary.unclaimed.append(str(path))
     con = connect(db)
     try:
-        for index, (path, chosen) in enumerate(routed):
-            if progress:
-                progress(index, len(routed), str(path))
-            summary.files.append(_ingest_file(con, path, chosen, zone, force))
+        with ThreadPoolExecutor(max_workers=1) as hasher:
+            for index, (path, chosen) in enumerate(routed):
+                if progress:
+                    progress(index, len(routed), str(path))
+                summary.files.append(_ingest_file(con, hasher, path, chosen, zone, force))
         if progress:
             progress(len(routed), len(routed), "")
     finally:
@@ -173,37 +175,44 @@ def ingest(
 
 
 def _ingest_file(
-    con: duckdb.DuckDBPyConnection, path: Path, loader: Loader, zone: Any, force: bool
+    con: duckdb.DuckDBPyConnection,
+    hasher: ThreadPoolExecutor,
+    path: Path,
+    loader: Loader,
+    zone: Any,
+    force: bool,
 ) -> FileOutcome:
     started = time.perf_counter()
     resolved = str(path.resolve())
     outcome = FileOutcome(path=resolved, loader=loader.name, status="loaded")
-    sha = file_sha256(path)
-    previous = con.execute(
-        "SELECT load_id, sha256 FROM _loads WHERE loader = ? AND (sha256 = ? OR path = ?)",
-        [loader.name, sha, resolved],
-    ).fetchall()
-    same_content = con.execute(
-        "SELECT load_id, path FROM _loads WHERE loader = ? AND sha256 = ? ORDER BY path = ? DESC",
-        [loader.name, sha, resolved],
-    ).fetchall()
-    if same_content and not force:
-        outcome.status = "unchanged"
-        outcome.load_id, first_path = same_content[0]
-        where = "" if first_path == resolved else f" as {first_path}"
-        outcome.message = f"already ingested{where} (same sha256); use --force to reload"
+    # hashlib releases the GIL: the sha256 of a big file is computed while the loader reads it,
+    # unless the file looks unchanged since its last load (then the hash decides before any work).
+    digest = hasher.submit(file_sha256, path)
+    if (
+        not force
+        and _looks_unchanged(con, loader, path, resolved)
+        and _skip_if_ingested(con, loader, digest.result(), resolved, outcome)
+    ):
         return outcome
     load_id = uuid.uuid4().hex[:16]
-    ctx = LoadContext(con=con, path=path, sha256=sha, tz=zone)
+    ctx = LoadContext(con=con, path=path, tz=zone)
     started_at = datetime.now(UTC)
     in_transaction = False
     try:
         # Loaders only read (they may stage temp tables, and may try a fast reader that fails),
         # so they run before the transaction; every write happens inside it.
         result = loader.load(ctx)
+        sha = digest.result()
+        if not force and _skip_if_ingested(con, loader, sha, resolved, outcome):
+            drop_temp_tables(con)
+            return outcome
+        previous = con.execute(
+            "SELECT load_id FROM _loads WHERE loader = ? AND (sha256 = ? OR path = ?)",
+            [loader.name, sha, resolved],
+        ).fetchall()
         con.begin()
         in_transaction = True
-        replaced = delete_loads(con, [load_id for load_id, _ in previous])
+        replaced = delete_loads(con, [row[0] for row in previous])
         write_result(con, load_id, loader, path, resolved, sha, zone, result, started_at, outcome)
         con.commit()
     except BaseException as exc:
@@ -227,6 +236,32 @@ def _ingest_file(
     outcome.load_id = load_id
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _looks_unchanged(con: duckdb.DuckDBPyConnection, loader: Loader, path: Path, resolved: str) -> bool:
+    stat = path.stat()
+    rows = con.execute(
+        "SELECT load_id FROM _loads WHERE loader = ? AND path = ? AND size_bytes = ? AND mtime = ?",
+        [loader.name, resolved, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)],
+    ).fetchall()  # fetchall: DuckDB refuses new work while a result is only partly fetched
+    return bool(rows)
+
+
+def _skip_if_ingested(
+    con: duckdb.DuckDBPyConnection, loader: Loader, sha: str, resolved: str, outcome: FileOutcome
+) -> bool:
+    """Idempotency by content: the same bytes already loaded by this loader are not loaded again."""
+    same_content = con.execute(
+        "SELECT load_id, path FROM _loads WHERE loader = ? AND sha256 = ? ORDER BY path = ? DESC",
+        [loader.name, sha, resolved],
+    ).fetchall()
+    if not same_content:
+        return False
+    outcome.status = "unchanged"
+    outcome.load_id, first_path = same_content[0]
+    where = "" if first_path == resolved else f" as {first_path}"
+    outcome.message = f"already ingested{where} (same sha256); use --force to reload"
+    return True
 
 
 def detect_paths(paths: Sequence[str | Path]) -> list[dict[str, Any]]:

@@ -37,7 +37,6 @@ class LoadContext:
 
     con: duckdb.DuckDBPyConnection
     path: Path
-    sha256: str
     tz: ZoneInfo | None = None
 
     @property

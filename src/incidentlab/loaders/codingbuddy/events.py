@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..base import LoadContext, LoadResult, path_has
-from .taxonomy import projection_sql, workspace_name
+from .taxonomy import AT_SQL, projection_sql, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 _COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
-_BAD_REASON = """
+_BAD_REASON = f"""
     CASE WHEN seq_no IS NULL THEN 'seq_no missing or not an unsigned integer'
          WHEN session_id IS NULL THEN 'session_id missing'
          WHEN json_extract_string(kind, '$.type') IS NULL THEN 'kind.type missing'
-         WHEN il_ts_utc(at_raw) IS NULL THEN 'at missing or not an RFC3339 timestamp'
+         WHEN {AT_SQL} IS NULL THEN 'at missing or not an RFC3339 timestamp'
     END"""
 
 
@@ -63,13 +63,14 @@ class EventsJsonlLoader:
         try:
             ctx.con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE _cb_src AS
-                SELECT *, {_BAD_REASON} AS bad_reason,
-                       CASE WHEN {_BAD_REASON} IS NOT NULL THEN json_object(
+                SELECT *, CASE WHEN bad_reason IS NOT NULL THEN json_object(
                            'seq_no', seq_no, 'at', at_raw, 'session_id', session_id, 'kind', kind
                        )::VARCHAR END AS raw
-                FROM (SELECT row_number() OVER () AS rn, seq_no, "at" AS at_raw, session_id, kind
-                      FROM read_json(?, format='newline_delimited', columns={_COLUMNS},
-                                     maximum_object_size=268435456))""",
+                FROM (SELECT *, {_BAD_REASON} AS bad_reason
+                      FROM (SELECT row_number() OVER () AS rn, seq_no, "at" AS at_raw, session_id,
+                                   kind
+                            FROM read_json(?, format='newline_delimited', columns={_COLUMNS},
+                                           maximum_object_size=268435456)))""",
                 [str(ctx.path)],
             )
             return True

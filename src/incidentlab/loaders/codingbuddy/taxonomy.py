@@ -177,6 +177,10 @@ _WARNING_VARIANTS = (
 )
 
 
+# chrono's `at` (RFC 3339 with Z) casts directly; other spellings go through the general parser.
+AT_SQL = "coalesce(try_cast(at_raw AS TIMESTAMPTZ), il_ts_utc(at_raw))"
+
+
 def _transform_spec() -> str:
     """The json_transform structure for FIELDS: every leaf read as text."""
     spec: dict[str, Any] = {}
@@ -200,7 +204,7 @@ def projection_sql(source: str, project: str | None = None) -> str:
     )
     return f"""
 WITH extracted AS (
-    SELECT s.*, json_transform(kind, '{_transform_spec()}') AS f, il_ts_utc(at_raw) AS parsed_ts
+    SELECT s.*, json_transform(kind, '{_transform_spec()}') AS f, {AT_SQL} AS parsed_ts
     FROM {source} s
 ), src AS (
     SELECT * EXCLUDE (f),
@@ -217,7 +221,8 @@ SELECT
     rn AS record_no,
     parsed_ts AS ts,
     at_raw AS ts_raw,
-    il_ts_quality(at_raw, parsed_ts, 'assumed_utc') AS ts_quality,
+    CASE WHEN parsed_ts IS NULL THEN 'missing' WHEN suffix(at_raw, 'Z') THEN 'exact'
+         ELSE il_ts_quality(at_raw, parsed_ts, 'assumed_utc') END AS ts_quality,
     session_id AS stream,
     CAST(seq_no AS BIGINT) AS seq,
     {_sql_literal(project)} AS project,
