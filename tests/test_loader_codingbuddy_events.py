@@ -7,6 +7,10 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from incidentlab.loaders.codingbuddy.events import has_blank_lines
+
 from conftest import FIXTURES
 
 WORKSPACE = FIXTURES / "codingbuddy" / "ws"
@@ -144,3 +148,13 @@ def test_legacy_deepseek_folder_is_claimed(ingest_into, tmp_path):
     result = ingest_into(tmp_path / "old")
     assert result.summary.unclaimed == []
     assert result.scalar("SELECT count(*) FROM events WHERE project = 'old'") == 10
+
+
+@pytest.mark.parametrize(("content", "blank"), [
+    (b"a\nb\n", False), (b"a\nb", False), (b"a\r\nb\r\n", False), (b"a\nb\n\n", False),
+    (b"a\n\nb\n", True), (b"\na\n", True), (b"a\r\n\r\nb", True), (b"", False),
+])
+def test_blank_line_detection(tmp_path, content, blank):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(content)
+    assert has_blank_lines(path) is blank

@@ -222,13 +222,21 @@ def _insert(
         else:
             expr = default or "NULL"
         select.append(f'{expr} AS "{column}"')
-    order = " ORDER BY ts NULLS LAST, record_no" if table == "events" else ""
     names = ", ".join(f'"{c}"' for c, _ in columns)
-    count = con.execute(
-        f'INSERT INTO "{table}" ({names}) SELECT {", ".join(select)} FROM {stage}{order}'
-    ).fetchone()
+    sql = f'INSERT INTO "{table}" ({names}) SELECT {", ".join(select)} FROM {stage}'
+    if isinstance(rows, duckdb.DuckDBPyRelation):
+        # Big files: let DuckDB write in parallel. Rows keep roughly file order (append logs are
+        # nearly time-ordered), which keeps the ts zone maps selective without a full sort.
+        con.execute("SET preserve_insertion_order = false")
+        try:
+            count = con.execute(sql).fetchall()
+        finally:
+            con.execute("RESET preserve_insertion_order")
+    else:
+        count = con.execute(sql + (" ORDER BY ts NULLS LAST, record_no" if table == "events" else "")
+                            ).fetchall()
     _unstage(con, stage)
-    return int(count[0]) if count else 0
+    return int(count[0][0]) if count else 0
 
 
 def _unstage(con: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -18,7 +18,8 @@ from ..timeparse import parse_ts
 DETECT_BYTES = 64 * 1024
 
 # Rows come as Python dicts (small files), an Arrow table, or a DuckDB relation built on ctx.con
-# (the fast path for big files: ingest inserts it with one INSERT ... SELECT).
+# (the fast path for big files: ingest inserts it with one parallel INSERT ... SELECT, so such a
+# relation must not depend on row order: stage line numbers into a temp table first).
 Rows = list[dict[str, Any]] | pa.Table | duckdb.DuckDBPyRelation
 
 

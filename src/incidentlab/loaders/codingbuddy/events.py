@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,13 +20,19 @@ _BAD_REASON = f"""
     END"""
 
 
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
 def has_blank_lines(path: Path) -> bool:
     """Blank lines would shift the vectorized reader's row numbers off the file's line numbers."""
     if path.stat().st_size == 0:
         return False
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return (data[:1] in (b"\n", b"\r") or data.find(b"\n\n") >= 0
-                or data.find(b"\n\r\n") >= 0)
+        if data[:1] in (b"\n", b"\r"):
+            return True
+        # one regex pass over the mapped file (a literal-led pattern: as fast as a memchr scan)
+        match = _BLANK_LINE.search(data)
+        return match is not None and match.end() < len(data)
 
 
 class EventsJsonlLoader:
