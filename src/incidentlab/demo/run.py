@@ -51,11 +51,13 @@ def run_checks(db: Path) -> dict[str, Any]:
     finally:
         con.close()
     failed = report.verdicts.filter(~report.verdicts["passed"]).height
+    levels = alerts["level"].value_counts() if alerts.height else None
+    by_level = ", ".join(f"{n} {lvl}" for lvl, n in (levels.iter_rows() if levels is not None else []))
     modes = verdict.modes["mode"].head(3).to_list() if verdict.modes.height else []
     return {
         "replay": f"{failed} of {report.verdicts.height} streams fail "
                   f"({report.violations.height} violations)",
-        "alerts": f"{alerts.height} fired ({', '.join(sorted(set(alerts['rule'].to_list()))[:6])})",
-        "severity": f"{verdict.severity or 'n/a'}: {verdict.severity_reason}",
+        "alerts": f"{alerts.height} fired ({by_level or 'none'}); `incidentlab alerts` lists them",
+        "severity": verdict.severity_reason or "no failure mode matched",
         "modes": ", ".join(modes) or "none matched",
     }
