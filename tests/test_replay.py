@@ -48,6 +48,11 @@ def tapps(event_type: str, pos: int, name: str | None = None, **kw: Any) -> dict
             "name": name, **kw}
 
 
+def transcript(event_type: str, position: int, call_id: str, system: str = "claude_code") -> dict:
+    return {"system": system, "source": "session_jsonl", "stream": "sess", "position": position,
+            "event_type": event_type, "correlation_id": call_id}
+
+
 def jido(event_type: str, pos: int, corr: str, name: str | None = None) -> dict[str, Any]:
     return {"system": "jido", "source": "conversation", "stream": "c1", "position": pos,
             "record_no": pos, "ts": at(seconds=pos), "event_type": event_type,
@@ -121,6 +126,13 @@ CASES: list[tuple[str, list[dict], list[tuple[str, int]]]] = [
     ("jido orphan tool", [jido("tool.result", 1, "k", "t")], [("jido_tool_orphan", 1)]),
     ("jido unclosed llm", [jido("llm.request", 1, "k"), jido("llm.request", 2, "k"),
                            jido("llm.response", 3, "k")], [("jido_llm_unclosed", 2)]),
+    ("transcript tool calls paired",
+     [transcript("tool.call", 1, "toolu_1"), transcript("tool.result", 2, "toolu_1")], []),
+    ("transcript tool call without result",
+     [transcript("tool.call", 1, "toolu_1"), transcript("tool.call", 2, "toolu_2"),
+      transcript("tool.result", 3, "toolu_2")], [("tool_call_unclosed", 1)]),
+    ("transcript tool result without call",
+     [transcript("tool.result", 1, "toolu_9", system="codex_cli")], [("tool_call_orphan", 1)]),
     ("tapps workflow ok",
      [tapps("workflow.start", 1), tapps("step.start", 2, "a"), tapps("step.finish", 3, "a"),
       tapps("workflow.end", 4)], []),

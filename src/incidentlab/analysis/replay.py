@@ -56,6 +56,13 @@ PAIRINGS = (
     ("tapps_step_unclosed", "tapps", "seq IS NOT NULL AND event_type = 'step.start'",
      "seq IS NOT NULL AND event_type IN ('step.finish', 'step.fail', 'step.skip')",
      "coalesce(name, json_extract_string(attrs, '$.step_id'), '')"),
+    # Agent transcripts and OTel spans: a tool call and its result share the tool call id.
+    *(
+        ("tool_call_unclosed", system, "event_type = 'tool.call'", "event_type = 'tool.result'",
+         "coalesce(correlation_id, '')")
+        for system in ("claude_code", "codex_cli", "gemini_cli", "swe_agent", "mini_swe_agent",
+                       "openhands", "otel")
+    ),
 )
 
 
