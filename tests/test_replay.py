@@ -346,3 +346,17 @@ def test_time_swap_without_seq_is_reported_at_the_late_element(tmp_path_factory,
     insert(con, renumber([{"system": "jido", "source": "conversation", "stream": "c",
                            "ts": at(seconds=2 * t)} for t in times]))
     assert found(check(con)) == [("ts_regression", k + 2)]
+
+
+def test_sparse_sequences_and_multi_row_records(tmp_path):
+    """OpenHands ids skip numbers by design; rows of one record share its seq: neither is a fault."""
+    con = make_db(tmp_path)
+    rows = [{"system": "openhands", "source": "events_json", "stream": "run", "position": p,
+             "record_no": r, "seq": seq, "event_type": "tool.call" if p % 2 else "chat.turn"}
+            for p, (r, seq) in enumerate([(1, 0), (1, 0), (2, 3), (3, 6), (3, 6)], start=1)]
+    rows.append({"system": "openhands", "source": "events_json", "stream": "run", "position": 6,
+                 "record_no": 4, "seq": 6, "event_type": "log"})
+    insert(con, rows)
+    found = check(con).violations
+    assert [(r["rule"], r["position"]) for r in found.iter_rows(named=True)
+            if r["rule"].startswith("seq")] == [("seq_duplicate", 6)]

@@ -40,6 +40,9 @@ UNORDERED_SOURCES = ("coordination_db", "workflow_state", "test_state", "health_
 # Bounded snapshots (Jido diagnostics keeps the last 200 events and 25 errors): calls and
 # results fall out of them independently, so pairing there would only report truncation.
 SNAPSHOT_SOURCES = ("diagnostics",)
+# Sources whose own sequence is monotonic but sparse (OpenHands event ids skip numbers): only
+# regressions and duplicates are violations there, not gaps or a start other than 1.
+SPARSE_SEQ_SOURCES = (("openhands", "events_json"),)
 STAGE_ORDER = ("initialized", "spec_ready", "generated", "validated", "planned", "iterated")
 AUTO_SYNC_PREFIX = "auto-sync from artifacts"
 
@@ -144,7 +147,7 @@ def _sequence(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
         FROM timeline_events {where}
     ), by_pos AS MATERIALIZED (
         SELECT *, lag(seq) OVER w AS prev, lag(position) OVER w AS prev_pos,
-               row_number() OVER w AS rank
+               lag(record_no) OVER w AS prev_rec, row_number() OVER w AS rank
         FROM base WINDOW w AS (PARTITION BY {part} ORDER BY position, record_no)
     ), reordered AS (
         SELECT DISTINCT system, source, stream FROM by_pos WHERE seq < prev
@@ -152,34 +155,37 @@ def _sequence(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
         SELECT * FROM by_pos ANTI JOIN reordered USING (system, source, stream)
     ), by_seq AS (
         SELECT *, lag(seq) OVER s AS below, lag(position) OVER s AS below_pos,
-               row_number() OVER s AS rank_in_seq
+               lag(record_no) OVER s AS below_rec, row_number() OVER s AS rank_in_seq
         FROM base SEMI JOIN reordered USING (system, source, stream)
         WINDOW s AS (PARTITION BY system, source, stream ORDER BY seq, position, record_no)
     ), ranked AS (
         SELECT system, source, stream, seq, position, record_no, event_id,
-               prev AS below, prev_pos AS below_pos, rank AS rank_in_seq FROM in_order
+               prev AS below, prev_pos AS below_pos, prev_rec AS below_rec,
+               rank AS rank_in_seq FROM in_order
         UNION ALL
         SELECT system, source, stream, seq, position, record_no, event_id,
-               below, below_pos, rank_in_seq FROM by_seq
+               below, below_pos, below_rec, rank_in_seq FROM by_seq
     )
     SELECT stream, system, 'seq_start' AS rule, 'error' AS severity, position, record_no,
            '1' AS expected, seq::VARCHAR AS found, event_id, source
-    FROM ranked WHERE rank_in_seq = 1 AND seq <> 1
+    FROM ranked WHERE rank_in_seq = 1 AND seq <> 1 AND {dense}
     UNION ALL
     SELECT stream, system, 'seq_gap', 'error', position, record_no,
            CASE WHEN seq - below = 2 THEN (below + 1)::VARCHAR
                 ELSE (below + 1)::VARCHAR || '..' || (seq - 1)::VARCHAR END,
            seq::VARCHAR, event_id, source
-    FROM ranked WHERE seq - below > 1
+    FROM ranked WHERE seq - below > 1 AND {dense}
     UNION ALL
     SELECT stream, system, 'seq_duplicate', 'error', position, record_no,
            'seq ' || seq || ' once (also at position ' || below_pos || ')', seq::VARCHAR,
            event_id, source
-    FROM ranked WHERE seq = below
+    FROM ranked WHERE seq = below AND record_no IS DISTINCT FROM below_rec
     UNION ALL
     SELECT stream, system, 'seq_regression', 'error', position, record_no,
            '>= ' || prev, seq::VARCHAR, event_id, source
     FROM by_pos WHERE seq < prev"""
+    sparse = ", ".join(f"'{system}/{source}'" for system, source in SPARSE_SEQ_SOURCES)
+    template = template.replace("{dense}", f"system || '/' || source NOT IN ({sparse})")
     return _by_partition(con, template, where, params)
 
 
