@@ -26,6 +26,7 @@ from .writer import delete_loads, drop_temp_tables, write_result
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 SKIPPED_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
 
+
 @dataclass
 class FileOutcome:
     path: str
