@@ -238,3 +238,18 @@ def test_corrupt_database_fails_cleanly(ingest_into, tmp_path: Path) -> None:
     result = ingest_into(path)
     assert result.summary.files[0].status == "failed"
     assert result.scalar("SELECT count(*) FROM events") == 0
+
+
+def test_passing_tests_row_mirrors_a_test_passed_event(ingest_into, tmp_path):
+    """A pass recorded both as an event and in passing_tests is shown and counted once."""
+    payload = '{"test_id": "CP-UFS-001", "loop_id": "loop-1-critical-path", "attempt": 1}'
+    db = build_db(tmp_path, "INSERT INTO events (id, timestamp, source, event_type, payload) "
+                            f"VALUES ('e-pass', '2026-01-07T09:40:12+00:00', 'loop-1-critical-path', "
+                            f"'test_passed', '{payload}');")
+    result = ingest_into(db)
+    rows = result.rows("SELECT event_type_raw, is_mirror FROM events WHERE event_type = 'test.pass' "
+                       "AND name = 'CP-UFS-001' ORDER BY event_type_raw")
+    assert rows == [{"event_type_raw": "passing_tests", "is_mirror": True},
+                    {"event_type_raw": "test_passed", "is_mirror": False}]
+    assert result.scalar("SELECT count(*) FROM timeline_events WHERE event_type = 'test.pass' "
+                         "AND name = 'CP-UFS-001'") == 1

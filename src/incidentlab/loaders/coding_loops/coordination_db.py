@@ -49,8 +49,11 @@ def _loop(value: Any) -> str | None:
 class _Rows:
     """Builds event rows for one table; `record_no` is the SQLite rowid."""
 
-    def __init__(self, ctx: LoadContext, table: str, test_loops: dict[str, str]) -> None:
+    def __init__(
+        self, ctx: LoadContext, table: str, test_loops: dict[str, str], passed_events: set[str]
+    ) -> None:
         self.ctx, self.table, self.test_loops = ctx, table, test_loops
+        self.passed_events = passed_events
 
     def event(
         self,
@@ -148,6 +151,8 @@ def _passing(rows: _Rows, row: dict[str, Any]) -> list[dict[str, Any]]:
             outcome="ok",
             correlation_id=row.get("test_id"),
             message=f"{row.get('test_id')} passed at {row.get('commit_hash')}",
+            # the same pass is usually also a `test_passed` event: show it once, count it once
+            is_mirror=str(row.get("test_id")) in rows.passed_events,
         )
     ]
 
@@ -379,6 +384,23 @@ def _test_loops(con: sqlite3.Connection) -> dict[str, str]:
     return {str(test): str(loop) for test, loop in found if test and loop}
 
 
+def _passed_events(con: sqlite3.Connection) -> set[str]:
+    """Test ids that have a `test_passed` event (their passing_tests rows are then mirrors)."""
+    if "events" not in table_names(con):
+        return set()
+    try:
+        payloads = con.execute(
+            "SELECT payload FROM events WHERE event_type = 'test_passed'").fetchall()
+    except sqlite3.Error:
+        return set()
+    found = set()
+    for (payload,) in payloads:
+        value = parse_json_text(payload)
+        if isinstance(value, dict) and value.get("test_id"):
+            found.add(str(value["test_id"]))
+    return found
+
+
 class CoordinationDbLoader:
     name: ClassVar[str] = "coding_loops.coordination_db"
     system: ClassVar[str] = "coding_loops"
@@ -400,6 +422,7 @@ class CoordinationDbLoader:
         with sqlite_snapshot(ctx.path) as con:
             journal = con.execute("PRAGMA journal_mode").fetchone()[0]
             test_loops = _test_loops(con)
+            passed_events = _passed_events(con)
             for table in sorted(table_names(con)):
                 if table.startswith("sqlite_"):
                     continue
@@ -412,7 +435,7 @@ class CoordinationDbLoader:
                         row["_rowid"] = index
                 counts[table] = len(rows)
                 declared = {r[1]: r[2] for r in con.execute(f'PRAGMA table_info("{table}")')}
-                self._table(ctx, table, rows, declared, out, test_loops)
+                self._table(ctx, table, rows, declared, out, test_loops, passed_events)
         facts = self._size(ctx, out)
         facts.update(journal_mode=journal, tables=counts, tables_not_read=skipped)
         return LoadResult(
@@ -432,9 +455,10 @@ class CoordinationDbLoader:
         declared: dict[str, str],
         out: _Out,
         test_loops: dict[str, str],
+        passed_events: set[str],
     ) -> None:
         handler = HANDLERS.get(table)
-        builder = _Rows(ctx, table, test_loops)
+        builder = _Rows(ctx, table, test_loops, passed_events)
         for row in rows:
             try:
                 if handler:
