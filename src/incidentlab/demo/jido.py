@@ -18,12 +18,12 @@ class TelemetryWriter:
         self.lines: list[tuple[datetime, dict[str, Any]]] = []
 
     def emit(self, at: datetime, name: str, metadata: dict[str, Any],
-             duration_ms: float | None = None) -> None:
+             duration_ms: float | None = None, *, with_project: bool = True) -> None:
         measurements: dict[str, Any] = {"count": 1}
         if duration_ms is not None:
             measurements["duration_ms"] = duration_ms
-        meta = {"project_id": PROJECT, **metadata, "event_name": name,
-                "emitted_at": rfc3339(at, 6)}
+        project = {"project_id": PROJECT} if with_project else {}
+        meta = {**project, **metadata, "event_name": name, "emitted_at": rfc3339(at, 6)}
         self.lines.append((at, {"event": name, "emitted_at": rfc3339(at, 6),
                                 "measurements": measurements, "metadata": meta}))
 
@@ -37,13 +37,14 @@ class TelemetryWriter:
         self.emit(at, "tool.started", {**base, "kind": "command", "args": {}})
         if outcome == "ok":
             done = at + timedelta(milliseconds=self.story.rng.uniform(80, 900))
+            # ToolRunner's completion events carry no project_id (FORMATS §2.2)
             self.emit(done, "tool.completed", {**base, "status": "ok"},
-                      (done - at).total_seconds() * 1000)
+                      (done - at).total_seconds() * 1000, with_project=False)
         else:
             done = at + timedelta(seconds=30 if outcome == "timeout" else 0.4)
             self.emit(done, "tool.failed", {**base, "status": "error",
                                             "reason": reason or outcome},
-                      (done - at).total_seconds() * 1000)
+                      (done - at).total_seconds() * 1000, with_project=False)
         return done
 
 

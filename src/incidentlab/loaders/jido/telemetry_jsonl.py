@@ -78,7 +78,11 @@ FROM timed
 _EVENTS = """
 SELECT t.rn AS record_no, t.ts, t.ts_raw, t.ts_quality,
        nullif(md->>'conversation_id', '') AS stream, t.rn AS position,
-       nullif(md->>'project_id', '') AS project,
+       -- ToolRunner's tool.completed / tool.failed carry no project_id: take the project of
+       -- the same conversation, so per-project rules (failure ratio, timeouts) count them
+       coalesce(nullif(md->>'project_id', ''),
+                max(nullif(md->>'project_id', '')) OVER (PARTITION BY md->>'conversation_id'))
+           AS project,
        nullif(md->>'correlation_id', '') AS correlation_id,
        m.event_type, t.name_raw AS event_type_raw, m.actor, m.name, m.outcome, m.severity,
        coalesce(il_jido_number(ms->'duration_ms'), il_jido_number(md->'duration_ms'))
