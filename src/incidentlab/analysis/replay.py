@@ -8,6 +8,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ..loaders import all_loaders
+from ..loaders.base import trait
 from ._sql import Where, frame
 
 VIOLATION_COLUMNS = (
@@ -34,15 +36,20 @@ SESSION_TRANSITIONS = {
     "Paused": ("Planning", "ExecutingStep", "Failed"),
     "Failed": ("Planning", "Idle"),
 }
-# Sources whose `position` numbers rows per table or per snapshot, not one file order.
-UNORDERED_SOURCES = ("coordination_db", "workflow_state", "test_state", "health_json",
-                     "diagnostics")
-# Bounded snapshots (Jido diagnostics keeps the last 200 events and 25 errors): calls and
-# results fall out of them independently, so pairing there would only report truncation.
-SNAPSHOT_SOURCES = ("diagnostics",)
-# Sources whose own sequence is monotonic but sparse (OpenHands event ids skip numbers): only
-# regressions and duplicates are violations there, not gaps or a start other than 1.
-SPARSE_SEQ_SOURCES = (("openhands", "events_json"),)
+
+
+def _sources_with(name: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """(system, source) of the registered loaders that declare this order trait (see base.py)."""
+    return tuple(sorted({(loader.system, loader.source) for loader in all_loaders()
+                         if trait(loader, name) == value}))
+
+
+# Loaders whose `position` numbers rows per table or per snapshot, not one file order; bounded
+# snapshots (Jido diagnostics), where pairing would only report truncation; sparse sequences
+# (OpenHands ids), where only regressions and duplicates are violations.
+UNORDERED_SOURCES = tuple(source for _, source in _sources_with("positions", "grouped"))
+SNAPSHOT_SOURCES = tuple(source for _, source in _sources_with("snapshot", True))
+SPARSE_SEQ_SOURCES = _sources_with("sequence", "sparse")
 STAGE_ORDER = ("initialized", "spec_ready", "generated", "validated", "planned", "iterated")
 AUTO_SYNC_PREFIX = "auto-sync from artifacts"
 

@@ -71,9 +71,21 @@ class Loader(Protocol):
     version: ClassVar[str]
     description: ClassVar[str]
 
+    # Optional traits that tell replay integrity how to read the rows (defaults in ORDER_TRAITS):
+    # positions "file" (one file order) or "grouped" (numbered per table or snapshot); sequence
+    # "dense" (1..N) or "sparse" (monotonic, skips numbers); snapshot True for bounded lists.
+
     def detect(self, path: Path, head: bytes) -> bool: ...
 
     def load(self, ctx: LoadContext) -> LoadResult: ...
+
+
+ORDER_TRAITS: dict[str, Any] = {"positions": "file", "sequence": "dense", "snapshot": False}
+
+
+def trait(loader: Loader, name: str) -> Any:
+    """A loader's order trait, or its default when the loader does not declare it."""
+    return getattr(loader, name, ORDER_TRAITS[name])
 
 
 def read_head(path: Path, size: int = DETECT_BYTES) -> bytes:

@@ -405,6 +405,7 @@ class CoordinationDbLoader:
     name: ClassVar[str] = "coding_loops.coordination_db"
     system: ClassVar[str] = "coding_loops"
     source: ClassVar[str] = "coordination_db"
+    positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "coding-loops coordination.db (events, heartbeats, tests, locks, decisions, usage, ...)"

@@ -14,6 +14,7 @@ class HealthJsonLoader:
     name: ClassVar[str] = "coding_loops.health_json"
     system: ClassVar[str] = "coding_loops"
     source: ClassVar[str] = "health_json"
+    positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "coding-loops loop-*/specs/health.json (legacy heartbeat file)"
 

@@ -20,6 +20,7 @@ class TestStateLoader:
     name: ClassVar[str] = "coding_loops.test_state"
     system: ClassVar[str] = "coding_loops"
     source: ClassVar[str] = "test_state"
+    positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "coding-loops loop-*/specs/test-state.json (legacy, camelCase)"
 

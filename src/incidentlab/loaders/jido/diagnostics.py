@@ -32,6 +32,8 @@ class DiagnosticsLoader:
     name: ClassVar[str] = "jido.diagnostics"
     system: ClassVar[str] = "jido"
     source: ClassVar[str] = "diagnostics"
+    positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
+    snapshot: ClassVar[bool] = True  # bounded newest-first lists: calls and results fall out apart
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Jido.Code.Server diagnostics/1 result (or its telemetry snapshot) as JSON"

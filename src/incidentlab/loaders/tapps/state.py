@@ -83,6 +83,7 @@ class WorkflowStateLoader:
     name: ClassVar[str] = "tapps.workflow_state"
     system: ClassVar[str] = SYSTEM
     source: ClassVar[str] = "workflow_state"
+    positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Tapps workflow state (workflow-<id>.json, <id>.json, history/, -<ts>.json[.gz], "

@@ -154,6 +154,7 @@ class OpenHandsEventsLoader:
     name: ClassVar[str] = "openhands.events_json"
     system: ClassVar[str] = "openhands"
     source: ClassVar[str] = "events_json"
+    sequence: ClassVar[str] = "sparse"  # event ids are monotonic but skip numbers
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenHands event list (trajectory JSON: actions and observations)"
 
