@@ -11,14 +11,11 @@ import duckdb
 from .errors import UsageError
 
 # Zone suffix at the end of an ISO string: Z, +00:00, +0000, or the buggy double "+00:00Z" (Tapps).
-_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d|[+-]\d\d:\d\dZ)$", re.IGNORECASE)
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$", re.IGNORECASE)
 _ISO = re.compile(
     r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:[.,](\d{1,9}))?\s*(Z|[+-]\d\d:?\d\d)?Z?$",
     re.IGNORECASE,
 )
-
-QUALITIES = ("exact", "assumed_utc", "assumed_local", "derived", "missing")
-
 
 def resolve_tz(name: str | None) -> ZoneInfo | None:
     """Turn a --tz value into a ZoneInfo, with an error that says what to type instead."""
