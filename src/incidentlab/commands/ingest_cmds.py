@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+from ..cli import EXIT_OK, EXIT_PROBLEMS, console, err_console, handle_errors, print_json, print_table
 from ..info import database_info
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
@@ -71,7 +71,7 @@ def ingest_command(
             TimeElapsedColumn(),
             TextColumn("{task.description}"),
             transient=True,
-            console=console.__class__(stderr=True),
+            console=err_console,
         ) as bar:
             task = bar.add_task("", total=None)
 
