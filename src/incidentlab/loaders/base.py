@@ -125,10 +125,10 @@ class JsonLines:
     line number, and a loader may append its own rejects to the same list.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, quarantine: list[Quarantine] | None = None) -> None:
         self.path = path
         self.read = 0
-        self.quarantine: list[Quarantine] = []
+        self.quarantine: list[Quarantine] = [] if quarantine is None else quarantine
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, Any], str]]:
         for number, text in iter_lines(self.path):

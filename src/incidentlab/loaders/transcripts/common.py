@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 
 MESSAGE_LIMIT = 300
 # Sources put numbers where text is expected (ids, keys, codes); Arrow needs one type per column.
@@ -107,17 +107,11 @@ class Collector:
 
 def iter_json_lines(col: Collector) -> Iterator[tuple[int, dict[str, Any], str]]:
     """Stream a JSONL file: yields (line number, object, raw line); bad lines are quarantined."""
-    for number, text in iter_lines(col.ctx.path):
-        col.records_read += 1
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            col.bad(number, f"malformed JSON: {exc.msg}", text)
-            continue
-        if not isinstance(value, dict):
-            col.bad(number, "not a JSON object", text)
-            continue
-        yield number, value, text
+    lines = JsonLines(col.ctx.path, col.quarantine)
+    try:
+        yield from lines
+    finally:
+        col.records_read += lines.read
 
 
 def load_json_document(col: Collector) -> Any:
