@@ -10,6 +10,7 @@ import pytest
 
 from incidentlab.errors import SchemaMismatchError, UsageError
 from incidentlab.ingest import ingest
+from incidentlab.loaders.base import LoadResult
 from incidentlab.loaders.codingbuddy.events import EventsJsonlLoader
 from incidentlab.store import connect
 
@@ -78,6 +79,26 @@ def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monke
     assert summary.files[0].status == "failed"
     assert "disk on fire" in summary.files[0].message
     assert _counts(db) == before
+
+
+def test_a_failing_bulk_insert_reports_its_own_error(ingest_into, tmp_path, monkeypatch):
+    """The real cause, not DuckDB's later 'transaction is aborted', and the next file still loads."""
+    real_load = EventsJsonlLoader.load
+
+    def load_unconvertible(self, ctx):
+        if ctx.path.parent.parent.name == "bad":
+            return LoadResult(records_read=1, events=ctx.con.sql("SELECT 'nine' AS seq"))
+        return real_load(self, ctx)
+
+    monkeypatch.setattr(EventsJsonlLoader, "load", load_unconvertible)
+    for name in ("bad", "good"):
+        shutil.copytree(WORKSPACE / ".codingbuddy", tmp_path / name / ".codingbuddy")
+    summary = ingest([tmp_path / "bad" / ".codingbuddy" / "events.jsonl",
+                      tmp_path / "good" / ".codingbuddy" / "events.jsonl"], tmp_path / "i.duckdb")
+    failed, loaded = summary.files
+    assert failed.status == "failed"
+    assert "Conversion Error" in failed.message and "aborted" not in failed.message
+    assert (loaded.status, loaded.event_rows) == ("loaded", 10)
 
 
 def test_bad_file_never_aborts_the_others(ingest_into, tmp_path):

@@ -20,7 +20,7 @@ from .loaders import all_loaders, get_loader
 from .loaders.base import LoadContext, Loader, Quarantine, read_head
 from .store import connect
 from .timeparse import resolve_tz
-from .writer import delete_loads, drop_temp_tables, write_result
+from .writer import delete_loads, drop_temp_objects, write_result
 
 # SQLite keeps these beside a database; they belong to it and are read with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -205,7 +205,7 @@ def _ingest_file(
         result = loader.load(ctx)
         sha = digest.result()
         if not force and _skip_if_ingested(con, loader, sha, resolved, outcome):
-            drop_temp_tables(con)
+            drop_temp_objects(con)
             return outcome
         previous = con.execute(
             "SELECT load_id FROM _loads WHERE loader = ? AND (sha256 = ? OR path = ?)",
@@ -219,7 +219,8 @@ def _ingest_file(
     except BaseException as exc:
         if in_transaction:
             con.rollback()
-        drop_temp_tables(con)
+            con.execute("RESET preserve_insertion_order")
+        drop_temp_objects(con)
         if isinstance(exc, NeedsTimezoneError):
             outcome.status, outcome.message = "needs_tz", str(exc)
         elif isinstance(exc, IncidentLabError):
@@ -231,7 +232,7 @@ def _ingest_file(
             raise  # KeyboardInterrupt / SystemExit: the rollback above kept the database as it was
         outcome.seconds = time.perf_counter() - started
         return outcome
-    drop_temp_tables(con)
+    drop_temp_objects(con)
     if replaced:
         outcome.status = "replaced"
     outcome.load_id = load_id

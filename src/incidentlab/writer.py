@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -31,8 +32,10 @@ _ARROW_TYPES = {
 }
 
 
-def drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Loaders may stage data in temp tables; they must not pile up across files."""
+def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """Loaders may stage data in temp views and tables; they must not pile up across files."""
+    for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE temporary").fetchall():
+        con.execute(f'DROP VIEW IF EXISTS temp."{name}"')
     for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary"
     ).fetchall():
@@ -231,7 +234,10 @@ def _insert(
         try:
             count = con.execute(sql).fetchall()
         finally:
-            con.execute("RESET preserve_insertion_order")
+            # After a failed insert the transaction refuses every statement: let the insert's
+            # own error surface; ingest resets the setting once it has rolled back.
+            with contextlib.suppress(duckdb.Error):
+                con.execute("RESET preserve_insertion_order")
     else:
         count = con.execute(sql + (" ORDER BY ts NULLS LAST, record_no" if table == "events" else "")
                             ).fetchall()
