@@ -99,6 +99,7 @@ def test_malformed_lines_are_quarantined_with_line_numbers(ingest_into, tmp_path
         good[3],
     ])
     result = ingest_into(path)
+    assert _reader(result) == "line by line (a line the JSON reader refused)"
     outcome = result.summary.files[0]
     assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (8, 3, 5)
     warnings = result.rows("SELECT record_no, reason FROM _load_warnings ORDER BY record_no")
@@ -119,9 +120,12 @@ def test_fast_path_quarantines_semantic_errors(ingest_into, tmp_path):
     path = _workspace(tmp_path, [
         good[0], '{"seq_no": 9, "at": "2026-03-01T09:15:01Z", "kind": {"type": "X"}}', good[2]])
     result = ingest_into(path)
+    assert _reader(result) == "vectorized"
     assert result.summary.files[0].quarantined == 1
     assert result.rows("SELECT record_no, reason FROM _load_warnings") == [
         {"record_no": 2, "reason": "session_id missing"}]
+    assert json.loads(result.scalar("SELECT raw FROM _load_warnings")) == {
+        "seq_no": 9, "at": "2026-03-01T09:15:01Z", "session_id": None, "kind": {"type": "X"}}
     assert result.scalar("SELECT max(record_no) FROM events") == 3
 
 
@@ -134,6 +138,7 @@ def test_blank_lines_keep_line_numbers_and_paths_agree(ingest_into, tmp_path):
     fast = ingest_into(plain, db=tmp_path / "a.duckdb").rows(
         f"SELECT {columns}, attrs FROM events ORDER BY stream, seq")
     robust = ingest_into(spaced, db=tmp_path / "b.duckdb")
+    assert _reader(robust) == "line by line (blank lines)"
     assert robust.summary.files[0].records_read == 10
     assert robust.scalar("SELECT record_no FROM events WHERE event_type_raw = 'ToolResult'") == 8
     slow = robust.rows(f"SELECT {columns}, attrs FROM events ORDER BY stream, seq")
@@ -158,3 +163,44 @@ def test_blank_line_detection(tmp_path, content, blank):
     path = tmp_path / "events.jsonl"
     path.write_bytes(content)
     assert has_blank_lines(path) is blank
+
+
+def _reader(result) -> str:
+    return json.loads(result.scalar("SELECT facts FROM _loads"))["reader"]
+
+
+def test_big_file_keeps_line_numbers_through_the_parallel_reader(ingest_into, tmp_path):
+    """~40 MB: the JSON reader splits it into buffers parsed in parallel, yet record_no = line."""
+    pad = "p" * 300
+    lines = [
+        f'{{"seq_no":{n},"at":"2026-03-01T09:00:00Z","session_id":"s",'
+        f'"kind":{{"type":"ChatTurn","payload":{{"message":{{"role":"user","content":"{pad}"}}}}}}}}'
+        for n in range(1, 100_001)
+    ]
+    result = ingest_into(_workspace(tmp_path, lines))
+    assert _reader(result) == "vectorized"
+    assert result.scalar("SELECT count(*) FROM events") == 100_000
+    assert result.scalar("SELECT count(*) FROM events WHERE record_no <> seq") == 0
+
+
+def test_a_17_mb_record_loads_whole(ingest_into, tmp_path):
+    good = EVENTS.read_text().splitlines()
+    huge = json.dumps({"seq_no": 99, "at": "2026-03-01T09:20:00Z", "session_id": SESSION_A,
+                       "kind": {"type": "TurnAdded", "payload": {"role": "tool",
+                                                                 "content": "x" * 17_000_000}}})
+    result = ingest_into(_workspace(tmp_path, [*good, huge]))
+    assert result.scalar("SELECT count(*) FROM events") == 11
+    assert result.scalar("SELECT length(attrs->>'$.kind.payload.content') FROM events "
+                         "WHERE seq = 99") == 17_000_000
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["vectorized", "line_by_line"])
+def test_seq_no_beyond_bigint_is_quarantined(ingest_into, tmp_path, damaged):
+    good = EVENTS.read_text().splitlines()
+    huge = '{"seq_no":18446744073709551615,"at":"2026-03-01T09:15:01Z","session_id":"s",' \
+           '"kind":{"type":"X"}}'
+    result = ingest_into(_workspace(tmp_path, [good[0], huge, *(["{"] if damaged else [])]))
+    reasons = result.rows("SELECT record_no, reason FROM _load_warnings ORDER BY record_no")
+    assert reasons[0] == {"record_no": 2,
+                          "reason": "seq_no beyond the 64-bit signed range of seq"}
+    assert result.scalar("SELECT count(*) FROM events") == 1

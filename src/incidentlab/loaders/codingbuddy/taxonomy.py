@@ -180,6 +180,13 @@ _WARNING_VARIANTS = (
 # chrono's `at` (RFC 3339 with Z) casts directly; other spellings go through the general parser.
 AT_SQL = "coalesce(try_cast(at_raw AS TIMESTAMPTZ), il_ts_utc(at_raw))"
 
+# The whole EventEnvelope as the writer serialized it (serde keeps field order): spliced together
+# from the already-serialized `kind` instead of json_object(), which would parse `kind` again.
+ENVELOPE_SQL = (
+    "'{\"seq_no\":' || seq_no || ',\"at\":' || to_json(at_raw) || ',\"session_id\":' "
+    "|| to_json(session_id) || ',\"kind\":' || kind || '}'"
+)
+
 
 def _transform_spec() -> str:
     """The json_transform structure for FIELDS: every leaf read as text."""
@@ -279,7 +286,6 @@ SELECT
         WHEN variant = 'ToolResult' AND NOT ok_result THEN left(result_error, 200)
     END AS error_code,
     CASE WHEN variant IN ('ToolDenied', 'PrivacyBlock') THEN 'policy' END AS error_category,
-    coalesce(CAST(raw AS JSON), json_object('seq_no', seq_no, 'at', at_raw, 'session_id', session_id,
-                                            'kind', kind)) AS attrs
+    coalesce(raw, {ENVELOPE_SQL}) AS attrs
 FROM typed
 """
