@@ -161,6 +161,27 @@ def test_new_templates_in_window(ingest_into, tmp_path):
     assert new_templates(result.con, _utc(2020, 1, 1), _utc(2020, 1, 2)) == []
 
 
+def test_new_templates_are_mined_across_files(ingest_into, tmp_path):
+    """One file's miner keeps a literal the other file's generalizes: still the same message kind."""
+    before = tmp_path / "before.log"
+    before.write_text("2026-03-01T08:00:00Z ERROR connect to db-1 failed after 3 retries\n")
+    during = tmp_path / "during.log"
+    during.write_text(
+        "2026-03-01T10:00:00Z ERROR connect to db-2 failed after 5 retries\n"
+        "2026-03-01T10:00:01Z ERROR connect to db-3 failed after 5 retries\n"
+        "2026-03-01T10:00:02Z CRITICAL disk /var is full\n"
+    )
+    result = ingest_into(before, during)
+    per_file = result.scalar("SELECT count(DISTINCT name) FROM events WHERE message LIKE 'connect%'")
+    assert per_file == 2  # what each file's own miner concluded
+    window = new_templates(result.con, _utc(2026, 3, 1, 9), _utc(2026, 3, 1, 11))
+    assert [r["template"] for r in window] == ["disk /var is full"]
+    everything = new_templates(result.con, _utc(2026, 1, 1), _utc(2027, 1, 1))
+    connect = [r for r in everything if r["template"].startswith("connect")]
+    assert [(r["template"], r["count"], r["first_seen"], len(r["source_paths"])) for r in connect] == [
+        ("connect to <*> failed after <*> retries", 3, _utc(2026, 3, 1, 8), 2)]
+
+
 def test_orphan_lines_and_bad_bytes(ingest_into, tmp_path):
     path = tmp_path / "odd.log"
     path.write_bytes(

@@ -84,22 +84,37 @@ def template_rows(
 
 
 def new_templates(
-    con: duckdb.DuckDBPyConnection, start: datetime, end: datetime
+    con: duckdb.DuckDBPyConnection,
+    start: datetime,
+    end: datetime,
+    settings: MinerSettings | None = None,
 ) -> list[dict[str, Any]]:
-    """Templates first seen (over all loaded files) at or after `start` and before `end`."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TEMPLATE_TABLE]
-    ).fetchone()
-    if not exists or not exists[0]:
-        return []
-    cursor = con.execute(
-        f"""SELECT template_id, any_value(template) AS template, min(first_seen) AS first_seen,
-                   max(last_seen) AS last_seen, sum("count")::BIGINT AS "count",
-                   list(DISTINCT source_path ORDER BY source_path) AS source_paths
-            FROM {TEMPLATE_TABLE} GROUP BY template_id
-            HAVING min(first_seen) >= ? AND min(first_seen) < ?
-            ORDER BY first_seen, template_id""",
-        [start, end],
-    )
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    """Templates first seen at or after `start` and before `end`, over every loaded text log.
+
+    The messages of all files are mined again together, in time order: each file's own miner
+    (the ids in events.name) may keep a literal that another file's generalizes, and the same
+    message kind must not count as new just because it was mined in a different file.
+    """
+    messages = con.execute(
+        """SELECT ts, split_part(message, chr(10), 1), source_path FROM events
+           WHERE system = 'generic' AND source = 'textlog' AND NOT is_mirror
+           ORDER BY ts NULLS LAST, source_path, record_no"""
+    ).fetchall()
+    mined = mine((text for _, text, _ in messages), settings)
+    found: dict[str, dict[str, Any]] = {}
+    for (ts, _, path), (_, text) in zip(messages, mined, strict=True):
+        row = found.setdefault(text, {
+            "template_id": template_id(text), "template": text, "first_seen": None,
+            "last_seen": None, "count": 0, "source_paths": set(),
+        })
+        row["count"] += 1
+        row["source_paths"].add(path)
+        if ts is not None:
+            row["first_seen"] = ts if row["first_seen"] is None else min(row["first_seen"], ts)
+            row["last_seen"] = ts if row["last_seen"] is None else max(row["last_seen"], ts)
+    fresh = [
+        {**row, "source_paths": sorted(row["source_paths"])}
+        for row in found.values()
+        if row["first_seen"] is not None and start <= row["first_seen"] < end
+    ]
+    return sorted(fresh, key=lambda r: (r["first_seen"], r["template_id"]))
