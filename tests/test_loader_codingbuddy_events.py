@@ -183,15 +183,16 @@ def test_big_file_keeps_line_numbers_through_the_parallel_reader(ingest_into, tm
     assert result.scalar("SELECT count(*) FROM events WHERE record_no <> seq") == 0
 
 
-def test_a_17_mb_record_loads_whole(ingest_into, tmp_path):
+def test_a_record_too_big_for_the_json_reader_loads_line_by_line(ingest_into, tmp_path):
     good = EVENTS.read_text().splitlines()
     huge = json.dumps({"seq_no": 99, "at": "2026-03-01T09:20:00Z", "session_id": SESSION_A,
                        "kind": {"type": "TurnAdded", "payload": {"role": "tool",
-                                                                 "content": "x" * 17_000_000}}})
+                                                                 "content": "x" * 40_000_000}}})
     result = ingest_into(_workspace(tmp_path, [*good, huge]))
+    assert _reader(result) == "line by line (a line the JSON reader refused)"
     assert result.scalar("SELECT count(*) FROM events") == 11
     assert result.scalar("SELECT length(attrs->>'$.kind.payload.content') FROM events "
-                         "WHERE seq = 99") == 17_000_000
+                         "WHERE seq = 99") == 40_000_000
 
 
 @pytest.mark.parametrize("damaged", [False, True], ids=["vectorized", "line_by_line"])
