@@ -67,6 +67,10 @@ def bare_read_json(path: Path, db: Path) -> float:
     return elapsed
 
 
+def _mb(path: Path) -> int:
+    return round(path.stat().st_size / 1e6)
+
+
 def write_floor(ingested: Path, db: Path) -> float:
     """Seconds to only write the ingest's finished rows (already projected, held in memory).
 
@@ -111,6 +115,8 @@ def main() -> None:
         print(f"incidentlab ingest          : {ours:6.2f} s  {our_rate:>10,.0f} events/s "
               "(sha256, canonical projection, provenance, quarantine check)")
         print(f"ratio ingest / bare         : {our_rate / bare_rate:.2f}  (target >= 0.50)")
+        print(f"database size               : bare {_mb(root / 'bare.duckdb')} MB, "
+              f"ingest {_mb(root / 'ingest.duckdb')} MB")
         floor = write_floor(root / "ingest.duckdb", root / "floor.duckdb")
         print(f"write floor                 : {floor:6.2f} s  (only writing the finished events rows; "
               f"no ingest can beat it)")

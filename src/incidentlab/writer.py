@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -230,14 +229,11 @@ def _insert(
     if isinstance(rows, duckdb.DuckDBPyRelation):
         # Big files: let DuckDB write in parallel. Rows keep roughly file order (append logs are
         # nearly time-ordered), which keeps the ts zone maps selective without a full sort.
+        # If the insert fails the transaction refuses every statement, the RESET included:
+        # ingest resets the setting after its rollback, so the insert's own error surfaces.
         con.execute("SET preserve_insertion_order = false")
-        try:
-            count = con.execute(sql).fetchall()
-        finally:
-            # After a failed insert the transaction refuses every statement: let the insert's
-            # own error surface; ingest resets the setting once it has rolled back.
-            with contextlib.suppress(duckdb.Error):
-                con.execute("RESET preserve_insertion_order")
+        count = con.execute(sql).fetchall()
+        con.execute("RESET preserve_insertion_order")
     else:
         count = con.execute(sql + (" ORDER BY ts NULLS LAST, record_no" if table == "events" else "")
                             ).fetchall()

@@ -101,20 +101,13 @@ def new_templates(
            ORDER BY ts NULLS LAST, source_path, record_no"""
     ).fetchall()
     mined = mine((text for _, text, _ in messages), settings)
-    found: dict[str, dict[str, Any]] = {}
-    for (ts, _, path), (_, text) in zip(messages, mined, strict=True):
-        row = found.setdefault(text, {
-            "template_id": template_id(text), "template": text, "first_seen": None,
-            "last_seen": None, "count": 0, "source_paths": set(),
-        })
-        row["count"] += 1
-        row["source_paths"].add(path)
-        if ts is not None:
-            row["first_seen"] = ts if row["first_seen"] is None else min(row["first_seen"], ts)
-            row["last_seen"] = ts if row["last_seen"] is None else max(row["last_seen"], ts)
+    assigned = [(template_id(text), text) for _, text in mined]
+    paths: dict[str, set[str]] = {}
+    for (tid, _), (_, _, path) in zip(assigned, messages, strict=True):
+        paths.setdefault(tid, set()).add(path)
     fresh = [
-        {**row, "source_paths": sorted(row["source_paths"])}
-        for row in found.values()
+        {**row, "source_paths": sorted(paths[row["template_id"]])}
+        for row in template_rows(assigned, [ts for ts, _, _ in messages])
         if row["first_seen"] is not None and start <= row["first_seen"] < end
     ]
     return sorted(fresh, key=lambda r: (r["first_seen"], r["template_id"]))
