@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,10 @@ _ISO = re.compile(
     r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d(?::\d\d)?)(?:[.,](\d{1,9}))?\s*(Z|[+-]\d\d:?\d\d)?Z?$",
     re.IGNORECASE,
 )
+
+# Real zones lie within UTC-12 and UTC+14; a larger offset is damage, not a zone.
+MAX_OFFSET_HOURS = 14
+
 
 def resolve_tz(name: str | None) -> ZoneInfo | None:
     """Turn a --tz value into a ZoneInfo, with an error that says what to type instead."""
@@ -47,7 +52,8 @@ def parse_ts(
     if isinstance(raw, bool):
         return None, "missing"
     if isinstance(raw, int | float):
-        return _from_epoch(float(raw)), "exact"
+        moment = _from_epoch(float(raw))
+        return (moment, "exact") if moment else (None, "missing")
     text = str(raw).strip()
     match = _ISO.match(text)
     if not match:
@@ -66,8 +72,14 @@ def parse_ts(
         else:
             sign = -1 if zone[0] == "-" else 1
             digits = zone[1:].replace(":", "")
-            offset = sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return (base - offset).replace(tzinfo=UTC), "exact"
+            hours, minutes = int(digits[:2]), int(digits[2:])
+            if hours > MAX_OFFSET_HOURS or minutes > 59:
+                return None, "missing"  # no zone is that far from UTC: the value is damaged
+            offset = sign * timedelta(hours=hours, minutes=minutes)
+        try:
+            return (base - offset).replace(tzinfo=UTC), "exact"
+        except OverflowError:
+            return None, "missing"
     if naive == "local":
         if tz is None:
             return None, "missing"
@@ -75,7 +87,10 @@ def parse_ts(
     return base.replace(tzinfo=UTC), "assumed_utc"
 
 
-def _from_epoch(value: float) -> datetime:
+def _from_epoch(value: float) -> datetime | None:
+    """A unix epoch in s, ms, us or ns (told apart by magnitude); None when no datetime holds it."""
+    if not math.isfinite(value):
+        return None
     magnitude = abs(value)
     if magnitude >= 1e17:
         value /= 1e9
@@ -83,7 +98,10 @@ def _from_epoch(value: float) -> datetime:
         value /= 1e6
     elif magnitude >= 1e11:
         value /= 1e3
-    return datetime.fromtimestamp(value, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 # SQL twins of parse_ts, registered on every connection by store.connect().
@@ -92,10 +110,14 @@ CREATE OR REPLACE TEMP MACRO il_ts_clean(s) AS
     regexp_replace(regexp_replace(trim(s), '([+-]\d\d:?\d\d)Z$', '\1'), '(\d\d:\d\d:\d\d),(\d)', '\1.\2');
 CREATE OR REPLACE TEMP MACRO il_has_zone(s) AS
     regexp_matches(trim(s), '(Z|z|[+-]\d\d:?\d\d)$');
+CREATE OR REPLACE TEMP MACRO il_bad_offset(s) AS
+    coalesce(TRY_CAST(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)Z?$', 1) AS INTEGER) > 14
+          OR TRY_CAST(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)Z?$', 2) AS INTEGER) > 59, false);
 CREATE OR REPLACE TEMP MACRO il_ts_utc(s) AS
-    try_cast(il_ts_clean(s) AS TIMESTAMPTZ);
+    CASE WHEN NOT il_bad_offset(s) THEN try_cast(il_ts_clean(s) AS TIMESTAMPTZ) END;
 CREATE OR REPLACE TEMP MACRO il_ts_local(s, zone) AS
-    CASE WHEN il_has_zone(s) THEN try_cast(il_ts_clean(s) AS TIMESTAMPTZ)
+    CASE WHEN il_bad_offset(s) THEN NULL
+         WHEN il_has_zone(s) THEN try_cast(il_ts_clean(s) AS TIMESTAMPTZ)
          WHEN zone IS NULL THEN NULL
          ELSE timezone(zone, try_cast(il_ts_clean(s) AS TIMESTAMP)) END;
 CREATE OR REPLACE TEMP MACRO il_ts_quality(s, parsed, naive_quality) AS
@@ -103,8 +125,8 @@ CREATE OR REPLACE TEMP MACRO il_ts_quality(s, parsed, naive_quality) AS
          WHEN il_has_zone(s) THEN 'exact'
          ELSE naive_quality END;
 CREATE OR REPLACE TEMP MACRO il_epoch(v) AS
-    to_timestamp(v / CASE WHEN abs(v) >= 1e17 THEN 1e9 WHEN abs(v) >= 1e14 THEN 1e6
-                          WHEN abs(v) >= 1e11 THEN 1e3 ELSE 1 END);
+    CASE WHEN isfinite(v) THEN try(to_timestamp(v / CASE WHEN abs(v) >= 1e17 THEN 1e9
+        WHEN abs(v) >= 1e14 THEN 1e6 WHEN abs(v) >= 1e11 THEN 1e3 ELSE 1 END)) END;
 """
 
 

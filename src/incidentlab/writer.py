@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from . import __version__
+from . import __version__, coerce
+from .coerce import Dropped, domain_table
 from .errors import LoaderError
 from .loaders.base import Loader, LoadResult, Rows
 from .store import CORE_TABLES, EVENT_COLUMNS, METRIC_COLUMNS, WARNING_COLUMNS
@@ -21,14 +22,6 @@ from .store import CORE_TABLES, EVENT_COLUMNS, METRIC_COLUMNS, WARNING_COLUMNS
 if TYPE_CHECKING:
     from .ingest import FileOutcome
 
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-}
 
 
 def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> None:
@@ -72,6 +65,7 @@ def write_result(
     started_at: datetime,
     outcome: FileOutcome,
 ) -> None:
+    dropped = Dropped()
     prefix = hashlib.sha256(f"{loader.name}|{sha}".encode()).hexdigest()[:16]
     common = {
         "load_id": _lit(load_id),
@@ -87,14 +81,16 @@ def write_result(
             "severity": "'info'",
             "is_mirror": "false",
         }
-        outcome.event_rows = _insert(con, "events", EVENT_COLUMNS, result.events, event_defaults)
+        outcome.event_rows = _insert(
+            con, "events", EVENT_COLUMNS, result.events, event_defaults, dropped
+        )
     if result.metrics is not None:
         metric_defaults = {
             **common,
             "ts_quality": "CASE WHEN ts IS NULL THEN 'missing' ELSE 'exact' END",
         }
         outcome.metric_rows = _insert(
-            con, "metrics", METRIC_COLUMNS, result.metrics, metric_defaults
+            con, "metrics", METRIC_COLUMNS, result.metrics, metric_defaults, dropped
         )
     for table, rows in result.tables.items():
         outcome.table_rows[table] = _insert_domain(con, table, rows, load_id, resolved)
@@ -105,8 +101,10 @@ def write_result(
         else result.quarantine
     )
     outcome.quarantined = _insert(
-        con, "_load_warnings", WARNING_COLUMNS, quarantine, warning_defaults
+        con, "_load_warnings", WARNING_COLUMNS, quarantine, warning_defaults, dropped
     )
+    if dropped.counts:
+        result.facts["values_not_stored"] = dropped.as_fact()
     loaded = (
         result.records_loaded
         if result.records_loaded is not None
@@ -167,7 +165,9 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _stage(con: duckdb.DuckDBPyConnection, name: str, rows: Rows, columns: dict[str, str]) -> list[str]:
+def _stage(
+    con: duckdb.DuckDBPyConnection, name: str, rows: Rows, columns: dict[str, str], dropped: Dropped
+) -> list[str]:
     """Expose rows to SQL as view `name`; return the column names it has."""
     if isinstance(rows, duckdb.DuckDBPyRelation):
         rows.to_view(name, replace=True)
@@ -179,25 +179,16 @@ def _stage(con: duckdb.DuckDBPyConnection, name: str, rows: Rows, columns: dict[
         unknown = [k for k in keys if k not in columns and k != "event_key"]
         if unknown:
             raise LoaderError(name, f"rows carry unknown columns {unknown}", hint="fix the loader")
-        fields = [
-            pa.field(k, _ARROW_TYPES[columns[k]] if k in columns else pa.string()) for k in keys
+        record_nos = [row.get("record_no") for row in rows]
+        arrays = [
+            coerce.column(
+                k, columns.get(k, "VARCHAR"), [row.get(k) for row in rows], record_nos, dropped
+            )
+            for k in keys
         ]
-        prepared = [
-            {
-                k: _json_cell(row.get(k)) if k in columns and columns[k] == "JSON" else row.get(k)
-                for k in keys
-            }
-            for row in rows
-        ]
-        rows = pa.Table.from_pylist(prepared, schema=pa.schema(fields))
+        rows = pa.Table.from_arrays(arrays, names=list(keys))
     con.register(name, rows)
     return list(rows.column_names)
-
-
-def _json_cell(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _insert(
@@ -206,12 +197,13 @@ def _insert(
     columns: list[tuple[str, str]],
     rows: Rows,
     defaults: dict[str, str | Callable[[set[str]], str]],
+    dropped: Dropped,
 ) -> int:
     """Insert staged rows, filling absent or NULL columns from `defaults` (SQL expressions)."""
     if isinstance(rows, list) and not rows:
         return 0
     stage = f"_stage_{table.strip('_')}"
-    present = set(_stage(con, stage, rows, dict(columns)))
+    present = set(_stage(con, stage, rows, dict(columns), dropped))
     select = []
     for column, typ in columns:
         default = defaults.get(column)
@@ -259,15 +251,9 @@ def _insert_domain(
         keys: dict[str, None] = {}
         for row in rows:
             keys.update(dict.fromkeys(row))
-        rows = pa.Table.from_pylist(
-            [
-                {k: _json_cell(v) if isinstance(v, dict | list) else v for k, v in
-                 ((k, row.get(k)) for k in keys)}
-                for row in rows
-            ]
-        )
+        rows = domain_table(rows, list(keys))
     stage = "_stage_domain"
-    _stage(con, stage, rows, {})
+    _stage(con, stage, rows, {}, Dropped())
     con.execute(
         f'CREATE TABLE IF NOT EXISTS "{table}" AS SELECT {_lit(load_id)} AS load_id, '
         f"{_lit(source_path)} AS source_path, * FROM {stage} LIMIT 0"

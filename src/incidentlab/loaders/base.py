@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,22 +14,17 @@ import duckdb
 import pyarrow as pa
 
 from ..timeparse import parse_ts
+from .reading import JsonLines, excerpt, iter_lines
+from .reading.quarantine import Quarantine
 
 DETECT_BYTES = 64 * 1024
+
+__all__ = ["JsonLines", "Quarantine", "excerpt", "iter_lines"]
 
 # Rows come as Python dicts (small files), an Arrow table, or a DuckDB relation built on ctx.con
 # (the fast path for big files: ingest inserts it with one parallel INSERT ... SELECT, so such a
 # relation must not depend on row order: stage line numbers into a temp table first).
 Rows = list[dict[str, Any]] | pa.Table | duckdb.DuckDBPyRelation
-
-
-@dataclass(frozen=True)
-class Quarantine:
-    """One record that could not be loaded: where it is, why, and what it looked like."""
-
-    record_no: int | None
-    reason: str
-    raw: str | None = None
 
 
 @dataclass
@@ -99,49 +94,6 @@ def read_head(path: Path, size: int = DETECT_BYTES) -> bytes:
 def path_has(path: Path, *parts: str) -> bool:
     """True when the path's folders include any of `parts` (e.g. '.codingbuddy', '.deepseek')."""
     return any(part in path.parts for part in parts)
-
-
-def excerpt(text: str | bytes | None, limit: int = 500) -> str | None:
-    if text is None:
-        return None
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def iter_lines(path: Path) -> Iterable[tuple[int, str]]:
-    """Yield (1-based line number, text without newline) for non-blank lines; tolerant decoding."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if text.strip():
-                yield number, text
-
-
-class JsonLines:
-    """Iterate a JSON Lines file as (line number, object, raw line).
-
-    Counts non-blank lines in `read`; lines that are not JSON objects go to `quarantine` with their
-    line number, and a loader may append its own rejects to the same list.
-    """
-
-    def __init__(self, path: Path, quarantine: list[Quarantine] | None = None) -> None:
-        self.path = path
-        self.read = 0
-        self.quarantine: list[Quarantine] = [] if quarantine is None else quarantine
-
-    def __iter__(self) -> Iterator[tuple[int, dict[str, Any], str]]:
-        for number, text in iter_lines(self.path):
-            self.read += 1
-            try:
-                value = json.loads(text)
-            except ValueError as exc:
-                self.quarantine.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(text)))
-                continue
-            if not isinstance(value, dict):
-                self.quarantine.append(Quarantine(number, "not a JSON object", excerpt(text)))
-                continue
-            yield number, value, text
 
 
 def typed_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:

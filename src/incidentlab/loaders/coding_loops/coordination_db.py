@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..sqlite_util import fetch_rows, is_sqlite, sqlite_snapshot, table_names
+from ..reading.sqlite import fetch_rows, is_sqlite, sqlite_snapshot, table_names
 from .common import file_mtime, parse_json_text, raw_excerpt, short, typed_table
 from .taxonomy import NAME_KEYS, SEVERITIES, classify, summary
 

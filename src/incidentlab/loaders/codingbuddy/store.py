@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, Quarantine, path_has
-from ..sqlite_util import fetch_rows, is_sqlite, sqlite_snapshot, table_names
+from ..reading.sqlite import fetch_rows, is_sqlite, sqlite_snapshot, table_names
 from .events import RUNTIME_DIRS
 from .taxonomy import projection_sql, workspace_name
 
