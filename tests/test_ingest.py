@@ -66,7 +66,7 @@ def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monke
     before = _counts(db)
     import incidentlab.writer as writer_module
 
-    real_insert = writer_module._insert
+    real_insert = writer_module._insert_select
 
     def insert_then_fail(con, table, *args, **kwargs):
         count = real_insert(con, table, *args, **kwargs)
@@ -74,11 +74,17 @@ def test_failure_mid_file_leaves_database_unchanged(ingest_into, tmp_path, monke
             raise RuntimeError("disk on fire")
         return count
 
-    monkeypatch.setattr(writer_module, "_insert", insert_then_fail)
+    monkeypatch.setattr(writer_module, "_insert_select", insert_then_fail)
     summary = ingest([WORKSPACE / ".codingbuddy" / "events.jsonl"], db)
     assert summary.files[0].status == "failed"
     assert "disk on fire" in summary.files[0].message
-    assert _counts(db) == before
+    events, loads, warnings = _counts(db)
+    assert (events, loads - 1, warnings) == before
+    con = connect(db, read_only=True)
+    failed = con.execute("SELECT status, facts->>'error' FROM _loads WHERE path LIKE '%events.jsonl'"
+                         ).fetchall()
+    con.close()
+    assert failed[0][0] == "failed" and "disk on fire" in failed[0][1]
 
 
 def test_a_failing_bulk_insert_reports_its_own_error(ingest_into, tmp_path, monkeypatch):

@@ -52,3 +52,22 @@ class UnknownLoaderError(UsageError):
             f"no loader named {name!r}",
             hint=f"choose one of: {', '.join(known)} (see `incidentlab loaders`)",
         )
+
+
+class NotADatabaseError(UsageError):
+    """--db names something that is not (and must not become) an incidentlab database."""
+
+
+class DatabaseLockedError(IncidentLabError):
+    """Another process holds the database's write lock longer than we were willing to wait."""
+
+    exit_code = 1
+
+
+class IngestStopped(IncidentLabError):
+    """The run stopped early (Ctrl-C, disk full); `summary` says what was and was not loaded."""
+
+    def __init__(self, message: str, summary: object, *, exit_code: int, hint: str | None = None):
+        self.summary = summary
+        self.exit_code = exit_code
+        super().__init__(message, hint=hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-from .errors import IncidentLabError, NeedsTimezoneError, UsageError
+from .errors import IncidentLabError, IngestStopped, NeedsTimezoneError, UsageError
 from .loaders import all_loaders, get_loader
-from .loaders.base import LoadContext, Loader, Quarantine, read_head
-from .store import connect
+from .loaders.base import DETECT_BYTES, LoadContext, Loader, LoadResult, Quarantine, read_head
+from .store import check_target, connect
 from .timeparse import resolve_tz
-from .writer import delete_loads, drop_temp_objects, write_result
+from .writer import Load, delete_loads, drop_temp_objects, failed_load_row, insert_load_rows, write_loads
 
 # SQLite keeps these beside a database; they belong to it and are read with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -31,7 +33,7 @@ SKIPPED_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
 class FileOutcome:
     path: str
     loader: str | None
-    status: str  # loaded | replaced | unchanged | failed | needs_tz
+    status: str  # loaded | replaced | unchanged | failed | needs_tz | unreadable | not_loaded
     load_id: str | None = None
     records_read: int = 0
     event_rows: int = 0
@@ -50,6 +52,7 @@ class IngestSummary:
     files: list[FileOutcome] = field(default_factory=list)
     unclaimed: list[str] = field(default_factory=list)
     companions: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for f in self.files if f.status == status)
@@ -64,7 +67,9 @@ class IngestSummary:
 
     @property
     def ok(self) -> bool:
-        return not any(f.status in ("failed", "needs_tz") for f in self.files)
+        return not self.unreadable and not any(
+            f.status in ("failed", "needs_tz", "unreadable", "not_loaded") for f in self.files
+        )
 
     @property
     def ts_range(self) -> tuple[str | None, str | None]:
@@ -81,6 +86,8 @@ class IngestSummary:
                 "loaded": self.count("loaded") + self.count("replaced"),
                 "unchanged": self.count("unchanged"),
                 "failed": self.count("failed") + self.count("needs_tz"),
+                "not_loaded": self.count("not_loaded"),
+                "unreadable": len(self.unreadable) + self.count("unreadable"),
                 "event_rows": self.event_rows,
                 "quarantined": self.quarantined,
                 "unclaimed": len(self.unclaimed),
@@ -89,38 +96,50 @@ class IngestSummary:
             },
             "files": [asdict(f) for f in self.files],
             "unclaimed": self.unclaimed,
+            "unreadable": self.unreadable,
             "companions": self.companions,
         }
 
 
 ProgressFn = Callable[[int, int, str], None]
 
+# Small in-memory loads are written together: one transaction and one INSERT per table per batch.
+BATCH_FILES = 1000
+BATCH_ROWS = 100_000
+STORAGE_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
-def _files_under(root: Path) -> Iterable[Path]:
-    for folder, dirs, names in os.walk(root):
+
+def _files_under(root: Path, unreadable: list[str]) -> Iterable[Path]:
+    def refused(error: OSError) -> None:
+        unreadable.append(f"{error.filename}: {error.strerror or error}")
+
+    for folder, dirs, names in os.walk(root, onerror=refused):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
         for name in sorted(names):
             yield Path(folder) / name
 
 
-def walk(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
-    """Expand files and folders into (candidate files, SQLite companion files), sorted."""
+def walk(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path], list[str]]:
+    """Expand files and folders into (candidate files, SQLite companions, unreadable), sorted."""
     files: list[Path] = []
     companions: list[Path] = []
+    unreadable: list[str] = []
     for given in paths:
         root = Path(given)
-        if not root.exists():
+        if not root.exists() and not root.is_symlink():
             raise UsageError(f"no such file or folder: {root}", hint="check the path and retry")
-        for path in [root] if root.is_file() else _files_under(root):
+        for path in [root] if not root.is_dir() else _files_under(root, unreadable):
             if path.name.endswith(COMPANION_SUFFIXES):
                 companions.append(path)
             elif path.is_file():
                 files.append(path)
-    return files, companions
+            elif path.is_symlink() or not path.exists():
+                unreadable.append(f"{path}: broken symbolic link")
+    return files, companions, unreadable
 
 
-def claimers(path: Path, loaders: Sequence[Loader]) -> list[Loader]:
-    head = read_head(path)
+def claimers(path: Path, loaders: Sequence[Loader], head: bytes | None = None) -> list[Loader]:
+    head = read_head(path) if head is None else head
     found = []
     for loader in loaders:
         try:
@@ -139,6 +158,15 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _readable_head(path: Path) -> bytes | str:
+    """The detection head, or why the file cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(DETECT_BYTES)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+
+
 def ingest(
     paths: Sequence[str | Path],
     db: str | Path,
@@ -148,128 +176,257 @@ def ingest(
     force: bool = False,
     progress: ProgressFn | None = None,
 ) -> IngestSummary:
-    """Ingest files and folders into the database at `db`; see IngestSummary for what happened."""
+    """Ingest files and folders into the database at `db`; see IngestSummary for what happened.
+
+    Raises IngestStopped (with the summary so far) on Ctrl-C or a full disk; what was committed
+    before stays, the file or batch being written is rolled back.
+    """
     zone = resolve_tz(tz)
     forced = get_loader(loader) if loader else None
     loaders = all_loaders()
-    files, companions = walk(paths)
-    summary = IngestSummary(db=str(db), companions=[str(p) for p in companions])
+    check_target(Path(db), read_only=False)
+    files, companions, unreadable = walk(paths)
+    summary = IngestSummary(db=str(db), companions=[str(p) for p in companions],
+                            unreadable=unreadable)
     routed: list[tuple[Path, Loader]] = []
     for path in files:
-        found = [forced] if forced else claimers(path, loaders)
+        head = _readable_head(path)
+        if isinstance(head, str):
+            summary.unreadable.append(head)
+            continue
+        found = [forced] if forced else claimers(path, loaders, head)
         if found:
             routed.append((path, found[0]))
         else:
             summary.unclaimed.append(str(path))
-    con = connect(db)
-    try:
-        with ThreadPoolExecutor(max_workers=1) as hasher:
-            for index, (path, chosen) in enumerate(routed):
-                if progress:
-                    progress(index, len(routed), str(path))
-                summary.files.append(_ingest_file(con, hasher, path, chosen, zone, force))
-        if progress:
-            progress(len(routed), len(routed), "")
-    finally:
-        con.close()
+    with _Run(Path(db), summary, zone, force) as run:
+        for index, (path, chosen) in enumerate(routed):
+            if progress:
+                progress(index, len(routed), str(path))
+            run.file(path, chosen)
+        run.flush()
+    if progress:
+        progress(len(routed), len(routed), "")
     return summary
 
 
-def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
-    hasher: ThreadPoolExecutor,
-    path: Path,
-    loader: Loader,
-    zone: Any,
-    force: bool,
-) -> FileOutcome:
-    started = time.perf_counter()
-    resolved = str(path.resolve())
-    outcome = FileOutcome(path=resolved, loader=loader.name, status="loaded")
-    # hashlib releases the GIL: the sha256 of a big file is computed while the loader reads it,
-    # unless the file looks unchanged since its last load (then the hash decides before any work).
-    digest = hasher.submit(file_sha256, path)
-    if (
-        not force
-        and _looks_unchanged(con, loader, path, resolved)
-        and _skip_if_ingested(con, loader, digest.result(), resolved, outcome)
-    ):
-        return outcome
-    load_id = uuid.uuid4().hex[:16]
-    ctx = LoadContext(con=con, path=path, tz=zone)
-    started_at = datetime.now(UTC)
-    in_transaction = False
-    try:
-        # Loaders only read (they may stage temp tables, and may try a fast reader that fails),
-        # so they run before the transaction; every write happens inside it.
-        result = loader.load(ctx)
+class _Run:
+    """One ingest run: the known loads, the batch being gathered, and the connection.
+
+    The connection is opened when a batch is written (or a loader asks for it) and closed after,
+    so readers get the database between batches.
+    """
+
+    def __init__(self, db: Path, summary: IngestSummary, zone: Any, force: bool) -> None:
+        self.db, self.summary, self.zone, self.force = db, summary, zone, force
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.pending: list[Load] = []
+        self.pending_rows = 0
+        self.hasher = ThreadPoolExecutor(max_workers=1)
+        con = self.connect()
+        # (loader, path) -> [(load_id, sha256, size, mtime, status)]
+        self.known: dict[tuple[str, str], list[tuple[str, str, int, datetime, str]]] = {}
+        self.by_sha: dict[tuple[str, str], list[str]] = {}
+        for load_id, name, path, sha, size, mtime, status in con.execute(
+            "SELECT load_id, loader, path, sha256, size_bytes, mtime, status FROM _loads"
+        ).fetchall():
+            self._remember(name, path, (load_id, sha, size, mtime, status))
+        self.close()
+
+    def __enter__(self) -> _Run:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        self.hasher.shutdown(wait=False, cancel_futures=True)
+        if exc is not None:
+            self._abandon(self.pending, "not written: the run stopped first")
+        self.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise IngestStopped("interrupted: the file or batch being written was rolled back",
+                                self.summary, exit_code=130) from None
+
+    def _remember(self, loader: str, path: str, entry: tuple[str, str, int, datetime, str]) -> None:
+        self.known.setdefault((loader, path), []).append(entry)
+        if entry[4] == "ok":
+            self.by_sha.setdefault((loader, entry[1]), []).append(path)
+
+    # ---- connection ----------------------------------------------------------------------------
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = connect(self.db)
+        return self.con
+
+    def close(self) -> None:
+        if self.con is not None:
+            with contextlib.suppress(duckdb.Error):
+                self.con.close()
+            self.con = None
+
+    def _for_loader(self) -> duckdb.DuckDBPyConnection:
+        """A loader that reads the store must see every earlier file: write the batch first."""
+        self.flush(keep_open=True)
+        return self.connect()
+
+    # ---- one file ------------------------------------------------------------------------------
+
+    def file(self, path: Path, loader: Loader) -> None:
+        started = time.perf_counter()
+        resolved = str(path.resolve())
+        outcome = FileOutcome(path=resolved, loader=loader.name, status="loaded")
+        self.summary.files.append(outcome)
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            outcome.status, outcome.message = "unreadable", f"{exc.strerror or exc}"
+            return
+        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+        # hashlib releases the GIL: the sha256 is computed while the loader reads the file,
+        # unless the file looks unchanged since its last load (then the hash decides first).
+        digest = self.hasher.submit(file_sha256, path)
+        previous = self.known.get((loader.name, resolved), [])
+        looks_unchanged = any(e[2] == stat.st_size and e[3] == mtime and e[4] == "ok"
+                              for e in previous)
+        if not self.force and looks_unchanged and self._unchanged(digest, previous, outcome):
+            return
+        load = Load(
+            load_id=uuid.uuid4().hex[:16], loader=loader, path=path, resolved=resolved, sha="",
+            size=stat.st_size, mtime=mtime, zone=self.zone, result=LoadResult(records_read=0),
+            started_at=datetime.now(UTC), outcome=outcome, replaces=[e[0] for e in previous],
+        )
+        ctx = LoadContext(path=path, tz=self.zone, connect=self._for_loader)
+        try:
+            load.result = loader.load(ctx)
+            load.sha = digest.result()
+        except Exception as exc:
+            if ctx.used_store and self.con is not None:
+                drop_temp_objects(self.con)
+            with contextlib.suppress(Exception):
+                load.sha = digest.result()
+            self._failed(load, exc)
+            outcome.seconds = time.perf_counter() - started
+            return
+        if not self.force and self._unchanged(digest, previous, outcome):
+            if ctx.used_store and self.con is not None:
+                drop_temp_objects(self.con)
+            return
+        same = [p for p in self.by_sha.get((loader.name, load.sha), []) if p != resolved]
+        if same:
+            load.result.facts["same_bytes_as"] = sorted(set(same))
+        if load.in_memory and not ctx.used_store:
+            self.pending.append(load)
+            self.pending_rows += _row_count(load)
+            if len(self.pending) >= BATCH_FILES or self.pending_rows >= BATCH_ROWS:
+                self.flush()
+        else:  # relation-backed (or store-reading) loads are written at once, on their own
+            self.flush(keep_open=True)
+            self._write([load])
+            drop_temp_objects(self.connect())
+            self.close()
+        outcome.seconds = time.perf_counter() - started
+
+    def _unchanged(self, digest: Any, previous: list, outcome: FileOutcome) -> bool:
+        """Idempotency by content: the same bytes at the same path are not loaded again."""
         sha = digest.result()
-        if not force and _skip_if_ingested(con, loader, sha, resolved, outcome):
-            drop_temp_objects(con)
-            return outcome
-        previous = con.execute(
-            "SELECT load_id FROM _loads WHERE loader = ? AND (sha256 = ? OR path = ?)",
-            [loader.name, sha, resolved],
-        ).fetchall()
-        con.begin()
-        in_transaction = True
-        replaced = delete_loads(con, [row[0] for row in previous])
-        write_result(con, load_id, loader, path, resolved, sha, zone, result, started_at, outcome)
-        con.commit()
-    except BaseException as exc:
-        if in_transaction:
-            con.rollback()
-            con.execute("RESET preserve_insertion_order")
-        drop_temp_objects(con)
+        for load_id, known_sha, *_rest, status in previous:
+            if status == "ok" and known_sha == sha:
+                outcome.status, outcome.load_id = "unchanged", load_id
+                outcome.message = "already ingested (same path and sha256); use --force to reload"
+                return True
+        return False
+
+    # ---- writing -------------------------------------------------------------------------------
+
+    def flush(self, *, keep_open: bool = False) -> None:
+        """Write the pending batch in one transaction; if that fails, each file on its own."""
+        loads, self.pending, self.pending_rows = self.pending, [], 0
+        if loads and not self._write(loads, quiet=len(loads) > 1):
+            for load in loads:
+                self._write([load])
+        if not keep_open:
+            self.close()
+
+    def _write(self, loads: list[Load], *, quiet: bool = False) -> bool:
+        """Write loads in one transaction. On failure: roll back; unless `quiet`, record the
+        failure of the (single) load. Storage full stops the run."""
+        con = self.connect()
+        try:
+            con.begin()
+            write_loads(con, loads)
+            con.commit()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                con.rollback()
+            with contextlib.suppress(Exception):
+                con.execute("RESET preserve_insertion_order")
+            if not isinstance(exc, Exception):
+                self._abandon(loads, "not written: the run was interrupted")
+                raise
+            if any(marker in str(exc) for marker in STORAGE_FULL):
+                self._abandon(loads, "not written: the disk is full")
+                raise IngestStopped(
+                    f"stopped: the disk holding {self.db} is full ({_one_line(exc)}); the batch "
+                    "being written was rolled back", self.summary, exit_code=1,
+                    hint="free space, then run the same ingest again (loaded files are skipped)",
+                ) from None
+            if not quiet:
+                self._failed(loads[0], exc)
+            return False
+        for load in loads:
+            load.outcome.load_id = load.load_id
+            load.outcome.status = "replaced" if load.replaces else "loaded"
+            self._remember(load.loader.name, load.resolved,
+                           (load.load_id, load.sha, load.size, load.mtime, "ok"))
+            self.known[(load.loader.name, load.resolved)] = [
+                e for e in self.known[(load.loader.name, load.resolved)] if e[0] not in load.replaces
+            ]
+        return True
+
+    def _failed(self, load: Load, exc: BaseException) -> None:
+        """Mark the file failed and record it in _loads (its earlier good load stays)."""
+        outcome = load.outcome
         if isinstance(exc, NeedsTimezoneError):
             outcome.status, outcome.message = "needs_tz", str(exc)
         elif isinstance(exc, IncidentLabError):
             outcome.status, outcome.message = "failed", str(exc)
-        elif isinstance(exc, Exception):
-            outcome.status = "failed"
-            outcome.message = f"{type(exc).__name__}: {exc} (nothing from this file was written)"
         else:
-            raise  # KeyboardInterrupt / SystemExit: the rollback above kept the database as it was
-        outcome.seconds = time.perf_counter() - started
-        return outcome
-    drop_temp_objects(con)
-    if replaced:
-        outcome.status = "replaced"
-    outcome.load_id = load_id
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+            outcome.status = "failed"
+            outcome.message = f"{type(exc).__name__}: {_one_line(exc)} (nothing from this file was written)"
+        stale = [e[0] for e in self.known.get((load.loader.name, load.resolved), [])
+                 if e[4] != "ok"]
+        con = self.connect()
+        try:
+            con.begin()
+            delete_loads(con, stale)
+            insert_load_rows(con, [failed_load_row(load, outcome.message or "")])
+            con.commit()
+        except Exception:  # recording the failure must never hide it
+            with contextlib.suppress(Exception):
+                con.rollback()
+            return
+        key = (load.loader.name, load.resolved)
+        self.known[key] = [e for e in self.known.get(key, []) if e[0] not in stale]
+        self.known[key].append((load.load_id, load.sha, load.size, load.mtime, outcome.status))
+
+    def _abandon(self, loads: list[Load], message: str) -> None:
+        for load in loads:
+            load.outcome.status, load.outcome.message = "not_loaded", message
 
 
-def _looks_unchanged(con: duckdb.DuckDBPyConnection, loader: Loader, path: Path, resolved: str) -> bool:
-    stat = path.stat()
-    rows = con.execute(
-        "SELECT load_id FROM _loads WHERE loader = ? AND path = ? AND size_bytes = ? AND mtime = ?",
-        [loader.name, resolved, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)],
-    ).fetchall()  # fetchall: DuckDB refuses new work while a result is only partly fetched
-    return bool(rows)
+def _row_count(load: Load) -> int:
+    result = load.result
+    return sum(len(part) for part in (result.events, result.metrics, result.quarantine)
+               if isinstance(part, list | pa.Table))
 
 
-def _skip_if_ingested(
-    con: duckdb.DuckDBPyConnection, loader: Loader, sha: str, resolved: str, outcome: FileOutcome
-) -> bool:
-    """Idempotency by content: the same bytes already loaded by this loader are not loaded again."""
-    same_content = con.execute(
-        "SELECT load_id, path FROM _loads WHERE loader = ? AND sha256 = ? ORDER BY path = ? DESC",
-        [loader.name, sha, resolved],
-    ).fetchall()
-    if not same_content:
-        return False
-    outcome.status = "unchanged"
-    outcome.load_id, first_path = same_content[0]
-    where = "" if first_path == resolved else f" as {first_path}"
-    outcome.message = f"already ingested{where} (same sha256); use --force to reload"
-    return True
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]
 
 
 def detect_paths(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     """For each file: which loaders claim it (the first one wins at ingest)."""
     loaders = all_loaders()
-    files, companions = walk(paths)
+    files, companions, _unreadable = walk(paths)
     report = [
         {"path": str(p), "loaders": [loader.name for loader in claimers(p, loaders)]}
         for p in files

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import duckdb
 
-from .errors import DatabaseNotFoundError, SchemaMismatchError
+from .errors import (
+    DatabaseLockedError,
+    DatabaseNotFoundError,
+    NotADatabaseError,
+    SchemaMismatchError,
+)
 from .timeparse import register_macros
 
 SCHEMA_VERSION = 1
+DUCKDB_MAGIC = b"DUCK"
+LOCK_WAIT_ENV = "INCIDENTLAB_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 60.0
+# Evidence analysis never needs the network: DuckDB must not fetch or load extensions by itself.
+NO_EXTENSION_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 # (name, DuckDB type) in table order. Loaders may produce any subset; ingest fills the rest.
 EVENT_COLUMNS: list[tuple[str, str]] = [
@@ -135,16 +152,89 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     return int(row[0]) if row else None
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and for writers create) the store, session time zone UTC, version checked."""
-    path = Path(path)
+def check_target(path: Path, *, read_only: bool) -> None:
+    """Refuse, in one line, a --db that is not an incidentlab database or cannot be written."""
     if read_only and not path.exists():
         raise DatabaseNotFoundError(
             f"no database at {path}", hint="create it with `incidentlab ingest PATH --db DB`"
         )
+    if path.is_dir():
+        raise NotADatabaseError(f"--db {path} is a folder", hint="give a file name such as incident.duckdb")
+    if path.exists() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        if head[8:12] != DUCKDB_MAGIC:
+            raise NotADatabaseError(
+                f"--db {path} is not a DuckDB database (it {_looks_like(head)})",
+                hint="evidence goes in PATH; give --db a new file name or an incidentlab database",
+            )
+    if read_only:
+        return
+    folder = path.parent if path.parent != Path("") else Path(".")
+    if (path.exists() and not os.access(path, os.W_OK)) or (
+        not path.exists() and folder.exists() and not os.access(folder, os.W_OK)
+    ):
+        raise NotADatabaseError(f"--db {path} cannot be written here",
+                                hint="choose a writable place for the database")
+
+
+def _looks_like(head: bytes) -> str:
+    if head.startswith(b"SQLite format 3"):
+        return "is a SQLite file"
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "looks like JSON evidence"
+    return "starts with " + repr(head[:8])
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, waiting while another process holds a conflicting lock."""
+    deadline = time.monotonic() + lock_wait_seconds()
+    told = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=dict(NO_EXTENSION_DOWNLOADS))
+        except duckdb.IOException as exc:
+            holder = _lock_holder(str(exc))
+            if holder is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseLockedError(
+                    f"{path} is in use by {holder}",
+                    hint=f"wait for it to finish, or raise {LOCK_WAIT_ENV} (now {lock_wait_seconds():g} s)",
+                ) from None
+            if not told:
+                print(f"incidentlab: waiting for {path}, in use by {holder}", file=sys.stderr)
+                told = True
+            time.sleep(0.05)
+
+
+def lock_wait_seconds() -> float:
+    try:
+        return float(os.environ.get(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT))
+    except ValueError:
+        return DEFAULT_LOCK_WAIT
+
+
+def _lock_holder(message: str) -> str | None:
+    """'PID 1234 (python3.11)' from DuckDB's lock error, or None when it is another error."""
+    if "Could not set lock" not in message:
+        return None
+    found = re.search(r"held in (\S+) \(PID (\d+)\)", message)
+    if not found:
+        return "another process"
+    return f"PID {found[2]} ({Path(found[1]).name})"
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and for writers create) the store, session time zone UTC, version checked.
+
+    While another process holds the database, waits up to INCIDENTLAB_LOCK_WAIT seconds.
+    """
+    path = Path(path)
+    check_target(path, read_only=read_only)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = _open(path, read_only)
     con.execute("SET TimeZone = 'UTC'")
     # Ingest shows its own progress. Inside a Jupyter kernel without ipywidgets DuckDB refuses to
     # touch this setting at all, and there it does not matter.
@@ -161,3 +251,21 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         )
     register_macros(con)
     return con
+
+
+def connect_snapshot(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a private copy of the store, for long-lived readers (notebooks,
+    reports): they never hold the lock, so ingest can go on writing while they are open."""
+    path = Path(path)
+    folder = Path(tempfile.mkdtemp(prefix="incidentlab-snapshot-"))
+    atexit.register(shutil.rmtree, folder, True)
+    copy = folder / path.name
+    holder = connect(path, read_only=True)  # a reader's shared lock: no writer is mid-write now
+    try:
+        shutil.copy2(path, copy)
+        wal = path.with_name(path.name + ".wal")
+        if wal.exists():
+            shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
+    finally:
+        holder.close()
+    return connect(copy, read_only=True)

@@ -1,12 +1,12 @@
-"""Writes one loader result into the store: staging, defaults, provenance (inside ingest's transaction)."""
+"""Writes loader results into the store: many small loads in one statement per table, provenance,
+time sanity (inside the caller's transaction)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,60 @@ from . import __version__, coerce
 from .coerce import Dropped, domain_table
 from .errors import LoaderError
 from .loaders.base import Loader, LoadResult, Rows
-from .store import CORE_TABLES, EVENT_COLUMNS, METRIC_COLUMNS, WARNING_COLUMNS
+from .store import CORE_TABLES, EVENT_COLUMNS, LOAD_COLUMNS, METRIC_COLUMNS, WARNING_COLUMNS
 
 if TYPE_CHECKING:
     from .ingest import FileOutcome
 
+# A time before this, or more than a day after the file was last written, is damage, not a time.
+TS_LOWER = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
+TS_SLACK = timedelta(days=1)
+PROVENANCE = ("load_id", "system", "source", "source_path")
+
+
+@dataclass
+class Load:
+    """One file's loader result on its way into the store."""
+
+    load_id: str
+    loader: Loader
+    path: Path
+    resolved: str
+    sha: str
+    size: int
+    mtime: datetime
+    zone: Any
+    result: LoadResult
+    started_at: datetime
+    outcome: FileOutcome
+    replaces: list[str] = field(default_factory=list)
+    dropped: Dropped = field(default_factory=Dropped)
+
+    @property
+    def prefix(self) -> str:
+        """Event ids: hash(loader, file sha256) + the record locator (+ event_key if several)."""
+        return hashlib.sha256(f"{self.loader.name}|{self.sha}".encode()).hexdigest()[:16]
+
+    @property
+    def ts_upper(self) -> datetime:
+        return self.mtime + TS_SLACK
+
+    @property
+    def in_memory(self) -> bool:
+        """True when no part of the result is a DuckDB relation (then it can join a batch)."""
+        r = self.result
+        parts = [r.events, r.metrics, r.quarantine, *r.tables.values()]
+        return not any(isinstance(part, duckdb.DuckDBPyRelation) for part in parts)
+
+    def quarantine_rows(self) -> Rows:
+        if isinstance(self.result.quarantine, list):
+            return [asdict(q) for q in self.result.quarantine]
+        return self.result.quarantine
+
+    def rows(self, rows: Rows | None) -> list[dict[str, Any]] | duckdb.DuckDBPyRelation | None:
+        if isinstance(rows, pa.Table):
+            return rows.to_pylist()
+        return rows
 
 
 def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> None:
@@ -34,7 +83,7 @@ def drop_temp_objects(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'DROP TABLE IF EXISTS temp."{name}"')
 
 
-def _load_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+def load_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
         "SELECT DISTINCT c.table_name FROM information_schema.columns c "
         "JOIN information_schema.tables t USING (table_schema, table_name) "
@@ -44,207 +93,179 @@ def _load_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def delete_loads(con: duckdb.DuckDBPyConnection, load_ids: list[str]) -> bool:
+def delete_loads(con: duckdb.DuckDBPyConnection, load_ids: list[str]) -> None:
     if not load_ids:
-        return False
-    for table in _load_tables(con):
+        return
+    for table in load_tables(con):
         con.execute(f'DELETE FROM "{table}" WHERE load_id IN (SELECT unnest(?))', [load_ids])
     con.execute("DELETE FROM _loads WHERE load_id IN (SELECT unnest(?))", [load_ids])
-    return True
 
 
-def write_result(
-    con: duckdb.DuckDBPyConnection,
-    load_id: str,
-    loader: Loader,
-    path: Path,
-    resolved: str,
-    sha: str,
-    zone: Any,
-    result: LoadResult,
-    started_at: datetime,
-    outcome: FileOutcome,
-) -> None:
-    dropped = Dropped()
-    prefix = hashlib.sha256(f"{loader.name}|{sha}".encode()).hexdigest()[:16]
-    common = {
-        "load_id": _lit(load_id),
-        "system": _lit(loader.system),
-        "source": _lit(loader.source),
-        "source_path": _lit(resolved),
+def write_loads(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
+    """Write loads (all in memory, or one relation-backed load) with one INSERT per table."""
+    delete_loads(con, [old for load in loads for old in load.replaces])
+    if all(load.in_memory for load in loads):
+        _write_in_memory(con, loads)
+    else:
+        assert len(loads) == 1, "a relation-backed load is written on its own"
+        _write_relations(con, loads[0])
+    for load in loads:
+        for table, rows in load.result.tables.items():
+            load.outcome.table_rows[table] = _insert_domain(con, table, rows, load)
+    _finish(con, loads)
+
+
+# ---- in-memory loads: one Arrow stage per table for the whole batch ----------------------------
+
+
+def _write_in_memory(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
+    for table, columns, part in (
+        ("events", EVENT_COLUMNS, "events"),
+        ("metrics", METRIC_COLUMNS, "metrics"),
+        ("_load_warnings", WARNING_COLUMNS, "quarantine"),
+    ):
+        staged = []
+        for index, load in enumerate(loads):
+            rows = load.quarantine_rows() if part == "quarantine" else load.rows(
+                getattr(load.result, part))
+            count = len(rows) if rows else 0
+            if part == "events":
+                load.outcome.event_rows = count
+            elif part == "metrics":
+                load.outcome.metric_rows = count
+            else:
+                load.outcome.quarantined = count
+            if count:
+                staged.append(_arrow(load, rows, columns, index))  # type: ignore[arg-type]
+        if staged:
+            stage = f"_stage_{table.strip('_')}"
+            con.register(stage, pa.concat_tables(staged))
+            present = {name for name, _ in columns} | {"event_key", "_prefix", "_ts_upper"}
+            order = " ORDER BY _batch_index, ts NULLS LAST, record_no" if table == "events" else ""
+            _insert_select(con, table, columns, stage, present, {}, order)
+            con.unregister(stage)
+
+
+def _arrow(
+    load: Load, rows: list[dict[str, Any]], columns: list[tuple[str, str]], index: int = 0
+) -> pa.Table:
+    """A load's rows as an Arrow table of every column, provenance filled in, cells coerced."""
+    record_nos = [row.get("record_no") for row in rows]
+    constants = {"load_id": load.load_id, "system": load.loader.system,
+                 "source": load.loader.source, "source_path": load.resolved}
+    names, arrays = [], []
+    for name, kind in columns:
+        values = [row.get(name) for row in rows]
+        if name in constants:
+            values = [constants[name] if v is None else v for v in values]
+        names.append(name)
+        arrays.append(coerce.column(name, kind, values, record_nos, load.dropped))
+    keys = [row.get("event_key") for row in rows]
+    extra = {
+        "event_key": coerce.column("event_key", "VARCHAR", keys, record_nos, load.dropped),
+        "_prefix": pa.array([load.prefix] * len(rows), pa.string()),
+        "_ts_upper": pa.array([load.ts_upper] * len(rows), pa.timestamp("us", tz="UTC")),
+        "_batch_index": pa.array([index] * len(rows), pa.int64()),
     }
-    if result.events is not None:
-        event_defaults = {
-            **common,
-            "event_id": lambda present: _event_id_sql(prefix, present),
-            "ts_quality": "CASE WHEN ts IS NULL THEN 'missing' ELSE 'exact' END",
-            "severity": "'info'",
-            "is_mirror": "false",
-        }
-        outcome.event_rows = _insert(
-            con, "events", EVENT_COLUMNS, result.events, event_defaults, dropped
-        )
-    if result.metrics is not None:
-        metric_defaults = {
-            **common,
-            "ts_quality": "CASE WHEN ts IS NULL THEN 'missing' ELSE 'exact' END",
-        }
-        outcome.metric_rows = _insert(
-            con, "metrics", METRIC_COLUMNS, result.metrics, metric_defaults, dropped
-        )
-    for table, rows in result.tables.items():
-        outcome.table_rows[table] = _insert_domain(con, table, rows, load_id, resolved)
-    warning_defaults = {"load_id": _lit(load_id), "source_path": _lit(resolved)}
-    quarantine: Rows = (
-        [asdict(q) for q in result.quarantine]
-        if isinstance(result.quarantine, list)
-        else result.quarantine
-    )
-    outcome.quarantined = _insert(
-        con, "_load_warnings", WARNING_COLUMNS, quarantine, warning_defaults, dropped
-    )
-    if dropped.counts:
-        result.facts["values_not_stored"] = dropped.as_fact()
-    loaded = (
-        result.records_loaded
-        if result.records_loaded is not None
-        else result.records_read - outcome.quarantined
-    )
-    if loaded + outcome.quarantined != result.records_read:
-        raise LoaderError(
-            str(path),
-            f"loader {loader.name} read {result.records_read} records but accounted for "
-            f"{loaded} loaded + {outcome.quarantined} quarantined",
-            hint="this is a bug in the loader; please report it with the file",
-        )
-    outcome.records_read = result.records_read
-    low, high = con.execute(
-        "SELECT min(ts), max(ts) FROM events WHERE load_id = ?", [load_id]
-    ).fetchone() or (None, None)
-    outcome.ts_min = low.isoformat() if low else None
-    outcome.ts_max = high.isoformat() if high else None
-    stat = path.stat()
-    con.execute(
-        "INSERT INTO _loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            load_id,
-            loader.name,
-            loader.version,
-            __version__,
-            loader.system,
-            resolved,
-            sha,
-            stat.st_size,
-            datetime.fromtimestamp(stat.st_mtime, UTC),
-            zone.key if zone else None,
-            started_at,
-            datetime.now(UTC),
-            result.records_read,
-            loaded,
-            outcome.quarantined,
-            outcome.event_rows,
-            outcome.metric_rows,
-            json.dumps(outcome.table_rows),
-            low,
-            high,
-            json.dumps(result.facts, default=str),
-            "ok",
-        ],
-    )
+    return pa.Table.from_arrays(arrays + list(extra.values()), names=names + list(extra))
 
 
-def _event_id_sql(prefix: str, present: set[str]) -> str:
-    """Deterministic id: hash(loader, file sha256) + the record locator (+ event_key if several)."""
-    locator = "CAST(record_no AS VARCHAR)" if "record_no" in present else "'?'"
-    if "event_key" in present:
-        locator += " || coalesce(':' || CAST(event_key AS VARCHAR), '')"
-    return f"'{prefix}:' || {locator}"
+# ---- relation-backed loads: SQL over the loader's own relation ---------------------------------
+
+
+def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
+    constants = {
+        "load_id": _lit(load.load_id), "system": _lit(load.loader.system),
+        "source": _lit(load.loader.source), "source_path": _lit(load.resolved),
+        "_prefix": _lit(load.prefix), "_ts_upper": f"TIMESTAMPTZ '{load.ts_upper.isoformat()}'",
+    }
+    for table, columns, rows, counter in (
+        ("events", EVENT_COLUMNS, load.rows(load.result.events), "event_rows"),
+        ("metrics", METRIC_COLUMNS, load.rows(load.result.metrics), "metric_rows"),
+        ("_load_warnings", WARNING_COLUMNS, load.quarantine_rows(), "quarantined"),
+    ):
+        if rows is None or (isinstance(rows, list) and not rows):
+            continue
+        stage = f"_stage_{table.strip('_')}"
+        if isinstance(rows, duckdb.DuckDBPyRelation):
+            rows.to_view(stage, replace=True)
+            present = set(rows.columns)
+        else:
+            table_rows = _arrow(load, rows, columns)
+            con.register(stage, table_rows)
+            present = set(table_rows.column_names)
+        # Big files: DuckDB writes in parallel. Rows keep roughly file order (append logs are
+        # nearly time-ordered), which keeps the ts zone maps selective without a full sort.
+        # If the insert fails, the transaction refuses every statement, a RESET included: ingest
+        # resets the setting after its rollback, so the insert's own error surfaces.
+        con.execute("SET preserve_insertion_order = false")
+        count = _insert_select(con, table, columns, stage, present, constants, "")
+        con.execute("RESET preserve_insertion_order")
+        setattr(load.outcome, counter, count)
+        try:
+            con.unregister(stage)
+        except Exception:
+            con.execute(f"DROP VIEW IF EXISTS {stage}")
+
+
+# ---- shared SQL --------------------------------------------------------------------------------
+
+
+def _insert_select(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: list[tuple[str, str]],
+    stage: str,
+    present: set[str],
+    constants: dict[str, str],
+    order: str,
+) -> int:
+    """INSERT ... SELECT from a stage: absent or NULL columns take their defaults; `constants`
+    give load-level values as SQL (otherwise the stage carries them as columns)."""
+
+    def value(name: str, typ: str = "VARCHAR") -> str:
+        if name in present:
+            return f'CAST("{name}" AS {typ})'
+        return constants.get(name, "NULL")
+
+    upper = constants.get("_ts_upper", '"_ts_upper"')
+    ts = f"(CASE WHEN {value('ts', 'TIMESTAMPTZ')} > {TS_LOWER} AND " \
+         f"{value('ts', 'TIMESTAMPTZ')} <= {upper} THEN {value('ts', 'TIMESTAMPTZ')} END)"
+    exprs = []
+    for name, typ in columns:
+        if name in PROVENANCE:
+            expr = f"coalesce({value(name)}, {constants.get(name, 'NULL')})" \
+                if name in present and name in constants else value(name)
+        elif name == "event_id":
+            locator = f"coalesce({value('record_no')}, '?')"
+            if "event_key" in present:
+                locator += " || coalesce(':' || CAST(\"event_key\" AS VARCHAR), '')"
+            prefix = constants.get("_prefix", '"_prefix"')
+            expr = f"coalesce({value('event_id')}, {prefix} || ':' || {locator})"
+        elif name == "ts":
+            expr = ts
+        elif name == "ts_quality":
+            expr = f"CASE WHEN {ts} IS NULL THEN 'missing' ELSE coalesce({value(name)}, 'exact') END"
+        elif name == "severity":
+            expr = f"coalesce({value(name)}, 'info')"
+        elif name == "is_mirror":
+            expr = f"coalesce({value(name, typ)}, false)"
+        else:
+            expr = value(name, typ)
+        exprs.append(f'{expr} AS "{name}"')
+    names = ", ".join(f'"{c}"' for c, _ in columns)
+    sql = f'INSERT INTO "{table}" ({names}) SELECT {", ".join(exprs)} FROM {stage}{order}'
+    count = con.execute(sql).fetchall()
+    return int(count[0][0]) if count else 0
 
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, name: str, rows: Rows, columns: dict[str, str], dropped: Dropped
-) -> list[str]:
-    """Expose rows to SQL as view `name`; return the column names it has."""
-    if isinstance(rows, duckdb.DuckDBPyRelation):
-        rows.to_view(name, replace=True)
-        return list(rows.columns)
-    if isinstance(rows, list):
-        keys: dict[str, None] = {}
-        for row in rows:
-            keys.update(dict.fromkeys(row))
-        unknown = [k for k in keys if k not in columns and k != "event_key"]
-        if unknown:
-            raise LoaderError(name, f"rows carry unknown columns {unknown}", hint="fix the loader")
-        record_nos = [row.get("record_no") for row in rows]
-        arrays = [
-            coerce.column(
-                k, columns.get(k, "VARCHAR"), [row.get(k) for row in rows], record_nos, dropped
-            )
-            for k in keys
-        ]
-        rows = pa.Table.from_arrays(arrays, names=list(keys))
-    con.register(name, rows)
-    return list(rows.column_names)
-
-
-def _insert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: list[tuple[str, str]],
-    rows: Rows,
-    defaults: dict[str, str | Callable[[set[str]], str]],
-    dropped: Dropped,
-) -> int:
-    """Insert staged rows, filling absent or NULL columns from `defaults` (SQL expressions)."""
-    if isinstance(rows, list) and not rows:
-        return 0
-    stage = f"_stage_{table.strip('_')}"
-    present = set(_stage(con, stage, rows, dict(columns), dropped))
-    select = []
-    for column, typ in columns:
-        default = defaults.get(column)
-        if callable(default):
-            default = default(present)
-        if column in present and default:
-            expr = f'coalesce(CAST("{column}" AS {typ}), {default})'
-        elif column in present:
-            expr = f'CAST("{column}" AS {typ})'
-        else:
-            expr = default or "NULL"
-        select.append(f'{expr} AS "{column}"')
-    names = ", ".join(f'"{c}"' for c, _ in columns)
-    sql = f'INSERT INTO "{table}" ({names}) SELECT {", ".join(select)} FROM {stage}'
-    if isinstance(rows, duckdb.DuckDBPyRelation):
-        # Big files: let DuckDB write in parallel. Rows keep roughly file order (append logs are
-        # nearly time-ordered), which keeps the ts zone maps selective without a full sort.
-        # If the insert fails the transaction refuses every statement, the RESET included:
-        # ingest resets the setting after its rollback, so the insert's own error surfaces.
-        con.execute("SET preserve_insertion_order = false")
-        count = con.execute(sql).fetchall()
-        con.execute("RESET preserve_insertion_order")
-    else:
-        count = con.execute(sql + (" ORDER BY ts NULLS LAST, record_no" if table == "events" else "")
-                            ).fetchall()
-    _unstage(con, stage)
-    return int(count[0][0]) if count else 0
-
-
-def _unstage(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    try:
-        con.unregister(name)
-    except Exception:
-        con.execute(f"DROP VIEW IF EXISTS {name}")
-
-
-def _insert_domain(
-    con: duckdb.DuckDBPyConnection, table: str, rows: Rows, load_id: str, source_path: str
-) -> int:
+def _insert_domain(con: duckdb.DuckDBPyConnection, table: str, rows: Rows, load: Load) -> int:
     if table in CORE_TABLES or table.startswith("_") or not table.replace("_", "").isalnum():
-        raise LoaderError(source_path, f"domain table name {table!r} is reserved or invalid")
+        raise LoaderError(load.resolved, f"domain table name {table!r} is reserved or invalid")
     if isinstance(rows, list):
         if not rows:
             return 0
@@ -253,18 +274,103 @@ def _insert_domain(
             keys.update(dict.fromkeys(row))
         rows = domain_table(rows, list(keys))
     stage = "_stage_domain"
-    _stage(con, stage, rows, {}, Dropped())
-    con.execute(
-        f'CREATE TABLE IF NOT EXISTS "{table}" AS SELECT {_lit(load_id)} AS load_id, '
-        f"{_lit(source_path)} AS source_path, * FROM {stage} LIMIT 0"
-    )
-    existing = {r[0] for r in con.execute(f"DESCRIBE \"{table}\"").fetchall()}
+    if isinstance(rows, duckdb.DuckDBPyRelation):
+        rows.to_view(stage, replace=True)
+    else:
+        con.register(stage, rows)
+    provenance = f"{_lit(load.load_id)} AS load_id, {_lit(load.resolved)} AS source_path"
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" AS SELECT {provenance}, * FROM {stage} LIMIT 0')
+    existing = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
     for name, typ, *_ in con.execute(f"DESCRIBE {stage}").fetchall():
         if name not in existing:
             con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {typ}')
     count = con.execute(
-        f'INSERT INTO "{table}" BY NAME SELECT {_lit(load_id)} AS load_id, '
-        f"{_lit(source_path)} AS source_path, * FROM {stage}"
+        f'INSERT INTO "{table}" BY NAME SELECT {provenance}, * FROM {stage}'
     ).fetchone()
-    _unstage(con, stage)
+    try:
+        con.unregister(stage)
+    except Exception:
+        con.execute(f"DROP VIEW IF EXISTS {stage}")
     return int(count[0]) if count else 0
+
+
+# ---- provenance ---------------------------------------------------------------------------------
+
+
+def _finish(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
+    """Check each load's accounting, gather its time range and facts, write its _loads row."""
+    stats = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT load_id, min(ts), max(ts), count(*) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL), "
+            "min(record_no) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL), "
+            "arg_min(ts_raw, record_no) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL) "
+            "FROM events WHERE load_id IN (SELECT unnest(?)) GROUP BY load_id",
+            [[load.load_id for load in loads]],
+        ).fetchall()
+    }
+    rows = []
+    for load in loads:
+        result, outcome = load.result, load.outcome
+        loaded = (result.records_loaded if result.records_loaded is not None
+                  else result.records_read - outcome.quarantined)
+        if loaded + outcome.quarantined != result.records_read:
+            raise LoaderError(
+                load.resolved,
+                f"loader {load.loader.name} read {result.records_read} records but accounted for "
+                f"{loaded} loaded + {outcome.quarantined} quarantined",
+                hint="this is a bug in the loader; please report it with the file",
+            )
+        outcome.records_read = result.records_read
+        low, high, unusable, first_no, first_raw = stats.get(load.load_id, (None,) * 5)
+        outcome.ts_min = low.isoformat() if low else None
+        outcome.ts_max = high.isoformat() if high else None
+        facts = dict(result.facts)
+        if load.dropped.counts:
+            facts["values_not_stored"] = load.dropped.as_fact()
+        if unusable:
+            facts["times_not_usable"] = {
+                "count": unusable, "record_no": first_no, "value": str(first_raw)[:200],
+                "reason": "not a time, or outside 1970 .. the file's mtime + 1 day; kept in ts_raw",
+            }
+        rows.append(_load_row(load, loaded, low, high, facts, "ok"))
+    insert_load_rows(con, rows)
+
+
+def _load_row(load: Load, loaded: int, low: Any, high: Any, facts: dict[str, Any],
+              status: str) -> dict[str, Any]:
+    outcome = load.outcome
+    return {
+        "load_id": load.load_id, "loader": load.loader.name, "loader_version": load.loader.version,
+        "toolkit_version": __version__, "system": load.loader.system, "path": load.resolved,
+        "sha256": load.sha, "size_bytes": load.size, "mtime": load.mtime,
+        "tz": load.zone.key if load.zone else None, "started_at": load.started_at,
+        "finished_at": datetime.now(UTC), "records_read": load.result.records_read,
+        "records_loaded": loaded, "quarantined": outcome.quarantined,
+        "event_rows": outcome.event_rows, "metric_rows": outcome.metric_rows,
+        "table_rows": json.dumps(outcome.table_rows), "ts_min": low, "ts_max": high,
+        "facts": coerce.json_text(facts), "status": status,
+    }
+
+
+def failed_load_row(load: Load, message: str) -> dict[str, Any]:
+    """The _loads row of a file that could not be loaded: nothing else of it is in the store."""
+    load.outcome.event_rows = load.outcome.metric_rows = load.outcome.quarantined = 0
+    status = "needs_tz" if load.outcome.status == "needs_tz" else "failed"
+    row = _load_row(load, 0, None, None, {"error": message}, status)
+    row["records_read"] = 0
+    return row
+
+
+def insert_load_rows(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    types = {"VARCHAR PRIMARY KEY": "VARCHAR"}
+    arrays = [
+        coerce.column(name, types.get(kind, kind), [r[name] for r in rows], [None] * len(rows),
+                      Dropped())
+        for name, kind in LOAD_COLUMNS
+    ]
+    con.register("_stage_loads", pa.Table.from_arrays(arrays, names=[n for n, _ in LOAD_COLUMNS]))
+    con.execute("INSERT INTO _loads SELECT * FROM _stage_loads")
+    con.unregister("_stage_loads")

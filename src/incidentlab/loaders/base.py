@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,13 +27,36 @@ __all__ = ["JsonLines", "Quarantine", "excerpt", "iter_lines"]
 Rows = list[dict[str, Any]] | pa.Table | duckdb.DuckDBPyRelation
 
 
-@dataclass
 class LoadContext:
-    """What ingest hands a loader. `con` is the ingest connection; loaders only read through it."""
+    """What ingest hands a loader: the file, the --tz zone, and `con`, the ingest connection.
 
-    con: duckdb.DuckDBPyConnection
-    path: Path
-    tz: ZoneInfo | None = None
+    Loaders only read through `con` (and may stage temp tables). Asking for it first writes the
+    loads still pending, so a loader that looks at the store sees every earlier file.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection | None = None,
+        path: Path | None = None,
+        tz: ZoneInfo | None = None,
+        *,
+        connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+    ) -> None:
+        if path is None:
+            raise TypeError("LoadContext needs a path")
+        self.path = path
+        self.tz = tz
+        self._con = con
+        self._connect = connect
+        self.used_store = False
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        self.used_store = True
+        if self._connect is not None:
+            self._con = self._connect()
+        assert self._con is not None, "this LoadContext has no connection"
+        return self._con
 
     @property
     def tz_name(self) -> str | None:
