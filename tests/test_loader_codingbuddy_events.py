@@ -114,18 +114,18 @@ def test_malformed_lines_are_quarantined_with_line_numbers(ingest_into, tmp_path
         '{"seq_no": 2')
 
 
-def test_fast_path_quarantines_semantic_errors(ingest_into, tmp_path):
-    """Valid JSON everywhere (the vectorized reader succeeds) but one record lacks its session."""
+def test_semantic_errors_are_quarantined_with_their_exact_line(ingest_into, tmp_path):
+    """Valid JSON everywhere (the vectorized reader succeeds) but one record lacks its session:
+    the file is read again line by line, so the quarantined raw is the line, not a rebuild."""
     good = EVENTS.read_text().splitlines()
-    path = _workspace(tmp_path, [
-        good[0], '{"seq_no": 9, "at": "2026-03-01T09:15:01Z", "kind": {"type": "X"}}', good[2]])
+    bad = '{"seq_no": 9, "at": "2026-03-01T09:15:01Z", "kind": {"type": "X"}}'
+    path = _workspace(tmp_path, [good[0], bad, good[2]])
     result = ingest_into(path)
-    assert _reader(result) == "vectorized"
+    assert _reader(result) == "line by line (a record with a problem)"
     assert result.summary.files[0].quarantined == 1
     assert result.rows("SELECT record_no, reason FROM _load_warnings") == [
         {"record_no": 2, "reason": "session_id missing"}]
-    assert json.loads(result.scalar("SELECT raw FROM _load_warnings")) == {
-        "seq_no": 9, "at": "2026-03-01T09:15:01Z", "session_id": None, "kind": {"type": "X"}}
+    assert result.scalar("SELECT raw FROM _load_warnings") == bad
     assert result.scalar("SELECT max(record_no) FROM events") == 3
 
 
@@ -205,3 +205,76 @@ def test_seq_no_beyond_bigint_is_quarantined(ingest_into, tmp_path, damaged):
     assert reasons[0] == {"record_no": 2,
                           "reason": "seq_no beyond the 64-bit signed range of seq"}
     assert result.scalar("SELECT count(*) FROM events") == 1
+
+
+def _bytes_workspace(tmp_path: Path, data: bytes) -> Path:
+    folder = tmp_path / "raw" / ".codingbuddy"
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_bytes(data)
+    return folder / "events.jsonl"
+
+
+GOOD = EVENTS.read_bytes().splitlines()
+
+
+@pytest.mark.parametrize("name, damage, bad_line, reason", [
+    ("invalid UTF-8", lambda line: line[:-2] + b"\xff\xfe" + line[-2:], 3, "malformed JSON"),
+    ("lone surrogate", lambda line: line.replace(b'"type":', b'"x":"\\ud800","type":', 1), 3,
+     "malformed JSON"),
+    ("seq_no beyond 64 bits", lambda line: b'{"seq_no": 1180591620717411303424' + line[line.index(b","):],
+     3, "seq_no missing or not an unsigned integer"),
+])
+def test_one_bad_line_loses_only_itself(ingest_into, tmp_path, name, damage, bad_line, reason):
+    lines = list(GOOD)
+    lines[2] = damage(lines[2])
+    result = ingest_into(_bytes_workspace(tmp_path, b"\n".join(lines) + b"\n"))
+    (outcome,) = result.summary.files
+    assert outcome.status == "loaded", outcome.message
+    warnings = result.rows("SELECT record_no, reason, raw FROM _load_warnings")
+    assert outcome.event_rows == len(GOOD) - 1
+    assert [(w["record_no"], w["reason"].split(":")[0]) for w in warnings] == [(bad_line, reason)]
+    assert warnings[0]["raw"] == lines[2].decode("utf-8", "backslashreplace")
+
+
+@pytest.mark.parametrize("at", [b"infinity", b"-infinity", b"epoch", b"1969-12-31T23:59:59Z",
+                                b"2026-03-01T09:15:00+99:99", b"99999-01-01T00:00:00Z"])
+def test_times_no_analysis_can_hold_are_missing_with_a_reason(ingest_into, tmp_path, at):
+    lines = list(GOOD)
+    lines[2] = lines[2].replace(b'"at":"2026-03-01T09:15:01.481516Z"', b'"at":"' + at + b'"')
+    result = ingest_into(_bytes_workspace(tmp_path, b"\n".join(lines) + b"\n"))
+    (outcome,) = result.summary.files
+    row = result.rows("SELECT ts, ts_quality, ts_raw FROM events WHERE record_no = 3")
+    quarantined = result.rows("SELECT record_no FROM _load_warnings")
+    if quarantined:  # not parseable at all: the loader's own reason
+        assert quarantined == [{"record_no": 3}]
+        return
+    assert row == [{"ts": None, "ts_quality": "missing", "ts_raw": at.decode()}]
+    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
+    assert facts["times_not_usable"]["count"] == 1 and facts["times_not_usable"]["record_no"] == 3
+    result.rows("SELECT * FROM events")  # every value converts: analysis keeps working
+    assert outcome.ts_max == "2026-03-01T09:15:08+00:00"
+
+
+@pytest.mark.parametrize("filler", [b"   ", b"\r", b"\t \r"])
+def test_whitespace_lines_keep_line_numbers(ingest_into, tmp_path, filler):
+    data = b"\n".join([GOOD[0], filler, *GOOD[1:]]) + b"\n"
+    result = ingest_into(_bytes_workspace(tmp_path, data))
+    numbers = [r["record_no"] for r in result.rows("SELECT record_no FROM events ORDER BY record_no")]
+    assert numbers == [1, *range(3, len(GOOD) + 2)]
+
+
+def test_attrs_keep_every_top_level_key_and_bom_is_not_a_record(ingest_into, tmp_path):
+    first = GOOD[0][:-1] + b',"trace_id":"t-1"}'
+    data = b"\xef\xbb\xbf" + b"\n".join([first, *GOOD[1:]]) + b"\n"
+    result = ingest_into(_bytes_workspace(tmp_path, data))
+    assert result.summary.files[0].quarantined == 0
+    attrs = json.loads(result.scalar("SELECT attrs FROM events WHERE record_no = 1"))
+    assert attrs["trace_id"] == "t-1" and attrs["kind"] == json.loads(GOOD[0])["kind"]
+
+
+def test_valid_compact_file_stays_on_the_vectorized_path(ingest_into, tmp_path):
+    compact = [json.dumps(json.loads(line), separators=(",", ":")).encode() for line in GOOD]
+    result = ingest_into(_bytes_workspace(tmp_path, b"\n".join(compact) + b"\n"))
+    assert _reader(result) == "vectorized"
+    assert json.loads(result.scalar("SELECT attrs FROM events WHERE record_no = 2")) == json.loads(
+        compact[1])

@@ -111,8 +111,7 @@ CREATE OR REPLACE TEMP MACRO il_ts_clean(s) AS
 CREATE OR REPLACE TEMP MACRO il_has_zone(s) AS
     regexp_matches(trim(s), '(Z|z|[+-]\d\d:?\d\d)$');
 CREATE OR REPLACE TEMP MACRO il_bad_offset(s) AS
-    coalesce(TRY_CAST(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)Z?$', 1) AS INTEGER) > 14
-          OR TRY_CAST(regexp_extract(trim(s), '[+-](\d\d):?(\d\d)Z?$', 2) AS INTEGER) > 59, false);
+    regexp_matches(s, '[+-](1[5-9]|[2-9]\d):?\d\dZ?\s*$|[+-]\d\d:?[6-9]\dZ?\s*$');
 CREATE OR REPLACE TEMP MACRO il_ts_utc(s) AS
     CASE WHEN NOT il_bad_offset(s) THEN try_cast(il_ts_clean(s) AS TIMESTAMPTZ) END;
 CREATE OR REPLACE TEMP MACRO il_ts_local(s, zone) AS

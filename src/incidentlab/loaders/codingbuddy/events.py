@@ -8,8 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
+import pyarrow as pa
+
 from ..base import LoadContext, LoadResult, path_has
-from .taxonomy import AT_SQL, projection_sql, workspace_name
+from ..reading import escaped, iter_raw_lines
+from .taxonomy import AT_SQL, ENVELOPE_SQL, projection_sql, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 _COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
@@ -22,19 +25,18 @@ _BAD_REASON = f"""
     END"""
 
 
-_BLANK_LINE = re.compile(rb"\n\r?\n")
+# A blank or whitespace-only line (first, middle or last) would shift the vectorized reader's row
+# numbers off the file's line numbers. Both patterns are literal-led: as fast as a memchr scan.
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n(?=[^\n])|\n[ \t\r\f\v]+\Z")
+_BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*(?:\n|\Z)")
 
 
 def has_blank_lines(path: Path) -> bool:
-    """Blank lines would shift the vectorized reader's row numbers off the file's line numbers."""
+    """True when a line of the file is empty or only whitespace."""
     if path.stat().st_size == 0:
         return False
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if data[:1] in (b"\n", b"\r"):
-            return True
-        # one regex pass over the mapped file (a literal-led pattern: as fast as a memchr scan)
-        match = _BLANK_LINE.search(data)
-        return match is not None and match.end() < len(data)
+        return bool(_BLANK_FIRST.match(data) or _BLANK_LINE.search(data))
 
 
 class EventsJsonlLoader:
@@ -52,16 +54,18 @@ class EventsJsonlLoader:
         return b'"seq_no"' in head and b'"session_id"' in head and b'"kind"' in head
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        # The blank-line scan runs beside the vectorized read (DuckDB releases the GIL); a file
-        # with blank lines (rare) is then read again line by line to keep its line numbers.
+        # The blank-line scan runs beside the vectorized read (DuckDB releases the GIL). A file the
+        # fast path cannot take exactly (blank lines, a bad line, a record it would not keep
+        # byte for byte) is read again line by line, so line numbers, raw text and attrs are exact.
         with ThreadPoolExecutor(max_workers=1) as scanner:
             blank = scanner.submit(has_blank_lines, ctx.path)
-            staged = self._stage_fast(ctx)
-            reader = "vectorized"
-            if blank.result() or not staged:
-                self._stage_robust(ctx)
-                why = "blank lines" if staged else "a line the JSON reader refused"
-                reader = f"line by line ({why})"
+            why_not = self._stage_fast(ctx)
+            if blank.result():
+                why_not = "blank lines"
+        reader = "vectorized"
+        if why_not is not None:
+            self._stage_robust(ctx)
+            reader = f"line by line ({why_not})"
         con = ctx.con
         records = con.execute("SELECT count(*) FROM _cb_src").fetchone()[0]
         events = con.sql(
@@ -70,14 +74,13 @@ class EventsJsonlLoader:
             )
         )
         quarantine = con.sql(
-            "SELECT rn AS record_no, bad_reason AS reason, left(raw, 500) AS raw "
-            "FROM _cb_src WHERE bad_reason IS NOT NULL"
+            "SELECT rn AS record_no, bad_reason AS reason, raw FROM _cb_src WHERE bad_reason IS NOT NULL"
         )
         return LoadResult(records_read=records, events=events, quarantine=quarantine,
                           facts={"reader": reader})
 
-    def _stage_fast(self, ctx: LoadContext) -> bool:
-        """DuckDB's vectorized JSON reader; False when it refuses a line (not JSON, or > ~32 MB)."""
+    def _stage_fast(self, ctx: LoadContext) -> str | None:
+        """DuckDB's vectorized JSON reader; None when it took the file exactly, else why not."""
         # Kept in file order, rowid + 1 is the line number (blank lines aside): cheaper than
         # row_number(), whose window runs in one thread. The default maximum_object_size keeps
         # the reader's buffers small enough to parse in parallel (256 MB made it ~30% slower);
@@ -92,31 +95,42 @@ class EventsJsonlLoader:
                 [str(ctx.path)],
             )
         except Exception:
-            return False
+            return "a line the JSON reader refused"
+        # attrs is the envelope spliced from its fields: exact only when it gives back the file's
+        # bytes. Other top-level keys, other spacing or escapes, a BOM or CRLF all change the sum.
+        rows, bad, spliced = ctx.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), "
+            f"sum(strlen({ENVELOPE_SQL})) FROM _cb_read"
+        ).fetchone()
+        if bad:
+            return "a record with a problem"
+        size = ctx.path.stat().st_size
+        newlines = rows - (0 if size == 0 or _last_byte(ctx.path) == b"\n" else 1)
+        if rows and spliced != size - newlines:
+            return "records the fast reader would not keep byte for byte"
         ctx.con.execute(
             """CREATE OR REPLACE TEMP VIEW _cb_src AS
             SELECT rowid + 1 AS rn, seq_no, at_raw, session_id, kind, bad_reason,
-                   CASE WHEN bad_reason IS NOT NULL THEN json_object(
-                       'seq_no', seq_no, 'at', at_raw, 'session_id', session_id, 'kind', kind
-                   )::VARCHAR END AS raw
+                   NULL::VARCHAR AS raw
             FROM _cb_read"""
         )
-        return True
+        return None
 
     def _stage_robust(self, ctx: LoadContext) -> None:
-        """Line by line in SQL: every line keeps its number, bad ones get a reason."""
+        """Line by line: every line keeps its physical number and its exact text (any bytes)."""
         ctx.con.execute("DROP VIEW IF EXISTS _cb_src")
+        numbers, texts = [], []
+        for number, raw in iter_raw_lines(ctx.path):
+            numbers.append(number)
+            texts.append(escaped(raw))
+        ctx.con.register("_cb_lines", pa.table({"rn": pa.array(numbers, pa.int64()),
+                                                "line": pa.array(texts, pa.string())}))
         ctx.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _cb_src AS
-            WITH lines AS (
-                SELECT row_number() OVER () AS rn, line
-                FROM read_csv(?, columns={{'line': 'VARCHAR'}}, delim='\\x1f', quote='', escape='',
-                              header=false, auto_detect=false, strict_mode=false,
-                              max_line_size=268435456)
-            ), parsed AS (
+            WITH parsed AS (
                 SELECT rn, line AS raw,
                        CASE WHEN json_valid(line) THEN CAST(line AS JSON) END AS j
-                FROM lines WHERE trim(coalesce(line, '')) <> ''
+                FROM _cb_lines
             ), fields AS (
                 SELECT rn, raw, j,
                        try_cast(j->>'seq_no' AS UBIGINT) AS seq_no, j->>'at' AS at_raw,
@@ -128,6 +142,12 @@ class EventsJsonlLoader:
                         WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
                         ELSE {_BAD_REASON} END AS bad_reason,
                    raw
-            FROM fields""",
-            [str(ctx.path)],
+            FROM fields"""
         )
+        ctx.con.unregister("_cb_lines")
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1)

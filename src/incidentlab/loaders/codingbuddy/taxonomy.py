@@ -178,7 +178,8 @@ _WARNING_VARIANTS = (
 
 
 # chrono's `at` (RFC 3339 with Z) casts directly; other spellings go through the general parser.
-AT_SQL = "coalesce(try_cast(at_raw AS TIMESTAMPTZ), il_ts_utc(at_raw))"
+AT_SQL = ("CASE WHEN NOT il_bad_offset(at_raw) THEN "
+          "coalesce(try_cast(at_raw AS TIMESTAMPTZ), il_ts_utc(at_raw)) END")
 
 # The whole EventEnvelope as the writer serialized it (serde keeps field order): spliced together
 # from the already-serialized `kind` instead of json_object(), which would parse `kind` again.
