@@ -28,6 +28,8 @@ def database_info(db: str | Path) -> dict[str, Any]:
             "mirror_events": counts[1],
             "metrics": con.execute("SELECT count(*) FROM metrics").fetchone()[0],
             "quarantined": con.execute("SELECT count(*) FROM _load_warnings").fetchone()[0],
+            "failed_loads": con.execute("SELECT count(*) FROM _loads WHERE status <> 'ok'"
+                                        ).fetchone()[0],
             "systems": _rows(
                 con,
                 "SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
@@ -37,7 +39,8 @@ def database_info(db: str | Path) -> dict[str, Any]:
             "loads": _rows(
                 con,
                 "SELECT loader, path, sha256, records_read, event_rows, metric_rows, quarantined, "
-                "status, tz, finished_at FROM _loads ORDER BY path",
+                "status, CASE WHEN status <> 'ok' THEN facts->>'error' END AS error, tz, "
+                "finished_at FROM _loads ORDER BY path",
             ),
             "warnings": _rows(
                 con,

@@ -298,6 +298,8 @@ class _Run:
         try:
             load.result = loader.load(ctx)
             load.sha = digest.result()
+        except IngestStopped:  # the batch written for this loader hit a full disk
+            raise
         except Exception as exc:
             if ctx.used_store and self.con is not None:
                 drop_temp_objects(self.con)

@@ -11,6 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..cli import EXIT_OK, EXIT_PROBLEMS, console, err_console, handle_errors, print_json, print_table
+from ..errors import IngestStopped
 from ..info import database_info
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
@@ -78,16 +79,35 @@ def ingest_command(
             def step(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=path[-60:])
 
-            summary = ingest(paths, db, loader=loader_name, tz=tz, force=force, progress=step)
+            summary, stopped = _run(paths, db, loader_name, tz, force, step)
     else:
-        summary = ingest(paths, db, loader=loader_name, tz=tz, force=force)
+        summary, stopped = _run(paths, db, loader_name, tz, force, None)
     if as_json:
-        print_json(summary.to_dict())
+        print_json({**summary.to_dict(), **({"stopped": str(stopped)} if stopped else {})})
     else:
         _print_summary(summary, paths)
+    if stopped:
+        err_console.print(f"[red]error:[/red] {stopped}", highlight=False, soft_wrap=True)
+        sys.exit(stopped.exit_code)
     failed = not summary.ok
-    strict_fail = strict and (summary.quarantined > 0 or bool(summary.unclaimed))
+    strict_fail = strict and (_quarantined_in(db, summary) > 0 or bool(summary.unclaimed))
     sys.exit(EXIT_PROBLEMS if failed or strict_fail else EXIT_OK)
+
+
+def _run(paths: tuple[str, ...], db: str, loader: str | None, tz: str | None, force: bool,
+         step: Any) -> tuple[IngestSummary, IngestStopped | None]:
+    """The summary, and why the run stopped early (Ctrl-C, disk full) if it did."""
+    try:
+        return ingest(paths, db, loader=loader, tz=tz, force=force, progress=step), None
+    except IngestStopped as stopped:
+        return stopped.summary, stopped  # type: ignore[return-value]
+
+
+def _quarantined_in(db: str, summary: IngestSummary) -> int:
+    """Quarantined records of every file named in this run, including unchanged ones."""
+    info = database_info(db)
+    paths = {f.path for f in summary.files}
+    return sum(load["quarantined"] or 0 for load in info["loads"] if load["path"] in paths)
 
 
 def _short(path: str, roots: list[str]) -> str:
@@ -113,14 +133,17 @@ def _print_summary(summary: IngestSummary, paths: tuple[str, ...]) -> None:
     if rows:
         print_table(rows, list(rows[0]), title="Ingested files")
     for f in summary.files:
-        if f.status in ("failed", "needs_tz"):
+        if f.status in ("failed", "needs_tz", "unreadable", "not_loaded"):
             console.print(f"[red]{f.status}[/red] {_short(f.path, roots)}: {f.message}", highlight=False)
     totals = summary.to_dict()["totals"]
     console.print(
         f"[bold]{totals['loaded']}[/bold] loaded, {totals['unchanged']} unchanged, "
         f"[{'red' if totals['failed'] else 'green'}]{totals['failed']} failed[/], "
         f"{totals['event_rows']} events, {totals['quarantined']} quarantined, "
-        f"{totals['unclaimed']} unclaimed; time range "
+        f"{totals['unclaimed']} unclaimed, "
+        f"[{'red' if totals['unreadable'] else 'green'}]{totals['unreadable']} unreadable[/]"
+        f"{', ' + str(totals['not_loaded']) + ' not loaded' if totals['not_loaded'] else ''}; "
+        "time range "
         f"{totals['ts_min'] or '-'} .. {totals['ts_max'] or '-'} (UTC)",
         highlight=False,
     )
@@ -131,6 +154,10 @@ def _print_summary(summary: IngestSummary, paths: tuple[str, ...]) -> None:
         for path in summary.unclaimed:
             console.print(f"  {_short(path, roots)}", highlight=False)
         console.print("  (force one with --loader NAME; list loaders with `incidentlab loaders`)")
+    if summary.unreadable:
+        console.print("[red]Could not be read (check permissions and links):[/red]")
+        for line in summary.unreadable:
+            console.print(f"  {line}", highlight=False)
     console.print(f"database: {summary.db}", highlight=False)
 
 
@@ -194,6 +221,10 @@ def info_command(db: str, as_json: bool) -> None:
                 title="Coverage per system (UTC)")
     print_table(info["loads"], ["loader", "path", "records_read", "event_rows", "quarantined",
                                 "status"], title="Loads")
+    for load in info["loads"]:
+        if load["status"] != "ok":
+            console.print(f"[red]{load['status']}[/red] {load['path']}: {load.get('error')}",
+                          highlight=False)
     if info["warnings"]:
         print_table(info["warnings"], ["source_path", "record_no", "reason", "raw"],
                     title="Quarantined records (first 20)")

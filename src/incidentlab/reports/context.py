@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
-from ..store import connect
+from ..store import connect_snapshot
 from .display import Html, Section, definition_list, esc, fmt_ts, notice, table
 from .paths import resolve_db
 from .query import Filters, as_list, filtered_events, frame, parse_time
@@ -112,7 +112,7 @@ def context(
     path = resolve_db(db)
     redactor = make_redactor(bool(redact))
     return Context(
-        db=path, con=connect(path, read_only=True), incident_id=str(incident_id or path.stem),
+        db=path, con=connect_snapshot(path), incident_id=str(incident_id or path.stem),
         title=str(clean_text(redactor, str(title or "Incident"))), filters=filters, tz=tz,
         redact=bool(redact),
         redactor=redactor, severity=str(severity or ""),
@@ -239,7 +239,8 @@ def db_info(ctx: Context) -> dict[str, Any]:
                             "min(ts) AS ts_min, max(ts) AS ts_max FROM timeline_events "
                             "GROUP BY system ORDER BY system"),
             "loads": rows("SELECT loader, path, sha256, records_read, event_rows, metric_rows, "
-                          "quarantined, status, tz, finished_at FROM _loads ORDER BY path"),
+                          "quarantined, status, CASE WHEN status <> 'ok' THEN facts->>'error' END "
+                          "AS error, tz, finished_at FROM _loads ORDER BY path"),
         }
 
     return cached(ctx, "info", compute)

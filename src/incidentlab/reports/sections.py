@@ -55,11 +55,13 @@ def sources(ctx: Context) -> Section:
     if not loads.is_empty():
         loads = loads.with_columns(pl.col("sha256").str.slice(0, 12).alias("sha256")).select(
             "loader", "path", "sha256", "records_read", "event_rows", "metric_rows", "quarantined",
-            "status", "tz")
+            "status", "error", "tz")
+    failed = [load for load in info["loads"] if load["status"] != "ok"]
     totals = paragraph(
         f"{info['events']} events ({info['mirror_events']} mirror copies kept for cross-checks), "
         f"{info['metrics']} metric points, {info['quarantined']} quarantined records "
-        f"from {len(info['loads'])} files."
+        f"from {len(info['loads']) - len(failed)} files"
+        + (f"; {len(failed)} files could not be loaded (status and error below)." if failed else ".")
     )
     return Section(totals, ctx.table(loads, "Files ingested (sha256 shortened)"))
 
