@@ -81,9 +81,10 @@ def column(
     kind: str,
     values: Sequence[Any],
     record_nos: Sequence[Any],
-    dropped: Dropped,
+    dropped: Dropped | Sequence[Dropped],
 ) -> pa.Array:
-    """An Arrow array of `kind` (a store type name) from Python values; bad cells become NULL."""
+    """An Arrow array of `kind` (a store type name) from Python values; bad cells become NULL and
+    are counted in `dropped` (one for all rows, or one per row when rows come from several loads)."""
     typ = ARROW_TYPES[kind]
     if kind == "JSON":
         values = [json_text(v) for v in values]
@@ -91,11 +92,12 @@ def column(
         return pa.array(values, type=typ)
     except (pa.ArrowException, TypeError, ValueError, OverflowError, UnicodeError):
         pass
+    owners = [dropped] * len(values) if isinstance(dropped, Dropped) else dropped
     cells = []
-    for value, record_no in zip(values, record_nos, strict=True):
+    for value, record_no, owner in zip(values, record_nos, owners, strict=True):
         cell, reason = _cell(kind, value)
         if reason:
-            dropped.add(name, value, record_no, reason)
+            owner.add(name, value, record_no, reason)
         cells.append(cell)
     return pa.array(cells, type=typ)
 

@@ -119,53 +119,55 @@ def write_loads(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
 
 
 def _write_in_memory(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
-    for table, columns, part in (
-        ("events", EVENT_COLUMNS, "events"),
-        ("metrics", METRIC_COLUMNS, "metrics"),
-        ("_load_warnings", WARNING_COLUMNS, "quarantine"),
+    for table, columns, part, counter in (
+        ("events", EVENT_COLUMNS, "events", "event_rows"),
+        ("metrics", METRIC_COLUMNS, "metrics", "metric_rows"),
+        ("_load_warnings", WARNING_COLUMNS, "quarantine", "quarantined"),
     ):
-        staged = []
-        for index, load in enumerate(loads):
+        batch: list[tuple[Load, list[dict[str, Any]]]] = []
+        for load in loads:
             rows = load.quarantine_rows() if part == "quarantine" else load.rows(
                 getattr(load.result, part))
-            count = len(rows) if rows else 0
-            if part == "events":
-                load.outcome.event_rows = count
-            elif part == "metrics":
-                load.outcome.metric_rows = count
-            else:
-                load.outcome.quarantined = count
-            if count:
-                staged.append(_arrow(load, rows, columns, index))  # type: ignore[arg-type]
-        if staged:
+            setattr(load.outcome, counter, len(rows) if rows else 0)
+            if rows:
+                batch.append((load, rows))  # type: ignore[arg-type]
+        if batch:
             stage = f"_stage_{table.strip('_')}"
-            con.register(stage, pa.concat_tables(staged))
+            con.register(stage, _arrow(batch, columns))
             present = {name for name, _ in columns} | {"event_key", "_prefix", "_ts_upper"}
             order = " ORDER BY _batch_index, ts NULLS LAST, record_no" if table == "events" else ""
             _insert_select(con, table, columns, stage, present, {}, order)
             con.unregister(stage)
 
 
-def _arrow(
-    load: Load, rows: list[dict[str, Any]], columns: list[tuple[str, str]], index: int = 0
-) -> pa.Table:
-    """A load's rows as an Arrow table of every column, provenance filled in, cells coerced."""
+def _arrow(batch: list[tuple[Load, list[dict[str, Any]]]], columns: list[tuple[str, str]]
+           ) -> pa.Table:
+    """The rows of several loads as one Arrow table of every column: provenance filled in, cells
+    coerced to their column types (what a column cannot hold is counted against its load)."""
+    rows = [row for _, load_rows in batch for row in load_rows]
+    owners = [load.dropped for load, load_rows in batch for _ in load_rows]
     record_nos = [row.get("record_no") for row in rows]
-    constants = {"load_id": load.load_id, "system": load.loader.system,
-                 "source": load.loader.source, "source_path": load.resolved}
+
+    def repeated(value: Any) -> list[Any]:
+        return [value(load) for load, load_rows in batch for _ in load_rows]
+
+    constants = {"load_id": lambda load: load.load_id, "system": lambda load: load.loader.system,
+                 "source": lambda load: load.loader.source,
+                 "source_path": lambda load: load.resolved}
     names, arrays = [], []
     for name, kind in columns:
         values = [row.get(name) for row in rows]
         if name in constants:
-            values = [constants[name] if v is None else v for v in values]
+            values = [given if given is not None else default
+                      for given, default in zip(values, repeated(constants[name]), strict=True)]
         names.append(name)
-        arrays.append(coerce.column(name, kind, values, record_nos, load.dropped))
-    keys = [row.get("event_key") for row in rows]
+        arrays.append(coerce.column(name, kind, values, record_nos, owners))
     extra = {
-        "event_key": coerce.column("event_key", "VARCHAR", keys, record_nos, load.dropped),
-        "_prefix": pa.array([load.prefix] * len(rows), pa.string()),
-        "_ts_upper": pa.array([load.ts_upper] * len(rows), pa.timestamp("us", tz="UTC")),
-        "_batch_index": pa.array([index] * len(rows), pa.int64()),
+        "event_key": coerce.column("event_key", "VARCHAR", [row.get("event_key") for row in rows],
+                                   record_nos, owners),
+        "_prefix": pa.array(repeated(lambda load: load.prefix), pa.string()),
+        "_ts_upper": pa.array(repeated(lambda load: load.ts_upper), pa.timestamp("us", tz="UTC")),
+        "_batch_index": pa.array([i for i, (_, r) in enumerate(batch) for _ in r], pa.int64()),
     }
     return pa.Table.from_arrays(arrays + list(extra.values()), names=names + list(extra))
 
@@ -191,7 +193,7 @@ def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
             rows.to_view(stage, replace=True)
             present = set(rows.columns)
         else:
-            table_rows = _arrow(load, rows, columns)
+            table_rows = _arrow([(load, rows)], columns)
             con.register(stage, table_rows)
             present = set(table_rows.column_names)
         # Big files: DuckDB writes in parallel. Rows keep roughly file order (append logs are
