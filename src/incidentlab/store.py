@@ -154,6 +154,9 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
 
 def check_target(path: Path, *, read_only: bool) -> None:
     """Refuse, in one line, a --db that is not an incidentlab database or cannot be written."""
+    if str(path) in ("", ".", ":memory:") or str(path).startswith(":memory:"):
+        raise NotADatabaseError(f"--db {str(path)!r} is not a file",
+                                hint="give a file name such as incident.duckdb")
     if read_only and not path.exists():
         raise DatabaseNotFoundError(
             f"no database at {path}", hint="create it with `incidentlab ingest PATH --db DB`"
