@@ -180,3 +180,23 @@ def test_many_small_files_are_written_in_batches_and_all_land(tmp_path):
     assert _db_rows(db, "SELECT count(*) FROM _loads WHERE event_rows = 1") == [(1200,)]
     again = ingest([evidence], db)
     assert again.count("unchanged") == 1200
+
+
+def test_strict_on_a_rerun_still_sees_the_quarantine(tmp_path):
+    path = tmp_path / "ws" / ".codingbuddy" / "events.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((WORKSPACE / ".codingbuddy" / "events.jsonl").read_bytes() + b"{broken\n")
+    db = str(tmp_path / "i.duckdb")
+    first = CliRunner().invoke(main, ["ingest", str(path), "--db", db, "--strict"])
+    again = CliRunner().invoke(main, ["ingest", str(path), "--db", db, "--strict"])
+    assert (first.exit_code, again.exit_code) == (1, 1)
+    assert "unchanged" in again.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_db_path_is_refused(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    result = CliRunner().invoke(main, ["ingest", str(WORKSPACE), "--db", str(folder / "i.duckdb")])
+    assert result.exit_code == 2 and "cannot be written" in result.output

@@ -106,6 +106,8 @@ ProgressFn = Callable[[int, int, str], None]
 # Small in-memory loads are written together: one transaction and one INSERT per table per batch.
 BATCH_FILES = 1000
 BATCH_ROWS = 100_000
+# The write lock is released between batches at least this often, so readers are not kept waiting.
+LOCK_TURN_SECONDS = 1.0
 STORAGE_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
@@ -220,6 +222,7 @@ class _Run:
     def __init__(self, db: Path, summary: IngestSummary, zone: Any, force: bool) -> None:
         self.db, self.summary, self.zone, self.force = db, summary, zone, force
         self.con: duckdb.DuckDBPyConnection | None = None
+        self.opened_at = 0.0
         self.pending: list[Load] = []
         self.pending_rows = 0
         self.hasher = ThreadPoolExecutor(max_workers=1)
@@ -255,7 +258,13 @@ class _Run:
     def connect(self) -> duckdb.DuckDBPyConnection:
         if self.con is None:
             self.con = connect(self.db)
+            self.opened_at = time.monotonic()
         return self.con
+
+    def yield_lock(self) -> None:
+        """Let waiting readers in about once a second (closing checkpoints: not after each file)."""
+        if self.con is not None and time.monotonic() - self.opened_at >= LOCK_TURN_SECONDS:
+            self.close()
 
     def close(self) -> None:
         if self.con is not None:
@@ -324,7 +333,7 @@ class _Run:
             self.flush(keep_open=True)
             self._write([load])
             drop_temp_objects(self.connect())
-            self.close()
+            self.yield_lock()
         outcome.seconds = time.perf_counter() - started
 
     def _unchanged(self, digest: Any, previous: list, outcome: FileOutcome) -> bool:
@@ -346,7 +355,7 @@ class _Run:
             for load in loads:
                 self._write([load])
         if not keep_open:
-            self.close()
+            self.yield_lock()
 
     def _write(self, loads: list[Load], *, quiet: bool = False) -> bool:
         """Write loads in one transaction. On failure: roll back; unless `quiet`, record the
