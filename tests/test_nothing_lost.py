@@ -200,3 +200,36 @@ def test_a_read_only_db_path_is_refused(tmp_path):
     folder.chmod(0o500)
     result = CliRunner().invoke(main, ["ingest", str(WORKSPACE), "--db", str(folder / "i.duckdb")])
     assert result.exit_code == 2 and "cannot be written" in result.output
+
+
+KILLED = """
+import sys
+from incidentlab.ingest import ingest
+print("started", flush=True)
+ingest([sys.argv[1]], sys.argv[2])
+"""
+
+
+def test_a_kill_mid_ingest_leaves_only_whole_loads(tmp_path):
+    evidence = tmp_path / "evidence"
+    for index in range(40):
+        shutil.copytree(WORKSPACE / ".codingbuddy", evidence / f"w{index}" / ".codingbuddy")
+    big = evidence / "big" / ".codingbuddy" / "events.jsonl"
+    big.parent.mkdir(parents=True)
+    lines = (WORKSPACE / ".codingbuddy" / "events.jsonl").read_bytes().splitlines()
+    big.write_bytes(b"\n".join(lines * 20_000) + b"\n")
+    db = tmp_path / "i.duckdb"
+    process = subprocess.Popen([sys.executable, "-c", KILLED, str(evidence), str(db)],
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline().strip() == "started"
+    try:
+        process.wait(timeout=1.5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    assert process.returncode == -9, "the ingest finished before the kill: give it more to do"
+    from conftest import Ingested
+    result = Ingested(db, None)  # type: ignore[arg-type]
+    assert_nothing_lost(result)  # every load present is whole: its rows match its counts
+    assert result.scalar("SELECT count(*) FROM _loads WHERE status <> 'ok'") == 0
+    result.close()
