@@ -97,7 +97,7 @@ def test_malformed_messages_quarantined(ingest_into, tmp_path: Path):
     assert [(Path(w["source_path"]).name, w["record_no"]) for w in warnings] == [
         (bad.name, 2), (bad.name, 3), (broken.name, None)]
     assert warnings[0]["reason"] == "message is not an object with a string 'type'"
-    assert warnings[2]["reason"].startswith("malformed JSON document")
+    assert warnings[2]["reason"].startswith("not a JSON document: malformed JSON")
     assert {f.status for f in result.summary.files} == {"loaded"}
 
 

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import LoaderError, NeedsTimezoneError
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, path_has
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt, path_has
+from ..reading import decode, parse_json
+from ..reading.text import BOM
+from ..transcripts.common import unmapped
 from .fields import Mapping_, http_fields, load_mapping, lookup, resolve
 from .values import NaiveTime, http_severity, plausible, read_time, severity
 
@@ -35,6 +38,11 @@ def _owned_shape(record: dict[str, Any]) -> bool:
     )
 
 
+def _repr(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _looks_like_log(sample: list[dict[str, Any]], mapping: Mapping_, need_text: bool) -> bool:
     if not sample or sum(1 for r in sample if _owned_shape(r)) > len(sample) / 2:
         return False
@@ -47,11 +55,44 @@ def _looks_like_log(sample: list[dict[str, Any]], mapping: Mapping_, need_text: 
 
 
 def _complete_lines(head: bytes) -> list[str]:
-    text = head.decode("utf-8", "replace")
+    text = decode(head.removeprefix(BOM))
     lines = text.splitlines()
     if len(head) >= 4096 and not text.endswith("\n"):
         lines = lines[:-1]
     return [line for line in lines if line.strip()]
+
+
+def _head_objects(head: bytes, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """(the JSON objects among the head's first `limit` complete lines, how many lines looked)."""
+    lines = _complete_lines(head)[:limit]
+    sample = []
+    for line in lines:
+        value, problem = parse_json(line)
+        if problem is None and isinstance(value, dict):
+            sample.append(value)
+    return sample, len(lines)
+
+
+def _csv_rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | Quarantine]]:
+    """(first line number, cells) per non-blank row; a row the csv module rejects comes as a
+    Quarantine of its lines, and reading goes on after it."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    physical: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            physical = physical or io.StringIO(text, newline="").readlines()
+            number, start = start, reader.line_num + 1
+            raw = "".join(physical[number - 1:start - 1])
+            yield number, Quarantine(number, f"unreadable CSV row: {exc}", excerpt(raw))
+            continue
+        number, start = start, reader.line_num + 1
+        if any(cell.strip() for cell in row):
+            yield number, row
 
 
 class _Base:
@@ -59,11 +100,12 @@ class _Base:
     version: ClassVar[str] = "1"
 
     def _rows(
-        self, ctx: LoadContext, records: list[tuple[int, dict[str, Any] | None, str]],
+        self, ctx: LoadContext, records: list[tuple[int, int, dict[str, Any], str]],
         quarantine: list[Quarantine], facts: dict[str, Any],
     ) -> list[dict[str, Any]]:
+        """Events of (position, record number, record, raw) rows; bad ones join `quarantine`."""
         mapping = load_mapping(ctx.path)
-        sample = [r for _, r, _ in records[: SAMPLE * 2] if r is not None][:SAMPLE]
+        sample = [r for position, _, r, _ in records if position <= SAMPLE * 2][:SAMPLE]
         resolved = resolve(mapping, sample, plausible)
         http = http_fields(sample)
         f = resolved.fields
@@ -71,22 +113,23 @@ class _Base:
         if http:
             facts["http_fields"] = http
         events = []
-        for position, (number, record, raw) in enumerate(records, start=1):
-            if record is None:
-                continue
+        for position, number, record, raw in records:
             try:
                 ts, quality = read_time(
                     lookup(record, f["time"]) if f["time"] else None,
                     resolved.time_format, resolved.naive, ctx.tz,
                 )
+                time_raw = lookup(record, f["time"]) if f["time"] else None
+                if ts is None and time_raw not in (None, ""):
+                    quarantine.append(Quarantine(
+                        number, f"{f['time']} {_repr(time_raw)} is not a timestamp",
+                        excerpt(raw)))
+                    continue
+                events.append(self._event(ctx, number, position, record, f, http, ts, quality))
             except NaiveTime as exc:
                 raise NeedsTimezoneError(str(ctx.path), exc.raw) from exc
-            time_raw = lookup(record, f["time"]) if f["time"] else None
-            if ts is None and time_raw not in (None, ""):
-                quarantine.append(Quarantine(
-                    number, f"{f['time']} {time_raw!r} is not a timestamp", excerpt(raw)))
-                continue
-            events.append(self._event(ctx, number, position, record, f, http, ts, quality))
+            except Exception as exc:  # whatever the values, only this record is lost
+                quarantine.append(Quarantine(number, unmapped(exc), excerpt(raw)))
         return events
 
     @staticmethod
@@ -156,17 +199,10 @@ class JsonlLogLoader(_Base):
     def _detect(self, path: Path, head: bytes) -> bool:
         if path.suffix.lower() not in JSON_SUFFIXES or path_has(path, *OWNED_DIRS):
             return False
-        head = head.removeprefix(b"\xef\xbb\xbf")
-        if not head.lstrip().startswith(b"{"):
+        # Most lines must be JSON objects; a malformed one (even the first) does not decide.
+        sample, looked = _head_objects(head)
+        if not sample or 2 * len(sample) < looked:
             return False
-        sample = []
-        for line in _complete_lines(head)[:50]:
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict):
-                sample.append(obj)
         try:
             mapping = load_mapping(path)
         except LoaderError:
@@ -175,30 +211,13 @@ class JsonlLogLoader(_Base):
 
     def load(self, ctx: LoadContext) -> LoadResult:
         quarantine: list[Quarantine] = []
-        records: list[tuple[int, dict[str, Any] | None, str]] = []
-        for number, text in self._lines(ctx.path):
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                quarantine.append(Quarantine(number, f"malformed JSON ({exc.msg})", excerpt(text)))
-                records.append((number, None, text))
-                continue
-            if not isinstance(obj, dict):
-                quarantine.append(Quarantine(number, "not a JSON object", excerpt(text)))
-                obj = None
-            records.append((number, obj, text))
+        lines = JsonLines(ctx.path, quarantine)
+        # position counts every non-blank line, the quarantined ones too
+        records = [(lines.read, number, obj, raw) for number, obj, raw in lines]
         facts: dict[str, Any] = {}
         events = self._rows(ctx, records, quarantine, facts)
-        return LoadResult(records_read=len(records), events=events, quarantine=quarantine,
+        return LoadResult(records_read=lines.read, events=events, quarantine=quarantine,
                           facts=facts)
-
-    @staticmethod
-    def _lines(path: Path) -> Iterator[tuple[int, str]]:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                text = raw.decode("utf-8", "replace").strip().lstrip("\ufeff")
-                if text:
-                    yield number, text
 
 
 class CsvLogLoader(_Base):
@@ -229,35 +248,30 @@ class CsvLogLoader(_Base):
 
     def load(self, ctx: LoadContext) -> LoadResult:
         mapping = load_mapping(ctx.path)
-        text = ctx.path.read_bytes().decode("utf-8-sig", "replace")
-        reader = csv.reader(io.StringIO(text, newline=""),
-                            delimiter=self._delimiter(ctx.path, text[:65536], mapping))
+        text = decode(ctx.path.read_bytes().removeprefix(BOM))
+        delimiter = self._delimiter(ctx.path, text[:65536], mapping)
         quarantine: list[Quarantine] = []
-        records: list[tuple[int, dict[str, Any] | None, str]] = []
+        records: list[tuple[int, int, dict[str, Any], str]] = []
         header: list[str] | None = None
-        start = 1
-        try:
-            for row in reader:
-                number, start = start, reader.line_num + 1
-                if not any(cell.strip() for cell in row):
-                    continue
-                if header is None:
-                    header = row
-                    continue
-                raw = ",".join(row)
-                if len(row) != len(header):
-                    quarantine.append(Quarantine(
-                        number, f"row has {len(row)} fields, the header has {len(header)}",
-                        excerpt(raw)))
-                    records.append((number, None, raw))
-                    continue
-                records.append((number, dict(zip(header, row, strict=True)), raw))
-        except csv.Error as exc:
-            raise LoaderError(str(ctx.path), f"CSV unreadable after line {start}: {exc}") from exc
+        read = 0
+        for number, row in _csv_rows(text, delimiter):
+            if header is None and isinstance(row, list):
+                header = row
+                continue
+            read += 1
+            if isinstance(row, Quarantine):
+                quarantine.append(row)
+                continue
+            raw = ",".join(row)
+            if header is None or len(row) != len(header):
+                quarantine.append(Quarantine(
+                    number, f"row has {len(row)} fields, the header has {len(header or [])}",
+                    excerpt(raw)))
+                continue
+            records.append((read, number, dict(zip(header, row, strict=True)), raw))
         facts: dict[str, Any] = {"columns": header}
         events = self._rows(ctx, records, quarantine, facts)
-        return LoadResult(records_read=len(records), events=events, quarantine=quarantine,
-                          facts=facts)
+        return LoadResult(records_read=read, events=events, quarantine=quarantine, facts=facts)
 
     @staticmethod
     def _delimiter(path: Path, text: str, mapping: Mapping_) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -24,13 +25,16 @@ class NaiveTime(Exception):
 
 
 def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A finite number from a number or numeric text; NaN, infinities and giants are not."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and _NUMBER.match(value.strip()):
-        return float(value)
-    return None
+    if isinstance(value, str) and not _NUMBER.match(value.strip()):
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def plausible(value: Any) -> bool:
@@ -58,7 +62,7 @@ def read_time(
     if fmt not in ("auto", "iso", "epoch"):
         try:
             parsed = datetime.strptime(str(value).strip(), fmt)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None, "missing"
         if parsed.tzinfo is not None:
             return parsed.astimezone(UTC), "exact"

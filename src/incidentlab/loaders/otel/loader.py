@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ...errors import LoaderError
 from ...timeparse import parse_ts
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..reading import read_document
+from ..reading.text import BOM
+from ..transcripts.common import head_records, unmapped
 from . import claude_code
-from .otlp import any_value, attributes, get, hex_id, is_envelope, items, nanos
+from .otlp import any_value, attributes, get, hex_id, is_envelope, items, listed, mapping, nanos
 from .semconv import USAGE_METRICS, normalize, severity_of, span_kind
 
 ENVELOPE_KEYS = (b'"resourceSpans"', b'"resourceLogs"', b'"resourceMetrics"',
@@ -47,6 +49,7 @@ class _Out:
         self.line: int | None = None  # JSON lines: records are numbered by line, items by key
         self.item = 0
         self.facts: dict[str, Any] = {"spans": 0, "log_records": 0, "metric_points": 0}
+        self.envelopes = 0  # export requests seen (JSON lines: none means not JSON lines)
 
     def next(self) -> int:
         self.n += 1
@@ -62,8 +65,26 @@ class _Out:
         return f"{self.item}:{own}" if own else str(self.item)
 
     def bad(self, record_no: int, reason: str, raw: Any) -> None:
-        text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-        self.quarantine.append(Quarantine(record_no, reason, excerpt(text)))
+        self.quarantine.append(Quarantine(record_no, reason, excerpt(_json(raw))))
+
+
+def _take_broken(out: _Out, broken: list[Quarantine]) -> None:
+    """Lines that are not JSON objects, as records of their own (in file order)."""
+    for problem in broken:
+        out.n += 1
+        out.quarantine.append(Quarantine(problem.record_no,
+                                         f"line {problem.record_no}: {problem.reason}",
+                                         problem.raw))
+    broken.clear()
+
+
+def _json(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
 
 
 class OtelLoader:
@@ -77,56 +98,88 @@ class OtelLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
+        head = head.removeprefix(BOM)
         start = head.lstrip()[:1]
         if start == b"{":
             return any(key in head[:4096] for key in ENVELOPE_KEYS)
         if start == b"[":
             return b'"spanContext"' in head and b'"startTime"' in head
-        return False
+        # JSON lines whose first line is damaged: the next export requests decide.
+        return any(key in head for key in ENVELOPE_KEYS) and any(
+            is_envelope(record) for record in head_records(head))
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        out = _Out()
-        text = ctx.path.read_bytes().decode("utf-8", "replace")
-        try:
-            docs: Iterator[tuple[int | None, Any]] = iter([(None, json.loads(text))])
-            out.facts["layout"] = "document"
-        except json.JSONDecodeError:
-            docs = self._lines(text, out)
-            out.facts["layout"] = "json_lines"
-        for line, doc in docs:
-            out.line, out.item = line, 0
-            if isinstance(doc, list) and line is None:
-                out.facts["layout"] = "js_sdk_spans"
-                for item in doc:
-                    number = out.next()
-                    self._span(out, number, item, {}, {}, js_sdk=True)
-            elif is_envelope(doc):
-                for signal, resource, scope, item in items(doc):
-                    if signal == "metric":
-                        self._metric(out, item, resource, scope, line)
-                    else:
-                        number = out.next()
-                        handler = self._span if signal == "span" else self._log
-                        handler(out, number, item, resource, scope, line=line)
-            elif line is None:
-                raise LoaderError(str(ctx.path), "not an OTLP/JSON export or a span array",
-                                  hint="ingest it with another loader (--loader)")
-            else:
-                out.bad(out.next(), f"line {line}: not an OTLP/JSON export request", doc)
+        doc = read_document(ctx.path)
+        if doc.ok:
+            out = self._document(ctx, doc.value)
+        else:
+            out = self._json_lines(ctx.path)
+            if not out.envelopes:
+                # Not one line is an export request: a damaged document, one record.
+                out = _Out()
+                out.facts["layout"] = "document"
+                out.n = 1
+                out.quarantine.append(doc.problem)
         out.facts["records"] = out.n
         return LoadResult(records_read=out.n, events=out.events, metrics=out.metrics,
                           quarantine=out.quarantine, facts=out.facts)
 
+    def _document(self, ctx: LoadContext, doc: Any) -> _Out:
+        out = _Out()
+        out.facts["layout"] = "document"
+        if isinstance(doc, list):
+            out.facts["layout"] = "js_sdk_spans"
+            for item in doc:
+                number = out.next()
+                self._guarded(out, number, item, self._span, out, number, item, {}, {},
+                              js_sdk=True)
+        elif is_envelope(doc):
+            self._export(out, doc, None)
+        elif isinstance(doc, dict):
+            out.bad(out.next(), "not an OTLP/JSON export request (no resourceSpans, resourceLogs "
+                    "or resourceMetrics)", doc)
+        else:
+            raise LoaderError(str(ctx.path), "not an OTLP/JSON export or a span array",
+                              hint="ingest it with another loader (--loader)")
+        return out
+
+    def _json_lines(self, path: Path) -> _Out:
+        out = _Out()
+        out.facts["layout"] = "json_lines"
+        broken: list[Quarantine] = []
+        for line, doc, raw in JsonLines(path, broken):
+            _take_broken(out, broken)
+            out.line, out.item = line, 0
+            if is_envelope(doc):
+                self._export(out, doc, line)
+            else:
+                out.bad(out.next(), f"line {line}: not an OTLP/JSON export request", raw)
+        _take_broken(out, broken)
+        return out
+
+    def _export(self, out: _Out, doc: dict[str, Any], line: int | None) -> None:
+        out.envelopes += 1
+        for signal, resource, scope, item in items(doc):
+            if signal == "metric":
+                self._guarded(out, None, item, self._metric, out, item, resource, scope, line)
+            else:
+                number = out.next()
+                handler = self._span if signal == "span" else self._log
+                self._guarded(out, number, item, handler, out, number, item, resource, scope,
+                              line=line)
+
     @staticmethod
-    def _lines(text: str, out: _Out) -> Iterator[tuple[int | None, Any]]:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                out.line, out.item = number, 0
-                out.bad(out.next(), f"line {number}: malformed JSON ({exc.msg})", line)
+    def _guarded(out: _Out, number: int | None, raw: Any, handler: Any, *args: Any,
+                 **kwargs: Any) -> None:
+        """Map one item; a value the mapping did not expect quarantines it (its rows withdrawn)."""
+        marks = len(out.events), len(out.metrics), dict(out.facts)
+        try:
+            handler(*args, **kwargs)
+        except Exception as exc:  # whatever the values, only this item is lost
+            del out.events[marks[0]:]
+            del out.metrics[marks[1]:]
+            out.facts = marks[2]
+            out.bad(out.next() if number is None else number, unmapped(exc), raw)
 
     def _span(
         self, out: _Out, number: int, span: Any, resource: dict[str, Any], scope: dict[str, Any],
@@ -159,7 +212,7 @@ class OtelLoader:
         if isinstance(kind, str):
             kind = kind.removeprefix("SPAN_KIND_").lower()
         parent = hex_id(span.get("parentSpanId") or span.get("parent_span_id")
-                        or (span.get("parentSpanContext") or {}).get("spanId"))
+                        or mapping(span.get("parentSpanContext")).get("spanId"))
         duration = (nanos(end_raw) - nanos(start_raw)) / 1e6 if end is not None else None
         service = resource.get("service.name") or attrs_in.get("resource.name")
         record_attrs = {
@@ -171,13 +224,13 @@ class OtelLoader:
             "events": [
                 {**e, "time": _iso(e.get("time") or e.get("timeUnixNano")),
                  "attributes": attributes(e.get("attributes"))}
-                for e in span.get("events") or [] if isinstance(e, dict)
+                for e in listed(span.get("events")) if isinstance(e, dict)
             ],
             "links": [
                 {**link, "traceId": hex_id(get(link, "traceId")),
                  "spanId": hex_id(get(link, "spanId")),
                  "attributes": attributes(link.get("attributes"))}
-                for link in span.get("links") or [] if isinstance(link, dict)
+                for link in listed(span.get("links")) if isinstance(link, dict)
             ],
             "resource": resource, "scope": scope, "line": line,
         }
@@ -304,30 +357,35 @@ class OtelLoader:
         if not isinstance(metric, dict) or not metric.get("name"):
             out.bad(out.next(), "metric without a name", metric)
             return
-        name, unit = metric["name"], metric.get("unit") or None
+        name, unit = str(metric["name"]), metric.get("unit") or None
         kinds = [k for k in POINT_KINDS if isinstance(get(metric, k), dict)]
         if not kinds:
             out.bad(out.next(), f"metric {name!r} has no data (sum/gauge/histogram/...)", metric)
             return
         data = get(metric, kinds[0])
-        for point in data.get("dataPoints") or data.get("data_points") or []:
+        for point in listed(data.get("dataPoints") or data.get("data_points")):
             number = out.next()
-            values = self._point_values(kinds[0], point) if isinstance(point, dict) else {}
-            if not values:
-                out.bad(number, f"data point of {name!r} without a value", point)
-                continue
-            out.facts["metric_points"] += 1
-            ts, quality, _ = _ts(get(point, "timeUnixNano"))
-            labels = {**attributes(point.get("attributes")), "metric_kind": kinds[0],
-                      "resource": resource, "scope": scope.get("name")}
-            if get(data, "aggregationTemporality") is not None:
-                labels["temporality"] = get(data, "aggregationTemporality")
-            for suffix, value in values.items():
-                out.metrics.append({
-                    "record_no": number, "ts": ts, "ts_quality": quality,
-                    "stream": resource.get("service.name"), "name": name + suffix,
-                    "value": value, "unit": unit, "labels": labels,
-                })
+            self._guarded(out, number, point, self._point, out, number, point, name, unit,
+                          kinds[0], data, resource, scope)
+
+    def _point(self, out: _Out, number: int, point: Any, name: str, unit: Any, kind: str,
+               data: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any]) -> None:
+        values = self._point_values(kind, point) if isinstance(point, dict) else {}
+        if not values:
+            out.bad(number, f"data point of {name!r} without a value", point)
+            return
+        out.facts["metric_points"] += 1
+        ts, quality, _ = _ts(get(point, "timeUnixNano"))
+        labels = {**attributes(point.get("attributes")), "metric_kind": kind,
+                  "resource": resource, "scope": scope.get("name")}
+        if get(data, "aggregationTemporality") is not None:
+            labels["temporality"] = get(data, "aggregationTemporality")
+        for suffix, value in values.items():
+            out.metrics.append({
+                "record_no": number, "ts": ts, "ts_quality": quality,
+                "stream": resource.get("service.name"), "name": name + suffix,
+                "value": value, "unit": unit, "labels": labels,
+            })
 
     @staticmethod
     def _point_values(kind: str, point: dict[str, Any]) -> dict[str, float]:
@@ -335,7 +393,7 @@ class OtelLoader:
             value = get(point, key)
             try:
                 return None if value is None else float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 return None
 
         if kind in ("sum", "gauge"):

@@ -41,13 +41,16 @@ def any_value(value: Any) -> Any:
         except (TypeError, ValueError):
             return value["intValue"]
     if "doubleValue" in value:
-        return float(value["doubleValue"])
+        try:
+            return float(value["doubleValue"])
+        except (TypeError, ValueError, OverflowError):
+            return value["doubleValue"]
     if "bytesValue" in value:
         return value["bytesValue"]
     if "arrayValue" in value:
-        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+        return [any_value(v) for v in listed(mapping(value["arrayValue"]).get("values"))]
     if "kvlistValue" in value:
-        return attributes((value["kvlistValue"] or {}).get("values", []))
+        return attributes(mapping(value["kvlistValue"]).get("values"))
     return value or None
 
 
@@ -56,7 +59,7 @@ def attributes(items: Any) -> dict[str, Any]:
     if isinstance(items, dict):
         return dict(items)
     out: dict[str, Any] = {}
-    for item in items or []:
+    for item in listed(items):
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = any_value(item.get("value"))
     return out
@@ -69,15 +72,15 @@ def is_envelope(doc: Any) -> bool:
 def items(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], Any]]:
     """(signal, resource attrs, scope info, item) for every span / log record / metric."""
     for top, (scope_key, item_key, signal) in SIGNALS.items():
-        for resource_block in _listed(get(doc, top)):
+        for resource_block in listed(get(doc, top)):
             if not isinstance(resource_block, dict):
                 yield signal, {}, {}, resource_block
                 continue
-            resource = attributes((get(resource_block, "resource") or {}).get("attributes"))
+            resource = attributes(mapping(get(resource_block, "resource")).get("attributes"))
             scopes = get(resource_block, scope_key)
             if scopes is None and signal == "span":
                 scopes = get(resource_block, "instrumentationLibrarySpans")
-            for scope_block in _listed(scopes):
+            for scope_block in listed(scopes):
                 if not isinstance(scope_block, dict):
                     yield signal, resource, {}, scope_block
                     continue
@@ -86,30 +89,38 @@ def items(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, 
                 scope_info = {"name": scope.get("name"), "version": scope.get("version")}
                 if scope.get("attributes"):
                     scope_info["attributes"] = attributes(scope["attributes"])
-                for item in _listed(get(scope_block, item_key)):
+                for item in listed(get(scope_block, item_key)):
                     yield signal, resource, scope_info, item
 
 
-def _listed(value: Any) -> list[Any]:
+def listed(value: Any) -> list[Any]:
     """A JSON list as is; None as empty; anything else as one (malformed) item."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON object as is; anything else (a number, a list) as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def nanos(value: Any) -> int | None:
     """`*UnixNano` (string or number) or an hrtime `[seconds, nanos]` pair -> int nanoseconds."""
     if isinstance(value, list | tuple) and len(value) == 2:
         try:
-            return int(value[0]) * 1_000_000_000 + int(value[1])
-        except (TypeError, ValueError):
+            ns = int(value[0]) * 1_000_000_000 + int(value[1])
+        except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
             return None
-    if isinstance(value, bool) or value in (None, "", 0, "0"):
+    elif isinstance(value, bool) or value in (None, "", 0, "0"):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    else:
+        try:
+            ns = int(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    # OTLP times are fixed64: anything wider is damage, not a time.
+    return ns if -(2**63) <= ns < 2**64 else None
 
 
 def hex_id(value: Any) -> str | None:

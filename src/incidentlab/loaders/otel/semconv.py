@@ -77,6 +77,8 @@ def normalize(attrs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 def span_kind(gen_ai: dict[str, Any]) -> str:
     """llm | tool | span, from gen_ai.operation.name."""
     op = gen_ai.get("gen_ai.operation.name")
+    if not isinstance(op, str):
+        return "span"
     if op in LLM_OPERATIONS:
         return "llm"
     if op == "execute_tool":

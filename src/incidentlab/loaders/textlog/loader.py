@@ -11,11 +11,14 @@ from zoneinfo import ZoneInfo
 
 from ...errors import LoaderError, NeedsTimezoneError
 from ...timeparse import parse_ts
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, read_head
+from ..transcripts.common import unmapped
 from .grammar import TRACEBACK, Grammar, Stamp, choose_grammar, mtime_utc, split_header, with_year
 from .templates import TEMPLATE_TABLE, mine, template_id, template_rows
 
 SAMPLE_LINES = 2000
+# Binary formats whose pages may hold log text: never text logs, whatever their lines say.
+BINARY_MAGIC = (b"SQLite format 3\x00", b"\x1f\x8b", b"PK\x03\x04", b"PAR1", b"\x7fELF", b"%PDF")
 NOT_TEXT_LOGS = {".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".md", ".sqlite", ".db", ".toml",
                  ".yaml", ".yml", ".py", ".html", ".xml", ".parquet", ".gz", ".zip", ".traj"}
 
@@ -67,6 +70,17 @@ def _utc_file(stamps: list[Stamp]) -> bool:
     return bool(zones) and all(z.endswith(("Z", "+00:00", "+0000", "-00:00")) for z in zones)
 
 
+def _unstamped(path: Path, lines: list[tuple[int, str]]) -> LoadResult:
+    """No line has a timestamp (a log cut or damaged at its start): the text is one record."""
+    first = next((n for n, text in lines if text.strip()), None)
+    facts = {"grammar": None, "lines": len(lines)}
+    if first is None:
+        return LoadResult(records_read=0, events=[], facts=facts)
+    problem = Quarantine(first, "no line starts with a recognizable timestamp (is it a text log?)",
+                         excerpt(path.read_bytes()))
+    return LoadResult(records_read=1, events=[], quarantine=[problem], facts=facts)
+
+
 class TextLogLoader:
     name: ClassVar[str] = "generic.textlog"
     system: ClassVar[str] = "generic"
@@ -78,7 +92,7 @@ class TextLogLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
-        if path.suffix.lower() in NOT_TEXT_LOGS or b"\x00" in head:
+        if path.suffix.lower() in NOT_TEXT_LOGS or head.startswith(BINARY_MAGIC):
             return False
         text = head.decode("utf-8", "replace")
         stripped = text.lstrip("\ufeff \t\r\n")
@@ -87,7 +101,12 @@ class TextLogLoader:
         lines = [line for line in text.splitlines() if line.strip()]
         if len(head) >= 4096 and len(lines) > 1:
             lines = lines[:-1]  # the last line of a cut head may be partial
-        lines = [line.lstrip("\ufeff") for line in lines]
+        # NUL runs (a crash's zero-filled block) spoil only their own lines; in binary data most
+        # lines hold a NUL, so those must stay the minority.
+        clean = [line.lstrip("\ufeff") for line in lines if "\x00" not in line]
+        if len(clean) < len(lines) - len(clean) or not clean:
+            return False
+        lines = clean
         grammar, share = choose_grammar(lines[:50])
         if grammar is None:
             return False
@@ -98,12 +117,14 @@ class TextLogLoader:
         return bool(grammar.pattern.match(lines[0])) and hits >= 2
 
     def load(self, ctx: LoadContext) -> LoadResult:
+        if read_head(ctx.path, 16).startswith(BINARY_MAGIC):
+            raise LoaderError(str(ctx.path), "a binary file (database, archive...), not a text log",
+                              hint="ingest it with another loader (--loader)")
         lines = _lines(ctx.path)
         sample = [t.lstrip("\ufeff") for _, t in lines if t.strip()][:SAMPLE_LINES]
         grammar, share = choose_grammar(sample)
         if grammar is None:
-            raise LoaderError(str(ctx.path), "no line starts with a recognizable timestamp",
-                              hint="ingest it with another loader (--loader)")
+            return _unstamped(ctx.path, lines)
         records = _records(lines, grammar)
         stamps = [r.stamp for r in records if r.stamp is not None]
         naive = next((s for s in stamps if not s.has_zone), None)
@@ -122,9 +143,14 @@ class TextLogLoader:
                     excerpt("\n".join(record.lines)),
                 ))
                 continue
-            first = record.lines[0].lstrip("\ufeff")
-            rest = first[record.stamp.end:] if record.stamp else first
-            level, content, fields = split_header(grammar, rest)
+            try:
+                first = record.lines[0].lstrip("\ufeff")
+                rest = first[record.stamp.end:] if record.stamp else first
+                level, content, fields = split_header(grammar, rest)
+            except Exception as exc:  # whatever the text, only this record is lost
+                quarantine.append(Quarantine(record.line, unmapped(exc),
+                                             excerpt("\n".join(record.lines))))
+                continue
             kept.append((position, record, ts, quality, level, content, fields))
 
         mined = mine(k[5] for k in kept)

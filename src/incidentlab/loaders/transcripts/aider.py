@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, clip, local_ts_fields
+from ..reading import decode
+from .common import Collector, clip, head_lines, local_ts_fields
 
 _HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$")
 _TOKENS = re.compile(
@@ -19,6 +20,7 @@ _APPLIED = re.compile(r"^Applied edit to (.+)$")
 _COMMIT = re.compile(r"^Commit ([0-9a-f]{7,40}) (.*)$")
 _MODEL = re.compile(r"^(?:Main model|Model): (\S+)")
 _VERSION = re.compile(r"^Aider v(\S+)")
+_AIDER_LINE = re.compile(r"^> (?:Aider v\S|Main model: |Model: |Tokens: [\d.]+k? sent)")
 _LITELLM = re.compile(r"^litellm\.(\w+):")
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b:?")
 _EDIT_FAILED = re.compile(r"Failed to apply edit|did not conform to the edit format")
@@ -41,7 +43,11 @@ class AiderHistoryLoader:
     description: ClassVar[str] = "aider .aider.chat.history.md (markdown chat log)"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        return path.name.endswith(".aider.chat.history.md") and b"# aider chat started at" in head
+        if not path.name.endswith(".aider.chat.history.md"):
+            return False
+        # A damaged (or cut) session header: aider's own status lines still say what it is.
+        return b"# aider chat started at" in head or any(
+            _AIDER_LINE.match(line) for line in head_lines(head, 20))
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
@@ -52,7 +58,7 @@ class AiderHistoryLoader:
         in_fence = False
         with ctx.path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
-                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                text = decode(raw).rstrip("\r\n")
                 stripped = text.rstrip()
                 if self.block and self.block["kind"] == "assistant" and in_fence:
                     self.block["lines"].append(text)
@@ -117,9 +123,10 @@ class AiderHistoryLoader:
         self.col.records_read += 1
         actor = block["kind"]
         name = text.split()[0] if actor == "user" and text.startswith("/") else None
-        self.col.event(block["start"], "chat.turn", **self._base(), actor=actor, name=name,
-                       event_type_raw="####" if actor == "user" else "text",
-                       message=clip(text), attrs={"text": text, "lines": len(lines)})
+        with self.col.record(block["start"], text):
+            self.col.event(block["start"], "chat.turn", **self._base(), actor=actor, name=name,
+                           event_type_raw="####" if actor == "user" else "text",
+                           message=clip(text), attrs={"text": text, "lines": len(lines)})
 
     def _status_line(self, number: int, content: str) -> None:
         block = self.block
@@ -139,8 +146,12 @@ class AiderHistoryLoader:
             self._flush()
 
     def _emit_status(self, block: dict[str, Any]) -> None:
+        self.col.records_read += 1
+        with self.col.record(block["start"], "\n".join(block["lines"])):
+            self._status(block)
+
+    def _status(self, block: dict[str, Any]) -> None:
         col = self.col
-        col.records_read += 1
         number = block["start"]
         first = block["lines"][0]
         text = "\n".join(block["lines"])

@@ -7,7 +7,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, clip, derived_ts, iter_json_lines, ts_fields, type_is
+from .common import (
+    Collector,
+    as_dict,
+    as_key,
+    as_text,
+    clip,
+    derived_ts,
+    iter_json_lines,
+    ts_fields,
+    type_is,
+)
 
 RECORD_TYPES = ("user", "assistant", "summary", "file-history-snapshot", "progress", "system")
 USAGE_METRICS = {
@@ -69,62 +79,65 @@ class ClaudeCodeLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        default_stream = _first_session(ctx.path) or ctx.path.stem
-        last_model: dict[str, str] = {}
-        usage_by_message: dict[str, dict[str, Any]] = {}
-        agents_seen: set[str] = set()
-        self.tool_names: dict[str, str] = {}
-        for number, rec, _raw in iter_json_lines(col):
+        self.session = _first_session(ctx.path) or ctx.path.stem
+        self.last_model: dict[str, str] = {}
+        self.usage_by_message: dict[str, dict[str, Any]] = {}
+        self.agents_seen: set[str] = set()
+        self.tool_names: dict[Any, Any] = {}
+        for number, rec, raw in iter_json_lines(col):
             kind = rec.get("type")
             if not isinstance(kind, str):
-                col.bad(number, "record has no string 'type'", _raw)
+                col.bad(number, "record has no string 'type'", raw)
                 continue
-            session = rec.get("sessionId") or default_stream
-            default_stream = session  # records without one (snapshots) belong to the last seen
-            agent = rec.get("agentId")
-            stream = f"{session}/agent-{agent}" if agent else session
-            if rec.get("isSidechain") and not agent:
-                stream = f"{session}/sidechain"  # older versions kept subagents inline
-            base = {
-                "stream": stream,
-                "project": rec.get("cwd"),
-                "event_type_raw": kind,
-                **ts_fields(ctx, rec.get("timestamp")),
-            }
-            if agent:
-                col.facts.setdefault("agent_id", agent)
-                col.facts.setdefault("parent_session", session)
-            if kind == "user":
-                self._user(col, number, rec, base)
-            elif kind == "assistant":
-                self._assistant(col, number, rec, base, last_model, usage_by_message)
-            elif kind == "summary":
-                col.event(
-                    number, "context.compacted", **base, name="summary",
-                    message=clip(rec.get("summary")), correlation_id=rec.get("leafUuid"),
-                    attrs=rec,
-                )
-            elif kind == "file-history-snapshot":
-                self._snapshot(col, number, rec, base)
-            elif kind == "progress":
-                self._progress(col, number, rec, base, session, agents_seen)
-            elif kind == "system":
-                self._system(col, number, rec, base)
-            elif kind == "queue-operation":
-                col.event(
-                    number, "telemetry", **base, name=f"queue.{rec.get('operation')}",
-                    message=clip(rec.get("content")), attrs=rec,
-                )
-            else:
-                col.event(number, "unknown", **base, name=kind, attrs=rec)
-        self._emit_usage(col, usage_by_message)
+            with col.record(number, raw):
+                self._record(col, number, rec, kind)
+        self._emit_usage(col, self.usage_by_message)
         return col.result()
 
+    def _record(self, col: Collector, number: int, rec: dict, kind: str) -> None:
+        session = as_text(rec.get("sessionId")) or self.session
+        agent = rec.get("agentId")
+        stream = f"{session}/agent-{agent}" if agent else session
+        if rec.get("isSidechain") and not agent:
+            stream = f"{session}/sidechain"  # older versions kept subagents inline
+        base = {
+            "stream": stream,
+            "project": rec.get("cwd"),
+            "event_type_raw": kind,
+            **ts_fields(col.ctx, rec.get("timestamp")),
+        }
+        if agent:
+            col.facts.setdefault("agent_id", agent)
+            col.facts.setdefault("parent_session", session)
+        if kind == "user":
+            self._user(col, number, rec, base)
+        elif kind == "assistant":
+            self._assistant(col, number, rec, base, self.last_model, self.usage_by_message)
+        elif kind == "summary":
+            col.event(
+                number, "context.compacted", **base, name="summary",
+                message=clip(rec.get("summary")), correlation_id=rec.get("leafUuid"),
+                attrs=rec,
+            )
+        elif kind == "file-history-snapshot":
+            self._snapshot(col, number, rec, base)
+        elif kind == "progress":
+            self._progress(col, number, rec, base, session, self.agents_seen)
+        elif kind == "system":
+            self._system(col, number, rec, base)
+        elif kind == "queue-operation":
+            col.event(
+                number, "telemetry", **base, name=f"queue.{rec.get('operation')}",
+                message=clip(rec.get("content")), attrs=rec,
+            )
+        else:
+            col.event(number, "unknown", **base, name=kind, attrs=rec)
+        self.session = session  # records without one (snapshots) belong to the last seen
+
     def _user(self, col: Collector, number: int, rec: dict, base: dict) -> None:
-        message = rec.get("message") or {}
-        content = message.get("content")
+        content = as_dict(rec.get("message")).get("content")
         common = {**base, "actor": "user"}
-        if isinstance(content, str) or content is None:
+        if not isinstance(content, list):
             name = "compact_summary" if rec.get("isCompactSummary") else None
             name = name or ("meta" if rec.get("isMeta") else None)
             col.event(number, "chat.turn", **common, name=name, message=clip(content), attrs=rec)
@@ -143,7 +156,7 @@ class ClaudeCodeLoader:
                 col.event(
                     number, "tool.result", **common, event_key=index,
                     correlation_id=block.get("tool_use_id"), outcome=outcome,
-                    name=self.tool_names.get(block.get("tool_use_id")),
+                    name=self.tool_names.get(as_key(block.get("tool_use_id"))),
                     severity="warning" if failed else "info",
                     message=clip(result_text),
                     attrs=rec if first else {"uuid": rec.get("uuid"), "block": block},
@@ -168,7 +181,7 @@ class ClaudeCodeLoader:
         last_model: dict[str, str],
         usage_by_message: dict[str, dict[str, Any]],
     ) -> None:
-        message = rec.get("message") or {}
+        message = as_dict(rec.get("message"))
         model = message.get("model")
         common = {**base, "actor": "assistant"}
         first = True
@@ -197,7 +210,7 @@ class ClaudeCodeLoader:
             first = False
             kind = block.get("type")
             if kind in ("tool_use", "server_tool_use"):
-                self.tool_names[block.get("id")] = block.get("name")
+                self.tool_names[as_key(block.get("id"))] = block.get("name")
                 col.event(
                     number, "tool.call", **common, event_key=index, name=block.get("name"),
                     correlation_id=block.get("id"), message=clip(block.get("input")), attrs=attrs,
@@ -244,11 +257,12 @@ class ClaudeCodeLoader:
                 )
 
     def _snapshot(self, col: Collector, number: int, rec: dict, base: dict) -> None:
-        snapshot = rec.get("snapshot") or {}
+        snapshot = as_dict(rec.get("snapshot"))
         # No time of its own: the snapshot's timestamp is that of the user message it belongs to.
         when = ts_fields(col.ctx, snapshot.get("timestamp"))
         when = derived_ts(when, "snapshot.timestamp")
-        files = snapshot.get("trackedFileBackups") or {}
+        files = snapshot.get("trackedFileBackups")
+        files = files if isinstance(files, dict | list) else ()
         col.event(
             number, "snapshot", **{**base, **when}, name="file-history-snapshot",
             correlation_id=rec.get("messageId"),
@@ -262,7 +276,7 @@ class ClaudeCodeLoader:
     ) -> None:
         data = rec.get("data") or {}
         kind = data.get("type") if isinstance(data, dict) else None
-        agent = data.get("agentId") if isinstance(data, dict) else None
+        agent = as_key(data.get("agentId")) if isinstance(data, dict) else None
         if kind == "agent_progress" and agent and agent not in seen:
             seen.add(agent)
             col.event(
@@ -282,8 +296,8 @@ class ClaudeCodeLoader:
         )
 
     def _system(self, col: Collector, number: int, rec: dict, base: dict) -> None:
-        subtype = rec.get("subtype")
-        level = rec.get("level")
+        subtype = as_key(rec.get("subtype"))
+        level = as_key(rec.get("level"))
         event_type = SYSTEM_TYPES.get(subtype, "telemetry")
         severity = {"error": "error", "warning": "warning"}.get(level, "info")
         if rec.get("hookErrors"):

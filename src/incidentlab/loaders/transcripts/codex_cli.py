@@ -8,7 +8,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, clip, first_line, iter_json_lines, ts_fields
+from ..reading import parse_json
+from .common import (
+    Collector,
+    as_dict,
+    as_key,
+    as_text,
+    clip,
+    first_line,
+    head_records,
+    iter_json_lines,
+    ts_fields,
+)
 
 TOOL_CALLS = {"function_call", "custom_tool_call", "local_shell_call", "web_search_call",
               "tool_search_call"}
@@ -24,7 +35,7 @@ USAGE_METRICS = {
     "reasoning_output_tokens": "reasoning_output_tokens",
     "total_tokens": "total_tokens",
 }
-_EXIT = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d+)")
+_EXIT = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d{1,20})(?!\d)")
 
 
 def _content_text(content: Any) -> str:
@@ -40,20 +51,23 @@ def _output_outcome(output: Any) -> tuple[str | None, float | None]:
     text = output if isinstance(output, str) else json.dumps(output, default=str)
     meta: dict[str, Any] = {}
     if isinstance(output, str) and output.startswith("{"):
-        try:
-            parsed = json.loads(output)
-            meta = parsed.get("metadata") or {} if isinstance(parsed, dict) else {}
-        except json.JSONDecodeError:
-            meta = {}
+        parsed, _ = parse_json(output)
+        meta = as_dict(as_dict(parsed).get("metadata"))
     code = meta.get("exit_code")
     if code is None:
         match = _EXIT.search(text or "")
         code = int(match.group(1)) if match else None
     seconds = meta.get("duration_seconds")
-    duration = float(seconds) * 1000 if isinstance(seconds, int | float) else None
+    seconds = _number(seconds) if isinstance(seconds, int | float) else None
+    duration = seconds * 1000 if seconds is not None else None
     if code is None:
         return None, duration
     return ("ok" if code == 0 else "error"), duration
+
+
+def _is_envelope(record: dict[str, Any]) -> bool:
+    return isinstance(record.get("type"), str) and isinstance(record.get("payload"), dict) and (
+        "timestamp" in record)
 
 
 class CodexRolloutLoader:
@@ -66,14 +80,15 @@ class CodexRolloutLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if not (path.name.startswith("rollout-") and path.suffix == ".jsonl"):
             return False
-        line = first_line(head)
-        try:
-            record = json.loads(line)
-            return isinstance(record, dict) and record.get("type") == "session_meta"
-        except json.JSONDecodeError:
-            # A first line longer than the head: judge the envelope written before "payload".
-            envelope = line.split('"payload"', 1)[0]
-            return re.search(r'"type"\s*:\s*"session_meta"', envelope) is not None
+        records = head_records(head, 3)
+        if records and records[0].get("type") == "session_meta":
+            return True
+        # A damaged first line: the records after it must still be rollout envelopes.
+        if len(records) > 1 and all(_is_envelope(r) for r in records):
+            return True
+        # A first line longer than the head: judge the envelope written before "payload".
+        envelope = first_line(head).split('"payload"', 1)[0]
+        return re.search(r'"type"\s*:\s*"session_meta"', envelope) is not None
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
@@ -86,37 +101,42 @@ class CodexRolloutLoader:
             if not isinstance(kind, str) or not isinstance(payload, dict):
                 col.bad(number, "record lacks a string 'type' and an object 'payload'", raw)
                 continue
-            base = {
-                "stream": state["stream"],
-                "project": state["project"],
-                "event_type_raw": kind if kind != "event_msg" and kind != "response_item"
-                else f"{kind}.{payload.get('type')}",
-                **ts_fields(ctx, rec.get("timestamp")),
-            }
-            if kind == "session_meta":
-                state["stream"] = payload.get("id") or state["stream"]
-                state["project"] = payload.get("cwd")
-                base.update(stream=state["stream"], project=state["project"])
-                col.facts.setdefault("cli_version", payload.get("cli_version"))
-                col.event(
-                    number, "session.start", **base, name=payload.get("originator"),
-                    message=clip(f"codex {payload.get('cli_version')} in {payload.get('cwd')}"),
-                    attrs=rec,
-                )
-            elif kind == "turn_context":
-                self._turn_context(col, number, rec, payload, base, state)
-            elif kind == "response_item":
-                self._response_item(col, number, rec, payload, base, state["calls"])
-            elif kind == "event_msg":
-                self._event_msg(col, number, rec, payload, base, state)
-            elif kind == "compacted":
-                col.event(
-                    number, "context.compacted", **base, name="compacted",
-                    message=clip(payload.get("message")), attrs=rec,
-                )
-            else:
-                col.event(number, "unknown", **base, name=kind, attrs=rec)
+            with col.record(number, raw):
+                self._record(col, number, rec, kind, payload, state)
         return col.result()
+
+    def _record(self, col: Collector, number: int, rec: dict, kind: str, payload: dict,
+                state: dict[str, Any]) -> None:
+        base = {
+            "stream": state["stream"],
+            "project": state["project"],
+            "event_type_raw": kind if kind != "event_msg" and kind != "response_item"
+            else f"{kind}.{payload.get('type')}",
+            **ts_fields(col.ctx, rec.get("timestamp")),
+        }
+        if kind == "session_meta":
+            state["stream"] = as_text(payload.get("id")) or state["stream"]
+            state["project"] = payload.get("cwd")
+            base.update(stream=state["stream"], project=state["project"])
+            col.facts.setdefault("cli_version", payload.get("cli_version"))
+            col.event(
+                number, "session.start", **base, name=payload.get("originator"),
+                message=clip(f"codex {payload.get('cli_version')} in {payload.get('cwd')}"),
+                attrs=rec,
+            )
+        elif kind == "turn_context":
+            self._turn_context(col, number, rec, payload, base, state)
+        elif kind == "response_item":
+            self._response_item(col, number, rec, payload, base, state["calls"])
+        elif kind == "event_msg":
+            self._event_msg(col, number, rec, payload, base, state)
+        elif kind == "compacted":
+            col.event(
+                number, "context.compacted", **base, name="compacted",
+                message=clip(payload.get("message")), attrs=rec,
+            )
+        else:
+            col.event(number, "unknown", **base, name=kind, attrs=rec)
 
     def _turn_context(self, col: Collector, number: int, rec: dict, payload: dict, base: dict,
                       state: dict) -> None:
@@ -134,8 +154,8 @@ class CodexRolloutLoader:
             )
 
     def _response_item(self, col: Collector, number: int, rec: dict, payload: dict,
-                       base: dict, calls: dict[str, str]) -> None:
-        kind = payload.get("type")
+                       base: dict, calls: dict[Any, Any]) -> None:
+        kind = as_key(payload.get("type"))
         if kind == "message":
             col.event(
                 number, "chat.turn", **base, actor=payload.get("role"),
@@ -153,7 +173,7 @@ class CodexRolloutLoader:
             detail = payload.get("arguments") or payload.get("input") or payload.get("action")
             link = payload.get("call_id") or payload.get("id")
             if payload.get("call_id"):
-                calls[payload["call_id"]] = name
+                calls[as_key(payload["call_id"])] = name
             col.event(
                 number, "tool.call", **base, actor="assistant", name=name,
                 correlation_id=link or f"{base['stream']}:line-{number}",
@@ -172,18 +192,18 @@ class CodexRolloutLoader:
             outcome, duration = _output_outcome(payload.get("output"))
             row = col.event(
                 number, "tool.result", **base, actor="tool", correlation_id=payload.get("call_id"),
-                name=calls.get(payload.get("call_id")),
+                name=calls.get(as_key(payload.get("call_id"))),
                 outcome=outcome, duration_ms=duration, message=clip(payload.get("output")),
                 severity="warning" if outcome == "error" else "info", attrs=rec,
             )
             if outcome is None and payload.get("call_id"):
-                self.open_results[payload["call_id"]] = row
+                self.open_results[as_key(payload["call_id"])] = row
         else:
             col.event(number, "telemetry", **base, name=kind, attrs=rec)
 
     def _event_msg(self, col: Collector, number: int, rec: dict, payload: dict, base: dict,
                    state: dict) -> None:
-        kind = payload.get("type")
+        kind = as_key(payload.get("type"))
         if kind == "token_count":
             self._token_count(col, number, rec, payload, base, state)
         elif kind in MIRRORED:
@@ -210,7 +230,7 @@ class CodexRolloutLoader:
             failed = (code not in (None, 0)) or success is False
             known = code is not None or success is not None
             outcome = ("error" if failed else "ok") if known else None
-            primary = self.open_results.pop(payload.get("call_id"), None)
+            primary = self.open_results.pop(as_key(payload.get("call_id")), None)
             if primary is not None and outcome is not None:
                 # The output record said only "still running"; the end event has the exit code.
                 primary["outcome"] = outcome
@@ -244,7 +264,7 @@ class CodexRolloutLoader:
             col.event(number, "telemetry", **base, name="rate_limits", attrs=rec)
             return
         total = info.get("total_token_usage")
-        last = info.get("last_token_usage") or {}
+        last = as_dict(info.get("last_token_usage"))
         # The CLI re-emits the same cumulative snapshot (e.g. after rate-limit updates): a repeat
         # is kept as an event but adds nothing to the metrics.
         repeat = total is not None and total == state["last_total"]
@@ -266,7 +286,15 @@ class CodexRolloutLoader:
 
 def _duration_ms(value: Any) -> float | None:
     if isinstance(value, dict) and "secs" in value:
-        return float(value.get("secs", 0)) * 1000 + float(value.get("nanos", 0)) / 1e6
+        secs, nanos = _number(value.get("secs", 0)), _number(value.get("nanos", 0))
+        return None if secs is None or nanos is None else secs * 1000 + nanos / 1e6
     if isinstance(value, int | float):
-        return float(value)
+        return _number(value)
     return None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import IncidentLabError
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..reading import Document, decode, parse_json, read_document
+from ..reading.text import BOM
 
 MESSAGE_LIMIT = 300
 # Sources put numbers where text is expected (ids, keys, codes); Arrow needs one type per column.
@@ -29,8 +33,64 @@ def clip(text: Any, limit: int = MESSAGE_LIMIT) -> str | None:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """An object member as a dict; anything else (a number, list, string) as an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_key(value: Any) -> Any:
+    """A value usable as a dict key or set member: lists and objects become their JSON text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return json_text(value)
+
+
+def as_text(value: Any) -> str | None:
+    """Text columns (stream, name, ...) as str, the way Collector.event stores them."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def json_text(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return str(value)
+
+
+def unmapped(exc: Exception) -> str:
+    """The quarantine reason for a record whose values broke the mapping code."""
+    detail = str(exc)
+    detail = detail if len(detail) <= 200 else detail[:200] + "…"
+    return f"record not mapped ({type(exc).__name__}: {detail})"
+
+
 def head_text(head: bytes) -> str:
     return head.decode("utf-8", "replace")
+
+
+def head_records(head: bytes, limit: int = 5) -> list[dict[str, Any]]:
+    """The first JSON objects among the head's lines: a malformed or cut line is skipped."""
+    found: list[dict[str, Any]] = []
+    for raw in head.removeprefix(BOM).split(b"\n"):
+        if not raw.strip():
+            continue
+        value, problem = parse_json(decode(raw))
+        if problem is None and isinstance(value, dict):
+            found.append(value)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def document_start(head: bytes) -> bytes:
+    """The first byte of a JSON document's head, past a BOM, whitespace and NUL padding."""
+    return head.removeprefix(BOM).lstrip(b" \t\r\n\x00")[:1]
 
 
 def type_is(head: bytes, *values: str) -> bool:
@@ -46,6 +106,12 @@ def has_key(head: bytes, *keys: str) -> bool:
 
 def first_line(head: bytes) -> str:
     return head_text(head).lstrip("\ufeff").split("\n", 1)[0]
+
+
+def head_lines(head: bytes, limit: int | None = 5) -> list[str]:
+    """The first non-blank lines of the head (all when `limit` is None), BOM and CRs dropped."""
+    lines = (line.rstrip("\r") for line in head_text(head).lstrip("\ufeff").split("\n"))
+    return [line for line in lines if line.strip()][:limit]
 
 
 @dataclass
@@ -91,8 +157,25 @@ class Collector:
         )
 
     def bad(self, record_no: int | None, reason: str, raw: Any = None) -> None:
-        text = raw if isinstance(raw, str | bytes) or raw is None else json.dumps(raw, default=str)
+        text = raw if isinstance(raw, str | bytes) or raw is None else json_text(raw)
         self.quarantine.append(Quarantine(record_no, reason, excerpt(text)))
+
+    @contextmanager
+    def record(self, record_no: int | None, raw: Any) -> Iterator[None]:
+        """Map one record: a value the mapping did not expect quarantines the record (its rows
+        so far withdrawn) instead of failing the file."""
+        marks = (len(self.events), len(self.metrics),
+                 {name: len(rows) for name, rows in self.tables.items()})
+        try:
+            yield
+        except IncidentLabError:
+            raise
+        except Exception as exc:  # whatever the values, only this record is lost
+            del self.events[marks[0]:]
+            del self.metrics[marks[1]:]
+            for name, rows in self.tables.items():
+                del rows[marks[2].get(name, 0):]
+            self.bad(record_no, unmapped(exc), raw)
 
     def result(self) -> LoadResult:
         return LoadResult(
@@ -114,15 +197,13 @@ def iter_json_lines(col: Collector) -> Iterator[tuple[int, dict[str, Any], str]]
         col.records_read += lines.read
 
 
-def load_json_document(col: Collector) -> Any:
-    """Read a whole JSON document (small files); None (and the file quarantined) when broken."""
-    raw = col.ctx.path.read_bytes()
-    try:
-        return json.loads(raw.decode("utf-8-sig", "replace"))
-    except json.JSONDecodeError as exc:
+def json_document(col: Collector) -> Document:
+    """Read the file as one JSON document; when it does not parse, that is one quarantined record."""
+    doc = read_document(col.ctx.path)
+    if doc.problem is not None:
         col.records_read += 1
-        col.bad(None, f"malformed JSON document: {exc.msg} at line {exc.lineno}", raw)
-        return None
+        col.quarantine.append(doc.problem)
+    return doc
 
 
 def ts_fields(ctx: LoadContext, raw: Any) -> dict[str, Any]:

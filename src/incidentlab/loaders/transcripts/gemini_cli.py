@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, clip, has_key, load_json_document, ts_fields
+from .common import Collector, as_text, clip, document_start, has_key, json_document, ts_fields
 
 USAGE_METRICS = {
     "input": "input_tokens",
@@ -41,19 +41,19 @@ class GeminiSessionLoader:
             return has_key(head, "sessionId", "messages") and (
                 has_key(head, "projectHash") or has_key(head, "startTime"))
         if path.name == "logs.json":
-            return head.lstrip().startswith(b"[") and has_key(head, "sessionId", "messageId")
+            return document_start(head) == b"[" and has_key(head, "sessionId", "messageId")
         return False
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        doc = load_json_document(col)
-        if isinstance(doc, list):
-            self._prompt_log(col, doc)
-        elif isinstance(doc, dict):
-            self._session(col, doc)
-        elif doc is not None:
+        doc = json_document(col)
+        if isinstance(doc.value, list):
+            self._prompt_log(col, doc.value)
+        elif isinstance(doc.value, dict):
+            self._session(col, doc.value)
+        elif doc.ok:
             col.records_read += 1
-            col.bad(None, "neither a session object nor a prompt-log list", str(doc)[:500])
+            col.bad(None, "neither a session object nor a prompt-log list", doc.text)
         return col.result()
 
     def _prompt_log(self, col: Collector, entries: list) -> None:
@@ -62,66 +62,74 @@ class GeminiSessionLoader:
             if not isinstance(entry, dict) or "sessionId" not in entry:
                 col.bad(index, "prompt-log entry without sessionId", entry)
                 continue
+            message_id = entry.get("messageId")
             # logs.json repeats the user prompts of the chat file: kept, flagged as a mirror.
-            col.event(
-                index, "chat.turn", stream=entry.get("sessionId"), actor="user",
-                is_mirror=True, seq=entry.get("messageId") if isinstance(
-                    entry.get("messageId"), int) else None,
-                event_type_raw=entry.get("type"), message=clip(entry.get("message")),
-                **ts_fields(col.ctx, entry.get("timestamp")), attrs=entry,
-            )
+            with col.record(index, entry):
+                col.event(
+                    index, "chat.turn", stream=entry.get("sessionId"), actor="user",
+                    is_mirror=True, seq=message_id if isinstance(message_id, int) else None,
+                    event_type_raw=entry.get("type"), message=clip(entry.get("message")),
+                    **ts_fields(col.ctx, entry.get("timestamp")), attrs=entry,
+                )
 
     def _session(self, col: Collector, doc: dict) -> None:
-        stream = doc.get("sessionId") or col.ctx.path.stem
+        stream = as_text(doc.get("sessionId")) or col.ctx.path.stem
         project = doc.get("projectHash")
         messages = doc.get("messages")
         col.records_read += 1
         header = {k: v for k, v in doc.items() if k != "messages"}
-        col.event(
-            0, "session.start", stream=stream, project=project, event_type_raw="session",
-            message=clip(f"gemini session {stream}"), **ts_fields(col.ctx, doc.get("startTime")),
-            attrs=header,
-        )
+        with col.record(0, header):
+            col.event(
+                0, "session.start", stream=stream, project=project, event_type_raw="session",
+                message=clip(f"gemini session {stream}"),
+                **ts_fields(col.ctx, doc.get("startTime")), attrs=header,
+            )
         if not isinstance(messages, list):
             col.records_read += 1
             col.bad(None, "session has no 'messages' list", header)
             return
-        model = None
+        self.model = None
         for index, msg in enumerate(messages, start=1):
             col.records_read += 1
             if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
                 col.bad(index, "message is not an object with a string 'type'", msg)
                 continue
-            base = {"stream": stream, "project": project, "event_type_raw": msg["type"],
-                    **ts_fields(col.ctx, msg.get("timestamp"))}
-            kind = msg["type"]
-            actor = ACTORS.get(kind, "system")
-            if kind in SEVERITY:
-                col.event(index, "error", **base, actor=actor, severity=SEVERITY[kind],
-                          message=clip(_content_text(msg.get("content"))), attrs=msg)
-            else:
-                col.event(index, "chat.turn", **base, actor=actor,
-                          message=clip(_content_text(msg.get("content"))), attrs=msg)
-            if msg.get("model") and msg["model"] != model:
-                col.event(
-                    index, "model.change", **base, event_key="model", name=msg["model"],
-                    message=f"{model} -> {msg['model']}" if model else f"model {msg['model']}",
-                    attrs={"id": msg.get("id"), "from": model, "to": msg["model"]},
-                )
-                model = msg["model"]
-            self._tool_calls(col, index, msg, base)
-            tokens = msg.get("tokens")
-            if isinstance(tokens, dict):
-                col.event(
-                    index, "llm.usage", **base, event_key="usage", actor="assistant", name=model,
-                    correlation_id=msg.get("id"),
-                    message=", ".join(f"{k}={v}" for k, v in tokens.items()),
-                    attrs={"id": msg.get("id"), "tokens": tokens},
-                )
-                for raw_name, name in USAGE_METRICS.items():
-                    col.metric(index, name, tokens.get(raw_name), ts=base["ts"],
-                               ts_quality=base["ts_quality"], stream=stream, project=project,
-                               labels={"model": model})
+            with col.record(index, msg):
+                self._message(col, index, msg, stream, project)
+
+    def _message(self, col: Collector, index: int, msg: dict, stream: str, project: Any) -> None:
+        base = {"stream": stream, "project": project, "event_type_raw": msg["type"],
+                **ts_fields(col.ctx, msg.get("timestamp"))}
+        kind = msg["type"]
+        actor = ACTORS.get(kind, "system")
+        if kind in SEVERITY:
+            col.event(index, "error", **base, actor=actor, severity=SEVERITY[kind],
+                      message=clip(_content_text(msg.get("content"))), attrs=msg)
+        else:
+            col.event(index, "chat.turn", **base, actor=actor,
+                      message=clip(_content_text(msg.get("content"))), attrs=msg)
+        model = self.model
+        if msg.get("model") and msg["model"] != model:
+            col.event(
+                index, "model.change", **base, event_key="model", name=msg["model"],
+                message=f"{model} -> {msg['model']}" if model else f"model {msg['model']}",
+                attrs={"id": msg.get("id"), "from": model, "to": msg["model"]},
+            )
+            model = msg["model"]
+        self._tool_calls(col, index, msg, base)
+        tokens = msg.get("tokens")
+        if isinstance(tokens, dict):
+            col.event(
+                index, "llm.usage", **base, event_key="usage", actor="assistant", name=model,
+                correlation_id=msg.get("id"),
+                message=", ".join(f"{k}={v}" for k, v in tokens.items()),
+                attrs={"id": msg.get("id"), "tokens": tokens},
+            )
+            for raw_name, name in USAGE_METRICS.items():
+                col.metric(index, name, tokens.get(raw_name), ts=base["ts"],
+                           ts_quality=base["ts_quality"], stream=stream, project=project,
+                           labels={"model": model})
+        self.model = model  # only a record that mapped whole changes the model
 
     def _tool_calls(self, col: Collector, index: int, msg: dict, base: dict) -> None:
         calls = msg.get("toolCalls")

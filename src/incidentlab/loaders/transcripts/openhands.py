@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from .common import (
     Collector,
+    as_dict,
+    as_key,
     clip,
+    document_start,
     has_key,
+    head_records,
     iter_json_lines,
-    load_json_document,
+    json_document,
     local_ts_fields,
 )
 
@@ -51,7 +56,7 @@ def _tool_outcome(event: dict) -> str:
     if code is not None:
         try:
             code = int(code)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return "error"
         # -1: the command did not finish within OpenHands' no-change timeout.
         return "ok" if code == 0 else ("timeout" if code == -1 else "error")
@@ -74,7 +79,7 @@ class _Mapper:
     def __init__(self, col: Collector, stream: str) -> None:
         self.col = col
         self.stream = stream
-        self.responses: set[str] = set()
+        self.responses: set[Any] = set()
 
     def action(self, record_no: int, event: dict, base: dict, key: str | None = None) -> None:
         kind = str(event.get("action"))
@@ -128,9 +133,9 @@ class _Mapper:
         usage = response.get("usage")
         response_id = response.get("id")
         # One model response can issue several tool calls; its usage counts once.
-        if not isinstance(usage, dict) or response_id in self.responses:
+        if not isinstance(usage, dict) or as_key(response_id) in self.responses:
             return
-        self.responses.add(response_id)
+        self.responses.add(as_key(response_id))
         model = response.get("model")
         numbers = {name: usage.get(raw) for raw, name in USAGE_METRICS.items()
                    if isinstance(usage.get(raw), int | float)}
@@ -159,49 +164,52 @@ class OpenHandsEventsLoader:
     description: ClassVar[str] = "OpenHands event list (trajectory JSON: actions and observations)"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        if path.suffix != ".json" or not head.lstrip().startswith(b"["):
+        if path.suffix != ".json" or document_start(head) != b"[":
             return False
         return has_key(head, "id", "timestamp", "source") and (
             has_key(head, "action") or has_key(head, "observation"))
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        doc = load_json_document(col)
-        if doc is None:
+        doc = json_document(col)
+        if not doc.ok:
             return col.result()
-        if not isinstance(doc, list):
+        if not isinstance(doc.value, list):
             col.records_read += 1
-            col.bad(None, "not a JSON list of events", str(doc)[:500])
+            col.bad(None, "not a JSON list of events", doc.text)
             return col.result()
-        stream = ctx.path.stem
-        mapper = _Mapper(col, stream)
-        for index, event in enumerate(doc, start=1):
+        mapper = _Mapper(col, ctx.path.stem)
+        for index, event in enumerate(doc.value, start=1):
             col.records_read += 1
             if not isinstance(event, dict) or not ("action" in event or "observation" in event):
                 col.bad(index, "event has neither 'action' nor 'observation'", event)
                 continue
-            seq = event.get("id")
-            # Event ids are monotonic but not contiguous (0, 3, 4, ...): kept as seq, not position.
-            base = {"stream": stream, "seq": int(seq) if str(seq).isdigit() else None,
-                    **local_ts_fields(col, event.get("timestamp"))}
-            if "action" in event:
-                _offset_hint(col, event)
-                mapper.action(index, event, base)
-            else:
-                cause = event.get("cause")
-                mapper.observation(index, event, base, mapper._ref(cause))
+            with col.record(index, event):
+                self._event(col, mapper, index, event)
         return col.result()
+
+    @staticmethod
+    def _event(col: Collector, mapper: _Mapper, index: int, event: dict) -> None:
+        seq = str(event.get("id"))
+        # Event ids are monotonic but not contiguous (0, 3, 4, ...): kept as seq, not position.
+        base = {"stream": mapper.stream,
+                "seq": int(seq) if seq.isascii() and seq.isdigit() else None,
+                **local_ts_fields(col, event.get("timestamp"))}
+        if "action" in event:
+            _offset_hint(col, event)
+            mapper.action(index, event, base)
+        else:
+            mapper.observation(index, event, base, mapper._ref(event.get("cause")))
 
 
 def _offset_hint(col: Collector, event: dict) -> None:
     """Record (as a fact only) the zone offset implied by a model response's UTC epoch."""
     if "utc_offset_hint" in col.facts:
         return
-    meta = event.get("tool_call_metadata") or {}
-    response = meta.get("model_response") if isinstance(meta, dict) else None
-    created = response.get("created") if isinstance(response, dict) else None
+    response = as_dict(as_dict(event.get("tool_call_metadata")).get("model_response"))
+    created = response.get("created")
     naive, _ = col.ctx.parse_ts(event.get("timestamp"))  # wall clock read as if UTC
-    if not isinstance(created, int | float) or naive is None:
+    if not isinstance(created, int | float) or not math.isfinite(created) or naive is None:
         return
     quarters = round((naive.timestamp() - created) / 900)
     sign = "-" if quarters < 0 else "+"
@@ -209,6 +217,11 @@ def _offset_hint(col: Collector, event: dict) -> None:
     col.facts["utc_offset_hint"] = (
         f"{sign}{hours:02d}:{minutes:02d} (event time vs model_response.created; not applied)"
     )
+
+
+def _is_output(record: dict) -> bool:
+    return isinstance(record.get("history"), list) and "instruction" in record and (
+        "git_patch" in record or "instance_id" in record)
 
 
 class OpenHandsOutputLoader:
@@ -221,6 +234,9 @@ class OpenHandsOutputLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix != ".jsonl":
             return False
+        if any(_is_output(record) for record in head_records(head)):
+            return True
+        # Resolver records are often longer than the head: then its words decide.
         return has_key(head, "history", "instruction") and (
             has_key(head, "git_patch") or has_key(head, "instance_id"))
 
@@ -232,7 +248,8 @@ class OpenHandsOutputLoader:
             if not isinstance(history, list):
                 col.bad(number, "record has no 'history' list", raw)
                 continue
-            self._instance(col, number, rec, history)
+            with col.record(number, raw):
+                self._instance(col, number, rec, history)
         return col.result()
 
     def _instance(self, col: Collector, number: int, rec: dict, history: list) -> None:

@@ -10,10 +10,10 @@ from ..base import LoadContext, LoadResult, iter_lines
 from .common import (
     Collector,
     clip,
-    first_line,
     has_key,
+    head_lines,
     iter_json_lines,
-    load_json_document,
+    json_document,
     local_ts_fields,
 )
 
@@ -32,8 +32,8 @@ LEVELS = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning", "ERROR": "erro
           "CRITICAL": "critical"}
 
 
-def _command_name(action: str | None) -> str | None:
-    if not action:
+def _command_name(action: Any) -> str | None:
+    if not action or not isinstance(action, str):
         return None
     words = action.strip().split()
     return words[0] if words else None
@@ -51,63 +51,76 @@ class SweAgentTrajLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        doc = load_json_document(col)
-        if doc is None:
+        document = json_document(col)
+        if not document.ok:
             return col.result()
+        doc = document.value
         if not isinstance(doc, dict):
             col.records_read += 1
-            col.bad(None, "trajectory is not a JSON object", str(doc)[:500])
+            col.bad(None, "trajectory is not a JSON object", doc)
             return col.result()
         stream = ctx.path.stem
-        project = doc.get("environment")
-        base = {"stream": stream, "project": project, "ts": None, "ts_quality": "missing"}
+        base = {"stream": stream, "project": doc.get("environment"), "ts": None,
+                "ts_quality": "missing"}
         # No per-step times in .traj files: order lives in `position` only.
         col.facts["timestamps"] = "none in source (order kept in position)"
-        history = doc.get("history") or []
+        history = _member_list(col, doc, "history")
         for index, msg in enumerate(history, start=1):
             col.records_read += 1
             if not isinstance(msg, dict):
                 col.bad(index, "history entry is not an object", msg)
                 continue
-            role = msg.get("role")
-            ids = msg.get("tool_call_ids") or []
-            # The conversation view; tool calls and results come from the trajectory steps.
-            col.event(
-                index, "chat.turn", **base, event_key="history", actor=role,
-                name=msg.get("message_type"), event_type_raw=f"history.{role}",
-                correlation_id=ids[0] if ids else None, position=index,
-                message=clip(msg.get("content")), attrs=msg,
-            )
+            with col.record(index, msg):
+                self._history(col, index, msg, base)
         offset = len(history)
-        for index, step in enumerate(doc.get("trajectory") or [], start=1):
+        trajectory = _member_list(col, doc, "trajectory")
+        for index, step in enumerate(trajectory, start=1):
             col.records_read += 1
             if not isinstance(step, dict):
                 col.bad(index, "trajectory step is not an object", step)
                 continue
-            action = step.get("action")
-            seconds = step.get("execution_time")
-            try:
-                duration = float(seconds) * 1000 if seconds is not None else None
-            except (TypeError, ValueError):
-                duration = None
-            link = f"{stream}:step-{index}"
-            common = {**base, "correlation_id": link, "position": offset + index,
-                      "name": _command_name(action)}
-            col.event(index, "tool.call", **common, event_key="step.call", actor="assistant",
-                      event_type_raw="trajectory.action", message=clip(action), attrs=step)
-            col.event(
-                index, "tool.result", **common, event_key="step.result", actor="environment",
-                event_type_raw="trajectory.observation", duration_ms=duration,
-                message=clip(step.get("observation")),
-                attrs={"step": index, "observation_chars": len(str(step.get("observation")))},
-            )
+            with col.record(index, step):
+                self._step(col, index, step, base, offset + index)
         info = doc.get("info")
         col.records_read += 1
         if isinstance(info, dict):
-            self._info(col, info, base, offset + len(doc.get("trajectory") or []) + 1)
+            with col.record(None, info):
+                self._info(col, info, base, offset + len(trajectory) + 1)
         else:
-            col.bad(None, "trajectory has no 'info' object", str(info)[:500])
+            col.bad(None, "trajectory has no 'info' object", info)
         return col.result()
+
+    @staticmethod
+    def _history(col: Collector, index: int, msg: dict, base: dict) -> None:
+        role = msg.get("role")
+        ids = msg.get("tool_call_ids")
+        # The conversation view; tool calls and results come from the trajectory steps.
+        col.event(
+            index, "chat.turn", **base, event_key="history", actor=role,
+            name=msg.get("message_type"), event_type_raw=f"history.{role}",
+            correlation_id=ids[0] if isinstance(ids, list) and ids else None, position=index,
+            message=clip(msg.get("content")), attrs=msg,
+        )
+
+    @staticmethod
+    def _step(col: Collector, index: int, step: dict, base: dict, position: int) -> None:
+        action = step.get("action")
+        seconds = step.get("execution_time")
+        try:
+            duration = float(seconds) * 1000 if seconds is not None else None
+        except (TypeError, ValueError, OverflowError):
+            duration = None
+        link = f"{base['stream']}:step-{index}"
+        common = {**base, "correlation_id": link, "position": position,
+                  "name": _command_name(action)}
+        col.event(index, "tool.call", **common, event_key="step.call", actor="assistant",
+                  event_type_raw="trajectory.action", message=clip(action), attrs=step)
+        col.event(
+            index, "tool.result", **common, event_key="step.result", actor="environment",
+            event_type_raw="trajectory.observation", duration_ms=duration,
+            message=clip(step.get("observation")),
+            attrs={"step": index, "observation_chars": len(str(step.get("observation")))},
+        )
 
     def _info(self, col: Collector, info: dict, base: dict, position: int) -> None:
         status = info.get("exit_status")
@@ -130,6 +143,16 @@ class SweAgentTrajLoader:
                            ts_quality="missing", stream=base["stream"], project=base["project"])
 
 
+def _member_list(col: Collector, doc: dict, key: str) -> list[Any]:
+    """A member that should be a list: absent is empty, anything else one quarantined record."""
+    value = doc.get(key)
+    if value is None or isinstance(value, list):
+        return value or []
+    col.records_read += 1
+    col.bad(None, f"'{key}' is not a list", value)
+    return []
+
+
 class SweAgentPredsLoader:
     name: ClassVar[str] = "swe_agent.preds_jsonl"
     system: ClassVar[str] = "swe_agent"
@@ -143,16 +166,18 @@ class SweAgentPredsLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        for number, rec, _raw in iter_json_lines(col):
+        for number, rec, raw in iter_json_lines(col):
             patch = rec.get("model_patch")
             lines = len(patch.splitlines()) if isinstance(patch, str) else 0
-            col.event(
-                number, "run.end", stream=rec.get("instance_id"),
-                project=rec.get("model_name_or_path"), ts=None, ts_quality="missing",
-                name="prediction", outcome="ok" if patch else "error",
-                message=f"prediction: {lines}-line model patch" if patch else "empty prediction",
-                attrs=rec,
-            )
+            with col.record(number, raw):
+                col.event(
+                    number, "run.end", stream=rec.get("instance_id"),
+                    project=rec.get("model_name_or_path"), ts=None, ts_quality="missing",
+                    name="prediction", outcome="ok" if patch else "error",
+                    message=f"prediction: {lines}-line model patch" if patch
+                    else "empty prediction",
+                    attrs=rec,
+                )
         return col.result()
 
 
@@ -166,7 +191,8 @@ class SweAgentLogLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix not in (".log", ".txt"):
             return False
-        if not _LOG_LINE.match(first_line(head)):
+        # Records span many lines (config dumps): a damaged first one leaves the next to match.
+        if not any(_LOG_LINE.match(line) for line in head_lines(head, None)):
             return False
         text = head.decode("utf-8", "replace")
         return any(mark in text for mark in ("sweagent", "SWE-agent", "🤖 MODEL INPUT",
@@ -193,6 +219,10 @@ class SweAgentLogLoader:
         return col.result()
 
     def _emit(self, col: Collector, record: dict[str, Any]) -> None:
+        with col.record(record["line"], "\n".join(record["lines"])):
+            self._event(col, record)
+
+    def _event(self, col: Collector, record: dict[str, Any]) -> None:
         first = record["lines"][0]
         body = "\n".join(record["lines"])
         level = record["level"]
