@@ -172,7 +172,7 @@ def mutate_lines(data: bytes, rng: random.Random) -> bytes:
         index = rng.randrange(len(lines))
         try:
             value = json.loads(lines[index])
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         lines[index] = mutate_value(value, rng).encode("utf-8", "surrogatepass")
     return b"\n".join(lines)
@@ -181,7 +181,7 @@ def mutate_lines(data: bytes, rng: random.Random) -> bytes:
 def mutate_document(data: bytes, rng: random.Random) -> bytes:
     try:
         value = json.loads(data.decode("utf-8-sig"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return mutate_bytes(data, rng)
     return mutate_value(value, rng).encode("utf-8", "surrogatepass")
 

@@ -52,7 +52,10 @@ def parse_ts(
     if isinstance(raw, bool):
         return None, "missing"
     if isinstance(raw, int | float):
-        moment = _from_epoch(float(raw))
+        try:
+            moment = _from_epoch(float(raw))
+        except OverflowError:  # an integer beyond any double (JSON allows 10**400)
+            moment = None
         return (moment, "exact") if moment else (None, "missing")
     text = str(raw).strip()
     match = _ISO.match(text)
