@@ -122,7 +122,10 @@ def pick(
     sample = list(records)
     if not sample:
         return None
+    keys = {key for record in sample for key in record}
     for name in names:
+        if name not in keys and name.split(".", 1)[0] not in keys:
+            continue  # cheap: most candidate names appear in no record at all
         hits = sum(
             1 for r in sample
             if (value := lookup(r, name)) not in (None, "") and (ok is None or ok(value))
