@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from .common import derived_event, read_json_doc, run_id_for
+from ..base import LoadContext, LoadResult, Quarantine
+from ..isolation import isolated, read_object
+from .common import derived_event, run_id_for
 
 
 @dataclass
@@ -26,14 +27,25 @@ def load_json_artifact(
     ctx: LoadContext, artifact: str, summarize: Callable[[dict[str, Any]], Summary]
 ) -> LoadResult:
     """One record: the document. Unparseable or non-object documents are quarantined."""
-    doc, text, error = read_json_doc(ctx.path)
+    document, problem = read_object(ctx.path, 1)
     facts: dict[str, Any] = {"run_id": run_id_for(ctx.path), "artifact": artifact}
-    if error or not isinstance(doc, dict):
-        reason = error or "not a JSON object"
-        facts["parse_error"] = reason
-        return LoadResult(
-            records_read=1, quarantine=[Quarantine(1, reason, excerpt(text))], facts=facts
-        )
+    if problem is not None:
+        facts["parse_error"] = problem.reason
+        return LoadResult(records_read=1, quarantine=[problem], facts=facts)
+    bad: list[Quarantine] = []
+    built = isolated(bad, 1, document.text, _rows, ctx, artifact, summarize, document.value)
+    if built is None:
+        return LoadResult(records_read=1, quarantine=bad, facts=facts)
+    event, metrics, summary = built
+    return LoadResult(
+        records_read=1, events=[event], metrics=metrics, facts={**facts, **summary.facts}
+    )
+
+
+def _rows(
+    ctx: LoadContext, artifact: str, summarize: Callable[[dict[str, Any]], Summary], doc: dict
+) -> tuple[dict[str, Any], list[dict[str, Any]], Summary]:
+    """The artifact's one event, its metrics, and its summary."""
     summary = summarize(doc)
     event = derived_event(
         ctx.path,
@@ -60,13 +72,7 @@ def load_json_artifact(
         }
         for name, (value, unit) in summary.metrics.items()
     ]
-    return LoadResult(
-        records_read=1, events=[event], metrics=metrics, facts={**facts, **summary.facts}
-    )
-
-
-def number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return event, metrics, summary
 
 
 def is_artifact(path: Path, name: str, folder: str, head: bytes, *markers: bytes) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,15 +42,6 @@ def mtime_or_none(path: Path) -> str | None:
         return mtime_of(path).isoformat()
     except OSError:
         return None
-
-
-def read_json_doc(path: Path) -> tuple[Any, str, str | None]:
-    """(parsed document or None, text, error) for a small JSON file."""
-    text = path.read_bytes().decode("utf-8", "replace")
-    try:
-        return json.loads(text), text, None
-    except ValueError as exc:
-        return None, text, f"malformed JSON: {exc}"
 
 
 def stage_index(stage: object) -> int | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, iter_lines
+from ..base import LoadContext, LoadResult, Quarantine
+from ..isolation import isolated
+from ..reading import decode, escaped, iter_raw_lines
+from ..reading.text import BOM
 from .common import RUN_ID, SYSTEM, mtime_of
 
 CODES = {
@@ -39,8 +43,10 @@ SIGNATURES: tuple[tuple[re.Pattern[str], str, str | None], ...] = (
     (re.compile(r"Verdict:\s*\**FAIL", re.I), "validation_failed", None),
 )
 CHECK = re.compile(r"^\s*(?P<level>OK|WARN|ERR)\s+(?P<message>\S.*)$")
+# ASCII digits, at most nine: no exit status is longer, and int() refuses thousands of digits
 EXIT = re.compile(
-    r"\b(?:exit(?:ed)?(?:\s+with)?(?:\s+code|\s+status)?|return\s*code|rc)\s*[:=]?\s*(?P<n>-?\d+)\b",
+    r"\b(?:exit(?:ed)?(?:\s+with)?(?:\s+code|\s+status)?|return\s*code|rc)\s*[:=]?\s*"
+    r"(?P<n>-?[0-9]{1,9})\b",
     re.I,
 )
 COMPLETED = re.compile(r"Orchestration run completed:")
@@ -111,32 +117,27 @@ class OrchestrationLogLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
-        if not head or b"\x00" in head or head.lstrip()[:1] in (b"{", b"["):
+        if not head or _binary(head) or head.removeprefix(BOM).lstrip()[:1] in (b"{", b"["):
             return False
         return any(m in head for m in MARKERS) or DETECT_SIGNATURES.search(head) is not None
 
     def load(self, ctx: LoadContext) -> LoadResult:
         ts = mtime_of(ctx.path)
-        lines = list(iter_lines(ctx.path))
-        found = next((m.group(0) for _, line in lines if (m := RUN_ID.search(line))), None)
+        lines = [(line_no, decode(raw), escaped(raw)) for line_no, raw in iter_raw_lines(ctx.path)]
+        found = next((m.group(0) for _, line, _ in lines if (m := RUN_ID.search(line))), None)
         stream = found or f"orchestration:{ctx.path.name}"
+        bad: list[Quarantine] = []
         events = [
-            {
-                "record_no": number,
-                "ts": ts,
-                "ts_quality": "derived",
-                "stream": stream,
-                "position": number,
-                **classify(line),
-                "attrs": {"line": line, "run_ids": RUN_ID.findall(line)},
-            }
-            for number, line in lines
+            event
+            for line_no, line, raw in lines
+            if (event := isolated(bad, line_no, raw, _event, line_no, line, ts, stream))
         ]
         errors = [e for e in events if e["event_type"] == "error"]
         exits = [e for e in events if e["event_type_raw"] == "exit_code"]
         return LoadResult(
             records_read=len(lines),
             events=events,
+            quarantine=bad,
             facts={
                 "run_id": found,
                 "file_mtime": ts.isoformat(),
@@ -147,3 +148,22 @@ class OrchestrationLogLoader:
                 "exit_codes": [int(EXIT.search(e["message"])["n"]) for e in exits],
             },
         )
+
+
+def _event(line_no: int, line: str, ts: datetime, stream: str) -> dict[str, Any]:
+    return {
+        "record_no": line_no,
+        "ts": ts,
+        "ts_quality": "derived",
+        "stream": stream,
+        "position": line_no,
+        **classify(line),
+        "attrs": {"line": line, "run_ids": RUN_ID.findall(line)},
+    }
+
+
+def _binary(head: bytes) -> bool:
+    """Compressed or database bytes, not a console: a stray NUL in captured text is not that."""
+    return head[:2] == b"\x1f\x8b" or head.startswith(b"SQLite format 3\x00") or (
+        head.count(b"\x00") * 100 > len(head)
+    )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import JsonLines, LoadContext, LoadResult
 from .common import SYSTEM, run_dir_of, run_id_for
 from .transitions import transition_rows
 
@@ -27,23 +26,17 @@ class RunEventsJsonlLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         run_id = run_id_for(ctx.path)
-        items: list[tuple[int, object, str]] = []
-        bad: list[Quarantine] = []
-        for number, line in iter_lines(ctx.path):
-            try:
-                items.append((number, json.loads(line), line))
-            except ValueError as exc:
-                bad.append(Quarantine(number, f"malformed JSON: {exc}", excerpt(line)))
-        lines = len(items) + len(bad)
+        reader = JsonLines(ctx.path)
+        items = list(reader)
         events, table, rejected, problems = transition_rows(ctx, items, run_id, with_seq=True)
-        bad = sorted(bad + rejected, key=lambda q: q.record_no or 0)
+        bad = sorted(reader.quarantine + rejected, key=lambda q: q.record_no or 0)
         return LoadResult(
-            records_read=lines,
+            records_read=reader.read,
             events=events,
             quarantine=bad,
             facts={
                 "run_id": run_id,
-                "lines": lines,
+                "lines": reader.read,
                 "stages": [row["stage"] for row in table],
                 "shape_problems": problems,
             },

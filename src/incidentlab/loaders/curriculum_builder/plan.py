@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .artifact_base import Summary, is_artifact, load_json_artifact, number
+from ..isolation import number
+from .artifact_base import Summary, is_artifact, load_json_artifact
 from .common import SYSTEM
 
 

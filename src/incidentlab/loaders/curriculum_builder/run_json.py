@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
-from .common import STAGES, SYSTEM, read_json_doc, run_id_for
+from ..isolation import dumped, isolated, read_object
+from .common import STAGES, SYSTEM, run_id_for
 from .transitions import transition_rows
 
 HISTORY_SCHEMA = {
@@ -26,6 +26,7 @@ HISTORY_SCHEMA = {
     "known_stage": "bool",
 }
 TOOL_REJECTS = "invalid run metadata (the tool says: delete and re-initialize this run)"
+NOT_OBJECT = "not a JSON object (the tool rejects it: Expected JSON object)"
 
 
 def metadata_problem(doc: dict[str, Any]) -> str | None:
@@ -60,19 +61,25 @@ class RunJsonLoader:
         return "runs" in path.parts[:-2] or b'"created_at_utc"' in head or b'"stage_transition"' in head
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, text, error = read_json_doc(ctx.path)
+        document, unreadable = read_object(ctx.path, 0)
         run_id = run_id_for(ctx.path)
-        if error or not isinstance(doc, dict):
-            reason = error or "not a JSON object (the tool rejects it: Expected JSON object)"
+        if unreadable is not None:
+            if document.problem is None:  # JSON, but not an object
+                unreadable = Quarantine(0, NOT_OBJECT, unreadable.raw)
             return LoadResult(
                 records_read=1,
-                quarantine=[Quarantine(0, reason, excerpt(text))],
-                facts={"run_id": run_id, "run_metadata_valid": False, "run_metadata_error": reason},
+                quarantine=[unreadable],
+                facts={
+                    "run_id": run_id,
+                    "run_metadata_valid": False,
+                    "run_metadata_error": unreadable.reason,
+                },
             )
+        doc = document.value
         if isinstance(doc.get("run_id"), str) and doc["run_id"].strip():
             run_id = doc["run_id"]
         history = doc.get("history") if isinstance(doc.get("history"), list) else []
-        items = [(i, item, _dumps(item)) for i, item in enumerate(history, start=1)]
+        items = [(i, item, dumped(item)) for i, item in enumerate(history, start=1)]
         events, table, bad, shape_problems = transition_rows(ctx, items, run_id, with_seq=False)
         problem = metadata_problem(doc) or (
             f"history {shape_problems[0]}" if shape_problems else None
@@ -97,25 +104,12 @@ class RunJsonLoader:
             ),
         }
         if problem:
-            bad.insert(0, Quarantine(0, f"{TOOL_REJECTS}: {problem}", excerpt(_dumps(header))))
+            bad.insert(0, Quarantine(0, f"{TOOL_REJECTS}: {problem}", excerpt(dumped(header))))
         else:
-            ts, quality = ctx.parse_ts(doc.get("created_at_utc"))
-            events.insert(
-                0,
-                {
-                    "record_no": 0,
-                    "ts": ts,
-                    "ts_raw": doc.get("created_at_utc"),
-                    "ts_quality": quality,
-                    "stream": run_id,
-                    "position": 0,
-                    "event_type": "run.start",
-                    "event_type_raw": "run.json",
-                    "name": run_id,
-                    "message": f"run {run_id} created; current stage {doc.get('stage')}",
-                    "attrs": header,
-                },
-            )
+            header_bad: list[Quarantine] = []
+            start = isolated(header_bad, 0, dumped(header), _run_start, ctx, doc, run_id, header)
+            bad[:0] = header_bad
+            events[:0] = [start] if start else []
         return LoadResult(
             records_read=1 + len(history),
             events=events,
@@ -125,5 +119,20 @@ class RunJsonLoader:
         )
 
 
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+def _run_start(
+    ctx: LoadContext, doc: dict[str, Any], run_id: str, header: dict[str, Any]
+) -> dict[str, Any]:
+    ts, quality = ctx.parse_ts(doc.get("created_at_utc"))
+    return {
+        "record_no": 0,
+        "ts": ts,
+        "ts_raw": doc.get("created_at_utc"),
+        "ts_quality": quality,
+        "stream": run_id,
+        "position": 0,
+        "event_type": "run.start",
+        "event_type_raw": "run.json",
+        "name": run_id,
+        "message": f"run {run_id} created; current stage {doc.get('stage')}",
+        "attrs": header,
+    }

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..base import LoadContext, Quarantine, excerpt
+from ..isolation import dumped, isolated
 from .common import AUTO_SYNC_PREFIX, RUN_EVENT_KEYS, stage_index
 
 
@@ -46,51 +47,62 @@ def transition_rows(
                 Quarantine(record_no, problem or "stage missing or not a string", excerpt(raw))
             )
             continue
+        built = isolated(bad, record_no, raw, _transition, ctx, record_no, item, run_id, previous)
+        if built is None:
+            continue
+        event, row = built
+        event["seq"] = record_no if with_seq else None
+        events.append(event)
+        table.append(row)
         if problem:
             problems.append(f"record {record_no}: {problem}")
-        position = record_no  # list index in run.json, line number in events.jsonl
-        stage = item["stage"]
-        message = item.get("message") if isinstance(item.get("message"), str) else None
-        metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-        auto_sync = bool(message and message.startswith(AUTO_SYNC_PREFIX))
-        now_i, prev_i = stage_index(stage), stage_index(previous)
-        forward = previous is None or (now_i is not None and prev_i is not None and now_i > prev_i)
-        legal = forward or (auto_sync and metadata.get("previous_stage") == previous)
-        ts, quality = ctx.parse_ts(item.get("at_utc"))
-        events.append(
-            {
-                "record_no": record_no,
-                "ts": ts,
-                "ts_raw": item.get("at_utc") if isinstance(item.get("at_utc"), str) else None,
-                "ts_quality": quality,
-                "stream": run_id,
-                "seq": record_no if with_seq else None,
-                "position": position,
-                "event_type": "stage.transition",
-                "event_type_raw": item.get("event_type"),
-                "name": stage,
-                "outcome": None,
-                "severity": "info" if legal and stage_index(stage) is not None else "warning",
-                "message": message,
-                "attrs": item,
-            }
-        )
-        table.append(
-            {
-                "run_id": run_id,
-                "position": position,
-                "record_no": record_no,
-                "at_utc": item.get("at_utc"),
-                "ts": ts,
-                "stage": stage,
-                "previous_stage": previous,
-                "message": message,
-                "metadata": metadata,
-                "auto_sync": auto_sync,
-                "forward": forward,
-                "legal": legal,
-                "known_stage": stage_index(stage) is not None,
-            }
-        )
-        previous = stage
+        previous = row["stage"]
     return events, table, bad, problems
+
+
+def _transition(
+    ctx: LoadContext, record_no: int, item: dict[str, Any], run_id: str, previous: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One RunEvent's stage.transition event and its stage-history row."""
+    position = record_no  # list index in run.json, line number in events.jsonl
+    stage = item["stage"]
+    message = item.get("message") if isinstance(item.get("message"), str) else None
+    metadata = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+    auto_sync = bool(message and message.startswith(AUTO_SYNC_PREFIX))
+    now_i, prev_i = stage_index(stage), stage_index(previous)
+    forward = previous is None or (now_i is not None and prev_i is not None and now_i > prev_i)
+    legal = forward or (auto_sync and metadata.get("previous_stage") == previous)
+    at_utc = item.get("at_utc")
+    ts, quality = ctx.parse_ts(at_utc)
+    event = {
+        "record_no": record_no,
+        "ts": ts,
+        "ts_raw": at_utc if isinstance(at_utc, str) else None,
+        "ts_quality": quality,
+        "stream": run_id,
+        "position": position,
+        "event_type": "stage.transition",
+        "event_type_raw": item.get("event_type"),
+        "name": stage,
+        "outcome": None,
+        "severity": "info" if legal and now_i is not None else "warning",
+        "message": message,
+        "attrs": item,
+    }
+    row = {
+        "run_id": run_id,
+        "position": position,
+        "record_no": record_no,
+        # the history table declares text; a number written here is kept as its JSON text
+        "at_utc": at_utc if at_utc is None or isinstance(at_utc, str) else dumped(at_utc),
+        "ts": ts,
+        "stage": stage,
+        "previous_stage": previous,
+        "message": message,
+        "metadata": metadata,
+        "auto_sync": auto_sync,
+        "forward": forward,
+        "legal": legal,
+        "known_stage": now_i is not None,
+    }
+    return event, row

@@ -6,17 +6,21 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, iter_lines
+from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from ..isolation import RECORD_ERRORS, value_problem
+from ..reading import decode, escaped, iter_raw_lines
 from .common import SYSTEM, derived_event, mtime_of, mtime_or_none, run_dir_of, run_id_for
 
 VERDICT = re.compile(r"^-\s*Verdict:\s*\*\*(?P<verdict>[^*]*)\*\*\s*$")
 CHECK = re.compile(r"^\s*(?P<level>OK|WARN|ERR)\s+(?P<message>\S.*)$")
 COUNT = re.compile(r"^\s*(?P<what>PASSED|WARNINGS|FAILED):\s*(?P<n>.*?)\s*$")
 TOTAL = re.compile(r"^\s*Total:")
+# ASCII digits, and few enough for a count: int() refuses other digits and thousands of them
 TOTAL_FULL = re.compile(
-    r"^\s*Total:\s*(?P<passed>\d+) passed,\s*(?P<warnings>\d+) warnings?,"
-    r"\s*(?P<failed>\d+) failed\s*$"
+    r"^\s*Total:\s*(?P<passed>[0-9]{1,18}) passed,\s*(?P<warnings>[0-9]{1,18}) warnings?,"
+    r"\s*(?P<failed>[0-9]{1,18}) failed\s*$"
 )
+DIGITS = re.compile(r"[0-9]{1,18}")
 BANNER = re.compile(r"^\s*(=+|CURRICULUM VALIDATION REPORT)\s*$")
 SEVERITY = {"OK": ("info", "ok"), "WARN": ("warning", None), "ERR": ("error", "error")}
 COUNT_METRIC = {"PASSED": "passed", "WARNINGS": "warnings", "FAILED": "failed"}
@@ -36,73 +40,28 @@ class ValidationReportLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         base = derived_event(ctx.path)
+        report = _Report()
         events: list[dict[str, Any]] = []
-        bad: list[Quarantine] = []
-        totals: dict[str, int] = {}
-        counts = {"OK": 0, "WARN": 0, "ERR": 0}
-        verdict: str | None = None
-        records = 0
-        fenced = False
-        for number, line in iter_lines(ctx.path):
-            if line.strip().startswith("```"):
-                fenced = not fenced
+        for line_no, raw in iter_raw_lines(ctx.path):
+            line = decode(raw)
+            try:
+                found = report.line(line_no, line)
+            except RECORD_ERRORS as exc:
+                found = value_problem(line_no, escaped(raw), exc)
+            if found is None:
                 continue
-            row: dict[str, Any] | None = None
-            if match := VERDICT.match(line):
-                records += 1
-                found = match["verdict"].strip().upper()
-                if found not in ("PASS", "FAIL"):
-                    bad.append(Quarantine(number, f"unknown verdict {found!r}", excerpt(line)))
-                    continue
-                verdict = found
-                row = {
-                    "name": "verdict",
-                    "event_type_raw": "Verdict",
-                    "outcome": "ok" if verdict == "PASS" else "error",
-                    "severity": "info" if verdict == "PASS" else "error",
-                    "message": f"Verdict: {verdict}",
-                }
-            elif not fenced or BANNER.match(line):
+            report.records += 1
+            if isinstance(found, Quarantine):
+                report.bad.append(found)
                 continue
-            elif match := CHECK.match(line):
-                records += 1
-                counts[match["level"]] += 1
-                severity, outcome = SEVERITY[match["level"]]
-                row = {
-                    "event_type_raw": match["level"],
-                    "severity": severity,
-                    "outcome": outcome,
-                    "message": match["message"].strip(),
-                }
-            elif TOTAL.match(line):
-                records += 1
-                if not (match := TOTAL_FULL.match(line)):
-                    bad.append(Quarantine(number, "unparseable Total line", excerpt(line)))
-                    continue
-                totals.update({k: int(v) for k, v in match.groupdict().items()})
-                row = {"event_type": "log", "event_type_raw": "Total", "message": line.strip()}
-            elif match := COUNT.match(line):
-                records += 1
-                if not match["n"].isdigit():
-                    bad.append(Quarantine(number, f"{match['what']} count is not a number", line))
-                    continue
-                totals.setdefault(COUNT_METRIC[match["what"]], int(match["n"]))
-                row = {
-                    "event_type": "log",
-                    "event_type_raw": match["what"],
-                    "message": line.strip(),
-                }
-            else:
-                records += 1  # other validator / stderr output: kept as a plain log line
-                row = {"event_type": "log", "event_type_raw": "output", "message": line.strip()}
             events.append(
                 {
                     **base,
                     "event_type": "validation.check",
-                    "record_no": number,
-                    "position": number,
-                    **row,
-                    "attrs": {"line": line, "line_no": number},
+                    "record_no": line_no,
+                    "position": line_no,
+                    **found,
+                    "attrs": {"line": line, "line_no": line_no},
                 }
             )
         metrics = [
@@ -113,16 +72,16 @@ class ValidationReportLoader:
                 "name": f"validation.{name}",
                 "value": float(value),
                 "unit": "checks",
-                "labels": {"verdict": verdict},
+                "labels": {"verdict": report.verdict},
             }
-            for name, value in sorted(totals.items())
+            for name, value in sorted(report.totals.items())
         ]
         return LoadResult(
-            records_read=records,
+            records_read=report.records,
             events=events,
             metrics=metrics,
-            quarantine=bad,
-            facts=self._facts(ctx.path, verdict, totals, counts),
+            quarantine=report.bad,
+            facts=self._facts(ctx.path, report.verdict, report.totals, report.counts),
         )
 
     @staticmethod
@@ -153,4 +112,59 @@ class ValidationReportLoader:
             "validation_ok_present": present,
             "validation_ok_mtime": mtime_or_none(marker) if present else None,
             "verdict_matches_marker": None if verdict is None else (verdict == "PASS") == present,
+        }
+
+
+class _Report:
+    """What the lines of one report said so far; `line` classifies the next one."""
+
+    def __init__(self) -> None:
+        self.bad: list[Quarantine] = []
+        self.totals: dict[str, int] = {}
+        self.counts = {"OK": 0, "WARN": 0, "ERR": 0}
+        self.verdict: str | None = None
+        self.records = 0
+        self.fenced = False
+
+    def line(self, line_no: int, line: str) -> dict[str, Any] | Quarantine | None:
+        """The event columns of a record line, its quarantine, or None when it is no record."""
+        if line.strip().startswith("```"):
+            self.fenced = not self.fenced
+            return None
+        if match := VERDICT.match(line):
+            return self._verdict(line_no, line, match["verdict"].strip().upper())
+        if not self.fenced or BANNER.match(line):
+            return None
+        if match := CHECK.match(line):
+            self.counts[match["level"]] += 1
+            severity, outcome = SEVERITY[match["level"]]
+            return {
+                "event_type_raw": match["level"],
+                "severity": severity,
+                "outcome": outcome,
+                "message": match["message"].strip(),
+            }
+        if TOTAL.match(line):
+            if not (match := TOTAL_FULL.match(line)):
+                return Quarantine(line_no, "unparseable Total line", excerpt(line))
+            self.totals.update({k: int(v) for k, v in match.groupdict().items()})
+            return {"event_type": "log", "event_type_raw": "Total", "message": line.strip()}
+        if match := COUNT.match(line):
+            if not DIGITS.fullmatch(match["n"]):
+                return Quarantine(line_no, f"{match['what']} count is not a number", excerpt(line))
+            self.totals.setdefault(COUNT_METRIC[match["what"]], int(match["n"]))
+            return {"event_type": "log", "event_type_raw": match["what"], "message": line.strip()}
+        # other validator / stderr output: kept as a plain log line
+        return {"event_type": "log", "event_type_raw": "output", "message": line.strip()}
+
+    def _verdict(self, line_no: int, line: str, found: str) -> dict[str, Any] | Quarantine:
+        if found not in ("PASS", "FAIL"):
+            return Quarantine(line_no, f"unknown verdict {found!r}", excerpt(line))
+        self.verdict = found
+        return {
+            "name": "verdict",
+            "event_type_raw": "Verdict",
+            "outcome": "ok" if found == "PASS" else "error",
+            "severity": "info" if found == "PASS" else "error",
+            "message": f"Verdict: {found}",
         }

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult
-from .common import SYSTEM, in_tapps, local_ts, raw_text
+from ..isolation import isolated, number
+from .common import SYSTEM, duration_ms, in_tapps, local_ts, raw_text
 
 VERBS = {True: "succeeded", False: "failed"}
+METRICS = (("duration", "s"), ("steps", "count"))
 
 
 class AnalyticsHistoryLoader:
@@ -31,49 +33,12 @@ class AnalyticsHistoryLoader:
         lines = JsonLines(ctx.path)
         bad = lines.quarantine
         zone_unknown = 0
-        for number, record, _line in lines:
-            ts, quality, unknown = local_ts(ctx, record.get("timestamp"))
-            zone_unknown += unknown
-            who = record.get(f"{kind}_id") or record.get(f"{kind}_name")
-            success = record.get("success")
-            outcome = "ok" if success is True else ("error" if success is False else None)
-            stream = str(record.get("workflow_id") or f"analytics:{kind}s")
-            events.append(
-                {
-                    "record_no": number,
-                    "ts": ts,
-                    "ts_raw": raw_text(record.get("timestamp")),
-                    "ts_quality": quality,
-                    "stream": stream,
-                    "position": number,
-                    "event_type": "telemetry",
-                    "event_type_raw": f"analytics.{kind}",
-                    "actor": record.get("agent_name") if kind == "agent" else None,
-                    "name": raw_text(who),
-                    "outcome": outcome,
-                    "severity": "warning" if outcome == "error" else "info",
-                    "duration_ms": record["duration"] * 1000.0
-                    if isinstance(record.get("duration"), int | float)
-                    else None,
-                    "message": f"{kind} {who} {VERBS.get(success, 'finished')}",
-                    "attrs": record,
-                }
-            )
-            for field, unit in (("duration", "s"), ("steps", "count")):
-                value = record.get(field)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    metrics.append(
-                        {
-                            "record_no": number,
-                            "ts": ts,
-                            "ts_quality": quality,
-                            "stream": stream,
-                            "name": f"{kind}.{field}",
-                            "value": float(value),
-                            "unit": unit,
-                            "labels": {"name": who, "success": success},
-                        }
-                    )
+        for line_no, record, line in lines:
+            if built := isolated(bad, line_no, line, _rows, ctx, kind, line_no, record):
+                event, measured, unknown = built
+                events.append(event)
+                metrics += measured
+                zone_unknown += unknown
         return LoadResult(
             records_read=lines.read,
             events=events,
@@ -81,3 +46,50 @@ class AnalyticsHistoryLoader:
             quarantine=bad,
             facts={"kind": kind, "timezone_unknown": zone_unknown > 0},
         )
+
+
+def _rows(
+    ctx: LoadContext, kind: str, line_no: int, record: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    """One run's telemetry event, its metrics, and whether its time was naive without --tz."""
+    ts, quality, unknown = local_ts(ctx, record.get("timestamp"))
+    who = record.get(f"{kind}_id") or record.get(f"{kind}_name")
+    success = record.get("success")
+    outcome = "ok" if success is True else ("error" if success is False else None)
+    stream = str(record.get("workflow_id") or f"analytics:{kind}s")
+    event = {
+        "record_no": line_no,
+        "ts": ts,
+        "ts_raw": raw_text(record.get("timestamp")),
+        "ts_quality": quality,
+        "stream": stream,
+        "position": line_no,
+        "event_type": "telemetry",
+        "event_type_raw": f"analytics.{kind}",
+        "actor": record.get("agent_name") if kind == "agent" else None,
+        "name": raw_text(who),
+        "outcome": outcome,
+        "severity": "warning" if outcome == "error" else "info",
+        "duration_ms": duration_ms(record.get("duration")),
+        "message": f"{kind} {who} {_verb(success)}",
+        "attrs": record,
+    }
+    metrics = [
+        {
+            "record_no": line_no,
+            "ts": ts,
+            "ts_quality": quality,
+            "stream": stream,
+            "name": f"{kind}.{field}",
+            "value": value,
+            "unit": unit,
+            "labels": {"name": who, "success": success},
+        }
+        for field, unit in METRICS
+        if (value := number(record.get(field))) is not None
+    ]
+    return event, metrics, unknown
+
+
+def _verb(success: object) -> str:
+    return "finished" if isinstance(success, dict | list) else VERBS.get(success, "finished")

@@ -1,8 +1,7 @@
-"""Shared pieces of the Tapps loaders: event-type map, levels, naive local times, typed tables."""
+"""Shared pieces of the Tapps loaders: event-type map, levels, naive local times, numbers."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import zlib
@@ -15,6 +14,7 @@ import duckdb
 from ...timeparse import has_zone
 from ..base import LoadContext
 from ..base import path_has as _path_has
+from ..isolation import number
 
 SYSTEM = "tapps"
 RUNTIME_DIR = ".tapps-agents"
@@ -83,29 +83,22 @@ def local_ts(ctx: LoadContext, raw: object) -> tuple[datetime | None, str, bool]
 
 
 def raw_text(raw: object) -> str | None:
-    return raw if isinstance(raw, str) else (None if raw is None else str(raw))
+    """A value as the text it was written as: strings as is, objects and lists as JSON."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, dict | list):
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    return str(raw)
 
 
 def duration_ms(seconds: object) -> float | None:
-    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        return float(seconds) * 1000.0
-    return None
+    value = number(seconds)
+    return None if value is None else value * 1000.0
 
 
 def content_sha(*parts: object) -> str:
     text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def read_maybe_gzip(path: Path) -> tuple[bytes | None, str | None]:
-    """The file's bytes, gunzipped when it is gzip; (None, reason) when it cannot be read."""
-    data = path.read_bytes()
-    if data[:2] != GZIP_MAGIC:
-        return data, None
-    try:
-        return gzip.decompress(data), None
-    except (OSError, EOFError, zlib.error) as exc:
-        return None, f"corrupt gzip: {exc}"
 
 
 def gzip_head(head: bytes, limit: int = 8192) -> bytes:

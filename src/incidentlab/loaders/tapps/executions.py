@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..isolation import isolated, number
 from .common import SYSTEM, in_tapps, local_ts, outcome_of, raw_text
 
 TYPE_BY_OUTCOME = {
@@ -15,6 +16,7 @@ TYPE_BY_OUTCOME = {
     "skipped": "step.skip",
 }
 METRICS = (("duration_ms", "step.duration_ms", "ms"), ("retry_count", "step.retry_count", "count"))
+LABELS = ("execution_id", "workflow_id", "step_id", "command", "skill", "status", "gate_pass")
 
 
 class ExecutionsMetricsLoader:
@@ -35,64 +37,14 @@ class ExecutionsMetricsLoader:
         lines = JsonLines(ctx.path)
         bad = lines.quarantine
         zone_unknown = 0
-        for number, record, line in lines:
+        for line_no, record, line in lines:
             if not record.get("step_id"):
-                bad.append(Quarantine(number, "not an execution record (step_id)", excerpt(line)))
-                continue
-            when = record.get("completed_at") or record.get("started_at")
-            ts, quality, unknown = local_ts(ctx, when)
-            zone_unknown += unknown
-            outcome = outcome_of(record.get("status"))
-            stream = record.get("workflow_id") or f"executions:{ctx.path.name}"
-            duration = record.get("duration_ms")
-            events.append(
-                {
-                    "record_no": number,
-                    "ts": ts,
-                    "ts_raw": raw_text(when),
-                    "ts_quality": quality,
-                    "stream": stream,
-                    "position": number,
-                    "correlation_id": record.get("step_id"),
-                    "event_type": TYPE_BY_OUTCOME.get(str(outcome), "step.start"),
-                    "event_type_raw": f"execution.{record.get('status')}",
-                    "actor": record.get("skill"),
-                    "name": record.get("step_id"),
-                    "outcome": outcome,
-                    "severity": "error" if outcome in ("error", "timeout") else "info",
-                    "duration_ms": float(duration) if isinstance(duration, int | float) else None,
-                    "message": raw_text(record.get("error_message"))
-                    or f"{record.get('command')} {record.get('status')}",
-                    "attrs": record,
-                }
-            )
-            labels = {
-                k: record.get(k)
-                for k in (
-                    "execution_id",
-                    "workflow_id",
-                    "step_id",
-                    "command",
-                    "skill",
-                    "status",
-                    "gate_pass",
-                )
-            }
-            for field, metric, unit in METRICS:
-                value = record.get(field)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    metrics.append(
-                        {
-                            "record_no": number,
-                            "ts": ts,
-                            "ts_quality": quality,
-                            "stream": stream,
-                            "name": metric,
-                            "value": float(value),
-                            "unit": unit,
-                            "labels": labels,
-                        }
-                    )
+                bad.append(Quarantine(line_no, "not an execution record (step_id)", excerpt(line)))
+            elif built := isolated(bad, line_no, line, _rows, ctx, line_no, record):
+                event, measured, unknown = built
+                events.append(event)
+                metrics += measured
+                zone_unknown += unknown
         return LoadResult(
             records_read=lines.read,
             events=events,
@@ -100,3 +52,48 @@ class ExecutionsMetricsLoader:
             quarantine=bad,
             facts={"executions": len(events), "timezone_unknown": zone_unknown > 0},
         )
+
+
+def _rows(
+    ctx: LoadContext, line_no: int, record: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    """One execution's event, its metrics, and whether its time was naive without --tz."""
+    when = record.get("completed_at") or record.get("started_at")
+    ts, quality, unknown = local_ts(ctx, when)
+    outcome = outcome_of(record.get("status"))
+    stream = record.get("workflow_id") or f"executions:{ctx.path.name}"
+    event = {
+        "record_no": line_no,
+        "ts": ts,
+        "ts_raw": raw_text(when),
+        "ts_quality": quality,
+        "stream": stream,
+        "position": line_no,
+        "correlation_id": record.get("step_id"),
+        "event_type": TYPE_BY_OUTCOME.get(str(outcome), "step.start"),
+        "event_type_raw": f"execution.{record.get('status')}",
+        "actor": record.get("skill"),
+        "name": record.get("step_id"),
+        "outcome": outcome,
+        "severity": "error" if outcome in ("error", "timeout") else "info",
+        "duration_ms": number(record.get("duration_ms")),
+        "message": raw_text(record.get("error_message"))
+        or f"{record.get('command')} {record.get('status')}",
+        "attrs": record,
+    }
+    labels = {k: record.get(k) for k in LABELS}
+    metrics = [
+        {
+            "record_no": line_no,
+            "ts": ts,
+            "ts_quality": quality,
+            "stream": stream,
+            "name": metric,
+            "value": value,
+            "unit": unit,
+            "labels": labels,
+        }
+        for field, metric, unit in METRICS
+        if (value := number(record.get(field))) is not None
+    ]
+    return event, metrics, unknown

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt
+from ..isolation import isolated, read_object
 from .common import local_ts, raw_text
 
 
 def load_pointer(ctx: LoadContext, kind: str, required: tuple[str, ...]) -> LoadResult:
     """One record: a `log` event at `saved_at` (naive local) and the pointer as facts."""
-    text = ctx.path.read_bytes().decode("utf-8", "replace")
-    try:
-        doc: Any = json.loads(text)
-    except ValueError as exc:
-        return LoadResult(1, quarantine=[Quarantine(1, f"malformed JSON: {exc}", excerpt(text))])
-    missing = [k for k in required if not isinstance(doc, dict) or k not in doc]
-    if missing:
-        reason = "not a JSON object" if not isinstance(doc, dict) else f"missing {missing}"
-        return LoadResult(1, quarantine=[Quarantine(1, reason, excerpt(text))])
+    document, problem = read_object(ctx.path, 1)
+    if problem is not None:
+        return LoadResult(1, quarantine=[problem])
+    doc = document.value
+    if missing := [k for k in required if k not in doc]:
+        return LoadResult(1, quarantine=[Quarantine(1, f"missing {missing}", excerpt(document.text))])
+    bad: list[Quarantine] = []
+    built = isolated(bad, 1, document.text, _pointer, ctx, kind, doc)
+    if built is None:
+        return LoadResult(1, quarantine=bad)
+    event, facts = built
+    return LoadResult(1, events=[event], facts=facts)
+
+
+def _pointer(ctx: LoadContext, kind: str, doc: dict[str, Any]) -> tuple[dict, dict]:
     ts, quality, unknown = local_ts(ctx, doc.get("saved_at"))
     state_file = doc.get("state_file")
     target = _resolve(ctx.path, state_file)
@@ -41,14 +47,22 @@ def load_pointer(ctx: LoadContext, kind: str, required: tuple[str, ...]) -> Load
     facts = {
         "workflow_id": doc.get("workflow_id"),
         "state_file": state_file,
-        "state_file_exists": target.is_file() if target else None,
+        "state_file_exists": _is_file(target) if target else None,
         "saved_at": doc.get("saved_at"),
         "timezone_unknown": unknown,
         "version": doc.get("version"),
     }
     if "checksum" in doc:
         facts["checksum"] = doc.get("checksum")
-    return LoadResult(1, events=[event], facts=facts)
+    return event, facts
+
+
+def _is_file(path: Path) -> bool | None:
+    """Whether the pointed-to file exists here; None when the name cannot be a path (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return None
 
 
 def _resolve(pointer: Path, state_file: object) -> Path | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
+from ..isolation import RECORD_ERRORS, dumped, number, read_object, value_problem
 from .checksum import state_checksum
 from .common import (
     STEP_END,
@@ -20,7 +21,6 @@ from .common import (
     local_ts,
     outcome_of,
     raw_text,
-    read_maybe_gzip,
 )
 
 VALID_STATUSES = ("running", "paused", "completed", "failed")
@@ -44,6 +44,7 @@ STEP_SCHEMA = {
     "content_sha": "str",
     "is_mirror": "bool",
 }
+IDENTITY = ("stream", "event_type", "name", "ts_raw", "outcome", "message")
 MIRROR_SQL = (
     "SELECT stream, event_type, name, ts_raw, outcome, message FROM events "
     "WHERE system = 'tapps' AND source = 'workflow_state' AND NOT is_mirror"
@@ -109,18 +110,21 @@ class WorkflowStateLoader:
         )
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        data, error = read_maybe_gzip(ctx.path)
-        doc: Any = None
-        if data is not None:
-            try:
-                doc = json.loads(data.decode("utf-8", "replace"))
-            except ValueError as exc:
-                error = f"malformed JSON: {exc}"
-        if error or not isinstance(doc, dict):
-            reason = error or "not a JSON object"
-            shown = data if data is not None else ctx.path.read_bytes()[:500]
-            return LoadResult(1, quarantine=[Quarantine(0, reason, excerpt(shown))])
-        return _StateReader(ctx, doc).read()
+        document, problem = read_object(ctx.path, 0)
+        if problem is not None:
+            return LoadResult(1, quarantine=[problem])
+        return _StateReader(ctx, document.value).read()
+
+
+def step_problem(step: object) -> str | None:
+    """Why a step_executions item is not a step (it needs an object with a string step_id)."""
+    if not isinstance(step, dict):
+        return "not an object"
+    if "step_id" not in step or step["step_id"] is None:
+        return "step_id missing"
+    if not isinstance(step["step_id"], str):
+        return f"step_id is {type(step['step_id']).__name__}, not a string"
+    return None
 
 
 class _StateReader:
@@ -144,11 +148,11 @@ class _StateReader:
         executions = executions if isinstance(executions, list) else []
         artifacts = doc.get("artifacts")
         artifacts = artifacts if isinstance(artifacts, dict) else {}
-        facts = self._header()
+        facts = self._guarded(0, _header_of(doc), self._header) or self._basic_facts()
         for index, step in enumerate(executions, start=1):
-            self._step(index, step)
-        for offset, (key, artifact) in enumerate(artifacts.items(), start=1):
-            self._artifact(len(executions) + offset, key, artifact)
+            self._guarded(index, step, self._step, index, step)
+        for record_no, (key, artifact) in enumerate(artifacts.items(), start=len(executions) + 1):
+            self._guarded(record_no, artifact, self._artifact, record_no, key, artifact)
         facts.update(
             {
                 "timezone_unknown": bool(self.zone_unknown),
@@ -168,6 +172,20 @@ class _StateReader:
             facts=facts,
         )
 
+    def _guarded(self, record_no: int, raw: object, build: Callable[..., Any], *args: Any) -> Any:
+        """Run one record's build; if a value breaks it, undo its rows and quarantine it instead."""
+        marks = (len(self.events), len(self.steps), len(self.zone_unknown), len(self.bad))
+        try:
+            return build(*args)
+        except RECORD_ERRORS as exc:
+            for row in self.events[marks[0]:]:
+                if not row["is_mirror"]:
+                    self.seen.discard(_identity(row))
+            del self.events[marks[0]:], self.steps[marks[1]:], self.zone_unknown[marks[2]:]
+            del self.bad[marks[3]:]
+            self.bad.append(value_problem(record_no, dumped(raw), exc))
+            return None
+
     def _time(self, raw: object) -> tuple[Any, str]:
         ts, quality, unknown = local_ts(self.ctx, raw)
         if unknown:
@@ -177,14 +195,20 @@ class _StateReader:
     def _emit(self, record_no: int, key: str, **columns: Any) -> dict[str, Any]:
         """Add an event; copies of an event already stored from another state file are mirrors."""
         row = {"stream": self.workflow_id, "record_no": record_no, **columns}
-        identity = tuple(
-            row.get(c) for c in ("stream", "event_type", "name", "ts_raw", "outcome", "message")
-        )
+        identity = _identity(row)
         row["event_key"] = f"{key}:{content_sha(*identity)}"
         row["is_mirror"] = identity in self.seen
         self.seen.add(identity)
         self.events.append(row)
         return row
+
+    def _basic_facts(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "variant": self.variant,
+            "status": self.doc.get("status"),
+            "current_step": self.doc.get("current_step"),
+        }
 
     def _header(self) -> dict[str, Any]:
         doc = self.doc
@@ -193,10 +217,7 @@ class _StateReader:
         computed = state_checksum(doc) if isinstance(expected, str) else None
         checksum_ok = None if computed is None else computed == expected
         facts: dict[str, Any] = {
-            "workflow_id": self.workflow_id,
-            "variant": self.variant,
-            "status": doc.get("status"),
-            "current_step": doc.get("current_step"),
+            **self._basic_facts(),
             "state_valid": problem is None,
             "state_error": problem,
             "checksum_present": expected is not None,
@@ -205,13 +226,13 @@ class _StateReader:
             "checksum_computed": computed,
             "state_sha": content_sha({k: v for k, v in doc.items() if k != "_checksum"}),
         }
-        header = {k: v for k, v in doc.items() if k not in ("step_executions", "artifacts")}
+        header = _header_of(doc)
         if problem:
             self.bad.append(
                 Quarantine(
                     0,
                     f"invalid workflow state: {problem}",
-                    excerpt(json.dumps(header, default=str)),
+                    excerpt(dumped(header)),
                 )
             )
             return facts
@@ -265,11 +286,10 @@ class _StateReader:
             )
         return facts
 
-    def _step(self, index: int, step: object) -> None:
-        if not isinstance(step, dict) or not isinstance(step.get("step_id"), str):
-            reason = "step_id missing" if isinstance(step, dict) else "not an object"
-            reason = f"step_executions item: {reason}"
-            self.bad.append(Quarantine(index, reason, excerpt(json.dumps(step, default=str))))
+    def _step(self, index: int, step: Any) -> None:
+        if problem := step_problem(step):
+            reason = f"step_executions item: {problem}"
+            self.bad.append(Quarantine(index, reason, excerpt(dumped(step))))
             return
         step_id, status = step["step_id"], step.get("status")
         started, start_q = self._time(step.get("started_at"))
@@ -292,7 +312,7 @@ class _StateReader:
             message=f"{step.get('agent')} {step.get('action')}",
             **common,
         )
-        if status in STEP_END:
+        if isinstance(status, str) and status in STEP_END:
             error = step.get("error") if isinstance(step.get("error"), str) else None
             self._emit(
                 index,
@@ -312,15 +332,15 @@ class _StateReader:
             {
                 "workflow_id": self.workflow_id,
                 "step_id": step_id,
-                "agent": step.get("agent"),
-                "action": step.get("action"),
-                "status": status,
+                "agent": raw_text(step.get("agent")),
+                "action": raw_text(step.get("action")),
+                "status": raw_text(status),
                 "started_at": raw_text(step.get("started_at")),
                 "completed_at": raw_text(step.get("completed_at")),
                 "started_ts": started,
                 "completed_ts": completed,
                 "ts_quality": start_q,
-                "duration_seconds": _float(step.get("duration_seconds")),
+                "duration_seconds": number(step.get("duration_seconds")),
                 "error": raw_text(step.get("error")),
                 "list_index": index,
                 "variant": self.variant,
@@ -335,7 +355,7 @@ class _StateReader:
                 Quarantine(
                     record_no,
                     f"artifact {key!r} is not an object",
-                    excerpt(json.dumps(artifact, default=str)),
+                    excerpt(dumped(artifact)),
                 )
             )
             return
@@ -360,8 +380,16 @@ class _StateReader:
         )
 
 
-def _float(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _header_of(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("step_executions", "artifacts")}
+
+
+def _identity(row: dict[str, Any]) -> tuple:
+    """What makes two events copies of each other (any JSON value made hashable)."""
+    return tuple(
+        raw_text(value) if isinstance(value, dict | list) else value
+        for value in (row.get(c) for c in IDENTITY)
+    )
 
 
 def _id_from_name(path: Path) -> str:

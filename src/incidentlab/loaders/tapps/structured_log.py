@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 from ...errors import NeedsTimezoneError
 from ...timeparse import has_zone
 from ..base import JsonLines, LoadContext, LoadResult
+from ..isolation import isolated
+from ..reading.text import BOM
 from .common import SYSTEM, duration_ms, in_tapps, raw_text, severity_of_level
 
 # Messages the workflow logger writes (and the runbook's example) -> step / workflow events.
@@ -42,27 +44,31 @@ class StructuredLogLoader:
 
     def detect(self, path: Path, head: bytes) -> bool:
         # a redirected stderr may start with plain lines: some line must be a JSON object
+        head = head.removeprefix(BOM)
         if path.name.endswith(".events.jsonl") or not re.search(rb"(?:^|\n)\{", head):
             return False
         fields = all(k in head for k in (b'"timestamp"', b'"level"', b'"logger"', b'"message"'))
         return fields and (b'"tapps_agents' in head or in_tapps(path))
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        parsed: list[tuple[int, dict[str, Any]]] = []
         lines = JsonLines(ctx.path)
         bad = lines.quarantine
-        for number, record, _line in lines:
-            parsed.append((number, record))
+        parsed = list(lines)
         naive = [
             r["timestamp"]
-            for _, r in parsed
+            for _, r, _ in parsed
             if isinstance(r.get("timestamp"), str) and not has_zone(r["timestamp"])
         ]
         if naive and ctx.tz is None:
             # logging's asctime is the writer's local time: refuse to guess its zone.
             raise NeedsTimezoneError(str(ctx.path), naive[0])
         fallback = f"log:{ctx.path.name}"
-        events = [self._event(ctx, number, record, fallback) for number, record in parsed]
+        events = [
+            event
+            for line_no, record, line in parsed
+            if (event := isolated(bad, line_no, line, self._event, ctx, line_no, record, fallback))
+        ]
+        bad.sort(key=lambda q: q.record_no or 0)
         return LoadResult(
             records_read=lines.read,
             events=events,
@@ -71,25 +77,25 @@ class StructuredLogLoader:
                 "naive_local_timestamps": len(naive),
                 "tz": ctx.tz_name,
                 "workflows": sorted(
-                    {str(r["workflow_id"]) for _, r in parsed if r.get("workflow_id")}
+                    {str(r["workflow_id"]) for _, r, _ in parsed if r.get("workflow_id")}
                 ),
             },
         )
 
     @staticmethod
-    def _event(ctx: LoadContext, number: int, record: dict[str, Any], fallback: str) -> dict:
+    def _event(ctx: LoadContext, line_no: int, record: dict[str, Any], fallback: str) -> dict:
         ts, quality = ctx.parse_ts(record.get("timestamp"), naive="local")
         event_type, outcome = classify(record.get("message"))
         severity = severity_of_level(record.get("level"))
         if event_type == "log" and severity in ("error", "critical"):
             outcome = "error"
         return {
-            "record_no": number,
+            "record_no": line_no,
             "ts": ts,
             "ts_raw": raw_text(record.get("timestamp")),
             "ts_quality": quality,
             "stream": record.get("workflow_id") or fallback,
-            "position": number,
+            "position": line_no,
             "correlation_id": record.get("step_id"),
             "event_type": event_type,
             "event_type_raw": record.get("logger"),

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..isolation import isolated, number
 from .common import EVENT_TYPES, SYSTEM, in_tapps, outcome_of, raw_text
 
 FIXED_OUTCOME = {"step.finish": "ok", "step.fail": "error", "step.skip": "skipped"}
 
 
-def project(ctx: LoadContext, number: int, record: dict[str, Any], stream: str) -> dict[str, Any]:
+def project(ctx: LoadContext, line_no: int, record: dict[str, Any], stream: str) -> dict[str, Any]:
     raw_type = record.get("event_type")
     event_type = EVENT_TYPES.get(raw_type, "unknown")
     outcome = FIXED_OUTCOME.get(event_type) or outcome_of(record.get("status"))
@@ -23,13 +24,13 @@ def project(ctx: LoadContext, number: int, record: dict[str, Any], stream: str) 
     step_id = record.get("step_id")
     error = record.get("error")
     return {
-        "record_no": number,
+        "record_no": line_no,
         "ts": ts,
         "ts_raw": raw_text(record.get("timestamp")),
         "ts_quality": quality,
         "stream": record.get("workflow_id") or stream,
         "seq": seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-        "position": number,
+        "position": line_no,
         "correlation_id": step_id,
         "event_type": event_type,
         "event_type_raw": raw_type,
@@ -37,7 +38,7 @@ def project(ctx: LoadContext, number: int, record: dict[str, Any], stream: str) 
         "name": step_id or record.get("workflow_id"),
         "outcome": outcome,
         "severity": "error" if outcome == "error" else "info",
-        "duration_ms": float(duration) if isinstance(duration, int | float) else None,
+        "duration_ms": number(duration),
         "message": str(error)
         if error
         else " ".join(str(p) for p in (raw_type, step_id, record.get("status")) if p),
@@ -62,11 +63,11 @@ class WorkflowEventsLoader:
         events: list[dict[str, Any]] = []
         lines = JsonLines(ctx.path)
         bad = lines.quarantine
-        for number, record, line in lines:
+        for line_no, record, line in lines:
             if not isinstance(record.get("event_type"), str):
-                bad.append(Quarantine(number, "event_type missing", excerpt(line)))
-            else:
-                events.append(project(ctx, number, record, stream))
+                bad.append(Quarantine(line_no, "event_type missing", excerpt(line)))
+            elif event := isolated(bad, line_no, line, project, ctx, line_no, record, stream):
+                events.append(event)
         seqs = [e["seq"] for e in events if e["seq"] is not None]
         return LoadResult(
             records_read=lines.read,
