@@ -11,8 +11,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from .loaders.reading.jsonvalue import without_lone_surrogates
-
 ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(),
     "JSON": pa.string(),
@@ -144,7 +142,7 @@ def _text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict | list | tuple):
-        return json_text(without_lone_surrogates(value)) or ""
+        return _text(json_text(value) or "")
     return _text(str(value))
 
 

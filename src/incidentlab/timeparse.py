@@ -86,7 +86,10 @@ def parse_ts(
     if naive == "local":
         if tz is None:
             return None, "missing"
-        return base.replace(tzinfo=tz).astimezone(UTC), "assumed_local"
+        try:
+            return base.replace(tzinfo=tz).astimezone(UTC), "assumed_local"
+        except OverflowError:  # year 1 or 9999 shifted out of the calendar
+            return None, "missing"
     return base.replace(tzinfo=UTC), "assumed_utc"
 
 

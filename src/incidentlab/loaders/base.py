@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +12,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pyarrow as pa
 
+from .. import coerce
+from ..coerce import Dropped
 from ..timeparse import parse_ts
 from .reading import JsonLines, excerpt, iter_lines
 from .reading.quarantine import Quarantine
@@ -121,20 +122,15 @@ def path_has(path: Path, *parts: str) -> bool:
 
 def typed_table(rows: list[dict[str, Any]], schema: dict[str, str]) -> pa.Table:
     """Rows as an Arrow table with a declared schema (str, int, float, bool, ts, json), so column
-    types never depend on which values happened to be NULL; json values are serialized."""
-    types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
-             "ts": pa.timestamp("us", tz="UTC"), "json": pa.string()}
-    prepared = [
-        {
-            name: json.dumps(row.get(name), default=str)
-            if kind == "json" and row.get(name) is not None
-            else row.get(name)
-            for name, kind in schema.items()
-        }
-        for row in rows
-    ]
-    fields = [pa.field(name, types[kind]) for name, kind in schema.items()]
-    return pa.Table.from_pylist(prepared, schema=pa.schema(fields))
+    types never depend on which values happened to be NULL; a value of the wrong type becomes
+    NULL (the record keeps it), never an error; json values are serialized."""
+    kinds = {"str": "VARCHAR", "int": "BIGINT", "float": "DOUBLE", "bool": "BOOLEAN",
+             "ts": "TIMESTAMPTZ", "json": "JSON"}
+    record_nos = [row.get("record_no") for row in rows]
+    dropped = Dropped()
+    arrays = [coerce.column(name, kinds[kind], [row.get(name) for row in rows], record_nos, dropped)
+              for name, kind in schema.items()]
+    return pa.Table.from_arrays(arrays, names=list(schema))
 
 
 def first_value(record: Mapping[str, Any], *keys: str) -> Any:

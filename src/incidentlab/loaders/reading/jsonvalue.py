@@ -63,7 +63,8 @@ def _fix(text: str) -> str:
 
 
 def without_lone_surrogates(value: Any) -> Any:
-    """A lone surrogate (\\ud800) cannot be stored as UTF-8: it becomes U+FFFD, the rest stays."""
+    """A lone surrogate (\\ud800) cannot be stored as UTF-8: its three bytes become U+FFFD each,
+    the rest of the value stays."""
     if isinstance(value, str):
         return _fix(value)
     if isinstance(value, list):
