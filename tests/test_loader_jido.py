@@ -385,7 +385,7 @@ def test_broken_json_documents_are_quarantined(ingest_into, tmp_path: Path) -> N
     result = ingest_into(broken, loader="jido.diagnostics")
     assert result.scalar("SELECT count(*) FROM events") == 0
     warning = result.rows("SELECT record_no, reason, raw FROM _load_warnings")[0]
-    assert warning["reason"].startswith("malformed JSON document")
+    assert warning["reason"].startswith("not a JSON document: malformed JSON")
     assert warning["raw"].startswith("{")
 
 

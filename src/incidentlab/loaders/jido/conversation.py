@@ -7,20 +7,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine
-from .jsondoc import raw_excerpt, read_json
-from .rows import BadRecord, conversation_fields, make_event
+from ..reading.text import BOM, decode
+from ..records import BadRecord, guarded, raw_excerpt, read_doc
+from .rows import conversation_fields, make_event
 
 ENVELOPE_KEYS = {"type", "at", "data", "meta"}
 
 
 def _first_element(head: bytes) -> Any:
-    text = head.decode("utf-8-sig", "replace").lstrip()
+    text = decode(head.removeprefix(BOM)).lstrip()
     if not text.startswith("["):
         return None
     body = text[1:].lstrip()
     try:
         value, _ = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         return None
     return value
 
@@ -45,7 +46,7 @@ class ConversationEventsLoader:
         )
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, bad = read_json(ctx.path)
+        doc, bad = read_doc(ctx.path)
         if bad:
             return LoadResult(records_read=1, quarantine=[bad])
         if not isinstance(doc, list):
@@ -60,27 +61,33 @@ class ConversationEventsLoader:
         events: list[dict[str, Any]] = []
         quarantine: list[Quarantine] = []
         for index, (event, fields) in enumerate(zip(doc, flat, strict=True), start=1):
-            try:
-                if not isinstance(event, dict):
-                    raise BadRecord("not a JSON object")
-                events.append(
-                    make_event(
-                        ctx,
-                        raw_name=event.get("type"),
-                        at=event.get("at"),
-                        fields=fields,
-                        record_no=index,
-                        attrs=event,
-                        stream=stream,
-                        position=index,
-                        fallback="unknown",
-                    )
-                )
-            except BadRecord as exc:
-                quarantine.append(Quarantine(index, f"event[{index}]: {exc}", raw_excerpt(event)))
+            row = guarded(
+                quarantine, index, f"event[{index}]", event,
+                self._event, ctx, event, fields, index, stream,
+            )
+            if row is not None:
+                events.append(row)
         return LoadResult(
             records_read=len(doc),
             events=events,
             quarantine=quarantine,
             facts={"conversation_id": stream, "events": len(doc)},
+        )
+
+    @staticmethod
+    def _event(
+        ctx: LoadContext, event: Any, fields: dict[str, Any], index: int, stream: str
+    ) -> dict[str, Any]:
+        if not isinstance(event, dict):
+            raise BadRecord("not a JSON object")
+        return make_event(
+            ctx,
+            raw_name=event.get("type"),
+            at=event.get("at"),
+            fields=fields,
+            record_no=index,
+            attrs=event,
+            stream=stream,
+            position=index,
+            fallback="unknown",
         )

@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, Quarantine
-from .jsondoc import raw_excerpt, read_json
-from .rows import BadRecord, as_dict, looks_like_object, make_event
+from ..isolation import number as as_number
+from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from .rows import as_dict, make_event
 from .taxonomy import classify, normalize_name
 
 RECENT_EVENTS_CAP = 200
@@ -40,10 +41,10 @@ class DiagnosticsLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
-        return looks_like_object(head) and sum(m in head for m in MARKERS) >= 2
+        return object_head(head) and sum(m in head for m in MARKERS) >= 2
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, bad = read_json(ctx.path)
+        doc, bad = read_doc(ctx.path)
         if bad:
             return LoadResult(records_read=1, quarantine=[bad])
         if not isinstance(doc, dict):
@@ -67,23 +68,20 @@ class DiagnosticsLoader:
             ("recent_decisions", decisions),
         ):
             for index, item in enumerate(items, start=1):
-                try:
-                    events.append(self._event(ctx, key, index, len(items), item, project, seen))
-                except BadRecord as exc:
-                    quarantine.append(
-                        Quarantine(index, f"{key}[{index}]: {exc}", raw_excerpt(item))
-                    )
+                row = guarded(
+                    quarantine, index, f"{key}[{index}]", item,
+                    self._event, ctx, key, index, len(items), item, project, seen,
+                )
+                if row is not None:
+                    events.append(row)
         metrics = self._metrics(doc, telemetry, project, snapshot_at, quarantine)
         conversations = []
         for index, item in enumerate(_list(doc.get("conversations")), start=1):
-            if isinstance(item, dict):
-                conversations.append(_conversation_row(item, project))
-            else:
-                quarantine.append(
-                    Quarantine(
-                        index, f"conversations[{index}]: not a JSON object", raw_excerpt(item)
-                    )
-                )
+            row = guarded(
+                quarantine, index, f"conversations[{index}]", item, _conversation_row, item, project
+            )
+            if row is not None:
+                conversations.append(row)
         tables = (
             {"jido_conversations": pa.Table.from_pylist(conversations, schema=_CONVERSATIONS)}
             if conversations
@@ -153,7 +151,8 @@ class DiagnosticsLoader:
         for index, (event, count) in enumerate(
             sorted(as_dict(telemetry.get("event_counts")).items()), start=1
         ):
-            if not isinstance(count, int | float) or isinstance(count, bool):
+            value = as_number(count)
+            if value is None:
                 quarantine.append(
                     Quarantine(
                         index, f"event_counts[{event}]: count is not a number", raw_excerpt(count)
@@ -166,7 +165,7 @@ class DiagnosticsLoader:
                         **base,
                         "record_no": index,
                         "name": "telemetry.event_count",
-                        "value": float(count),
+                        "value": value,
                         "unit": "events",
                         "labels": {"event": event, "event_type": classify(name)[0]},
                     }
@@ -177,13 +176,14 @@ class DiagnosticsLoader:
             ("health.error_count", health.get("error_count"), "errors"),
             ("health.conversation_count", health.get("conversation_count"), "conversations"),
         ]
-        for name, value, unit in singles:
-            if isinstance(value, int | float) and not isinstance(value, bool):
+        for name, raw, unit in singles:
+            value = as_number(raw)
+            if value is not None:
                 rows.append(
                     {
                         **base,
                         "name": name,
-                        "value": float(value),
+                        "value": value,
                         "unit": unit,
                         "labels": {"status": health.get("status")} if health else None,
                     }
@@ -235,13 +235,14 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _identity(item: dict[str, Any]) -> tuple[Any, ...]:
-    return (
-        item.get("event"),
-        item.get("at"),
-        item.get("conversation_id"),
-        item.get("correlation_id"),
-    )
+def _identity(item: dict[str, Any]) -> str:
+    """What makes a recent_errors entry the same as a recent_events one (hashable, any values)."""
+    keys = ("event", "at", "conversation_id", "correlation_id")
+    return raw_excerpt([item.get(k) for k in keys]) or ""
+
+
+def _is_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 _TEXT = ("conversation_id", "status", "last_event_type", "last_event_at")
@@ -256,13 +257,15 @@ _CONVERSATIONS = pa.schema(
 )
 
 
-def _conversation_row(item: dict[str, Any], project: str | None) -> dict[str, Any]:
+def _conversation_row(item: Any, project: str | None) -> dict[str, Any]:
     """A fixed, typed row so the table's schema never depends on which values were null."""
+    if not isinstance(item, dict):
+        raise BadRecord("not a JSON object")
     row: dict[str, Any] = {"project": str(item.get("project_id") or project or "") or None}
     for key in _TEXT:
         row[key] = None if item.get(key) is None else str(item[key])
     for key in _COUNTS:
         value = item.get(key)
-        row[key] = value if isinstance(value, int) and not isinstance(value, bool) else None
+        row[key] = value if _is_int64(value) else None
     row["attrs"] = json.dumps(item, default=str, ensure_ascii=False)
     return row

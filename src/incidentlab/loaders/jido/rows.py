@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from ..base import LoadContext, first_value
+from ..isolation import number as as_number
+from ..records import BadRecord
 from .taxonomy import (
     actor_for,
     category_for,
@@ -18,11 +19,6 @@ from .taxonomy import (
 )
 
 MESSAGE_LIMIT = 500
-_HEAD_OBJECT = re.compile(rb"^\s*\{")
-
-
-class BadRecord(ValueError):
-    """A record that cannot become an event; the message is the quarantine reason."""
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -82,7 +78,7 @@ def make_event(
         "correlation_id": _str(fields.get("correlation_id")),
         "event_type_raw": raw,
         **describe(raw, fields, fallback),
-        "duration_ms": float(duration) if isinstance(duration, int | float) else None,
+        "duration_ms": as_number(duration),
         "is_mirror": is_mirror,
         "attrs": attrs,
     }
@@ -138,7 +134,3 @@ def _message(raw: str, tool: Any, fields: dict[str, Any]) -> str:
         ]
         text = " ".join(parts) + (": " + "; ".join(detail) if detail else "")
     return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "…"
-
-
-def looks_like_object(head: bytes) -> bool:
-    return bool(_HEAD_OBJECT.match(head))

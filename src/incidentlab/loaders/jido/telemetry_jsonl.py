@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
 
+import duckdb
 import pyarrow as pa
 
-from ..base import LoadContext, LoadResult
-from .rows import describe
+from ...timeparse import _ISO as ISO_TIME
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine
+from ..isolation import number as as_number
+from ..reading import decode, escaped, iter_raw_lines, parse_json
+from ..reading.jsonvalue import MAX_DEPTH
+from ..reading.text import RAW_LIMIT
+from ..records import guarded, head_has
+from .rows import as_dict, describe, make_event
 
 REQUIRED = ("event", "measurements", "metadata")
 # Payload keys that decide event_type, outcome, severity, error_code, name and message.
@@ -25,7 +33,7 @@ FIELDS = (
     "content",
 )
 
-_MACROS = """
+_MACROS = f"""
 CREATE OR REPLACE TEMP MACRO il_jido_name(v) AS CASE json_type(v)
     WHEN 'VARCHAR' THEN nullif(trim(v->>'$'), '')
     WHEN 'ARRAY' THEN nullif(trim(array_to_string(
@@ -33,16 +41,28 @@ CREATE OR REPLACE TEMP MACRO il_jido_name(v) AS CASE json_type(v)
     END;
 CREATE OR REPLACE TEMP MACRO il_jido_number(v) AS CASE
     WHEN json_type(v) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(v->>'$' AS DOUBLE) END;
+-- the times parse_ts accepts: ISO text (not DuckDB's 'epoch' or 'infinity') or an epoch number,
+-- within the years a Python datetime holds
+CREATE OR REPLACE TEMP MACRO il_jido_ts(v) AS (
+    SELECT CASE WHEN t >= TIMESTAMPTZ '0001-01-01 00:00:00+00'
+                 AND t < TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' THEN t END
+    FROM (SELECT CASE json_type(v)
+        WHEN 'VARCHAR' THEN CASE WHEN regexp_full_match(trim(v->>'$'), '{ISO_TIME.pattern}', 'i')
+                                 THEN il_ts_utc(v->>'$') END
+        WHEN 'BIGINT' THEN il_epoch(CAST(v->>'$' AS DOUBLE))
+        WHEN 'UBIGINT' THEN il_epoch(CAST(v->>'$' AS DOUBLE))
+        WHEN 'DOUBLE' THEN il_epoch(CAST(v->>'$' AS DOUBLE)) END AS t));
 """
 _FIELD_SQL = ", ".join(f"md->'{k}' AS f_{k}" for k in FIELDS)
 _KEY_SQL = "md5(json_array(name_raw, " + ", ".join(f"f_{k}" for k in FIELDS) + ")::VARCHAR)"
 _STAGE = f"""
 CREATE OR REPLACE TEMP TABLE _jido_tel AS
 WITH parsed AS (
-    SELECT rn, line AS raw, CASE WHEN json_valid(line) THEN CAST(line AS JSON) END AS j
+    SELECT rn, line, coalesce(raw, line) AS raw,
+           CASE WHEN json_valid(line) THEN CAST(line AS JSON) END AS j
     FROM _jido_lines
 ), parts AS (
-    SELECT rn, raw, j, coalesce(json_type(j) = 'OBJECT', false) AS is_obj,
+    SELECT rn, line, raw, j, coalesce(json_type(j) = 'OBJECT', false) AS is_obj,
            CASE WHEN json_type(j->'metadata') = 'OBJECT' THEN j->'metadata' ELSE '{{}}'::JSON END
                AS md,
            CASE WHEN json_type(j->'measurements') = 'OBJECT' THEN j->'measurements'
@@ -54,12 +74,7 @@ WITH parsed AS (
                 ELSE j->'emitted_at' END AS at_j
     FROM parts
 ), timed AS (
-    SELECT *, at_j->>'$' AS ts_raw,
-           CASE json_type(at_j) WHEN 'VARCHAR' THEN il_ts_utc(at_j->>'$')
-               WHEN 'BIGINT' THEN il_epoch(CAST(at_j->>'$' AS DOUBLE))
-               WHEN 'UBIGINT' THEN il_epoch(CAST(at_j->>'$' AS DOUBLE))
-               WHEN 'DOUBLE' THEN il_epoch(CAST(at_j->>'$' AS DOUBLE)) END AS ts,
-           {_FIELD_SQL}
+    SELECT *, at_j->>'$' AS ts_raw, il_jido_ts(at_j) AS ts, {_FIELD_SQL}
     FROM named
 )
 SELECT *,
@@ -112,27 +127,45 @@ _MAP_SCHEMA = pa.schema(
 )
 
 
-def _first_line(head: bytes) -> Any:
-    for line in head.split(b"\n"):
-        if line.strip():
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+# DuckDB and Python disagree on a few lines (lone surrogate escapes, nesting beyond MAX_DEPTH):
+# lines DuckDB cannot parse, and lines with many brackets, get the Python reader's verdict too.
+_SUSPECTS = """
+SELECT rn, line, j IS NOT NULL FROM _jido_tel
+WHERE j IS NULL OR rn IN (SELECT unnest(?::BIGINT[]))
+"""
+_QUARANTINE = f"""
+SELECT rn AS record_no, 'line ' || rn || ': ' || bad_reason AS reason,
+       CASE WHEN length(raw) <= {RAW_LIMIT} THEN raw
+            ELSE left(raw, {RAW_LIMIT}) || '… [' || length(raw) || ' characters in all]' END AS raw
+FROM _jido_tel WHERE bad_reason IS NOT NULL
+"""
 
 
-def _numbered_lines(path: Path) -> pa.Table:
-    """(rn, line) for non-blank lines; rn is the 1-based line number in the file."""
+def _numbered_lines(path: Path) -> tuple[pa.Table, list[int]]:
+    """(rn, line, raw) for non-blank lines, and the numbers of lines that may nest too deep.
+
+    rn is the physical line number, line the decoded text, raw the exact bytes (invalid UTF-8 as
+    \\xNN escapes) when they differ from line, else NULL.
+    """
     numbers: list[int] = []
     texts: list[str] = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if text.strip():
-                numbers.append(number)
-                texts.append(text)
-    return pa.table({"rn": pa.array(numbers, pa.int64()), "line": pa.array(texts, pa.string())})
+    raws: list[str | None] = []
+    heavy: list[int] = []
+    for number, data in iter_raw_lines(path):
+        text = decode(data)
+        numbers.append(number)
+        texts.append(text)
+        raws.append(escaped(data) if "\ufffd" in text else None)
+        if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+            heavy.append(number)
+    table = pa.table(
+        {
+            "rn": pa.array(numbers, pa.int64()),
+            "line": pa.array(texts, pa.string()),
+            "raw": pa.array(raws, pa.string()),
+        }
+    )
+    return table, heavy
 
 
 class TelemetryJsonlLoader:
@@ -145,25 +178,40 @@ class TelemetryJsonlLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
-        first = _first_line(head)
-        return isinstance(first, dict) and all(k in first for k in REQUIRED)
+        return head_has(head, REQUIRED)
 
     def load(self, ctx: LoadContext) -> LoadResult:
+        """The vectorized path; the Python one for a file DuckDB refuses or reads differently."""
+        lines, heavy = _numbered_lines(ctx.path)
+        try:
+            if self._stage(ctx, lines, heavy):
+                return self._sql_result(ctx, lines.num_rows)
+        except duckdb.Error:
+            pass
+        return self._python_load(ctx)
+
+    def _stage(self, ctx: LoadContext, lines: pa.Table, heavy: list[int]) -> bool:
+        """Stage and classify in SQL; False when some line needs the Python reader's verdict."""
         con = ctx.con
-        lines = _numbered_lines(ctx.path)
         con.execute(_MACROS)
         con.register("_jido_lines", lines)
         try:
             con.execute(_STAGE)
         finally:
             con.unregister("_jido_lines")
+        for _, line, duck_ok in con.execute(_SUSPECTS, [heavy]).fetchall():
+            if (parse_json(line)[1] is None) != duck_ok:
+                return False
         self._map(ctx)
-        quarantine = con.sql(
-            "SELECT rn AS record_no, 'line ' || rn || ': ' || bad_reason AS reason, "
-            "left(raw, 500) AS raw FROM _jido_tel WHERE bad_reason IS NOT NULL"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _jido_events AS {_EVENTS}")
+        return True
+
+    @staticmethod
+    def _sql_result(ctx: LoadContext, records: int) -> LoadResult:
         return LoadResult(
-            records_read=lines.num_rows, events=con.sql(_EVENTS), quarantine=quarantine
+            records_read=records,
+            events=ctx.con.sql("SELECT * FROM _jido_events"),
+            quarantine=ctx.con.sql(_QUARANTINE),
         )
 
     def _map(self, ctx: LoadContext) -> None:
@@ -176,7 +224,7 @@ class TelemetryJsonlLoader:
         rows = []
         for key, raw, *values in combos:
             fields = {
-                k: json.loads(v) for k, v in zip(FIELDS, values, strict=True) if v is not None
+                k: parse_json(v)[0] for k, v in zip(FIELDS, values, strict=True) if v is not None
             }
             rows.append({"key": key, **describe(raw, fields)})
         table = pa.Table.from_pylist(rows, schema=_MAP_SCHEMA)
@@ -187,3 +235,62 @@ class TelemetryJsonlLoader:
             )
         finally:
             ctx.con.unregister("_jido_map_arrow")
+
+    def _python_load(self, ctx: LoadContext) -> LoadResult:
+        """Line by line with the shared JSON Lines reader: the same rows as the SQL path."""
+        quarantine: list[Quarantine] = []
+        reader = JsonLines(ctx.path, quarantine)
+        events: list[dict[str, Any]] = []
+        for number, record, raw in reader:
+            row = guarded(
+                quarantine, number, f"line {number}", raw, _python_event, ctx, number, record
+            )
+            if row is not None:
+                events.append(row)
+        _fill_projects(events)
+        return LoadResult(
+            records_read=reader.read,
+            events=events,
+            quarantine=sorted(quarantine, key=lambda q: q.record_no or 0),
+            facts={"reader": "line by line (a line DuckDB reads differently)"},
+        )
+
+
+def _python_event(ctx: LoadContext, number: int, record: dict[str, Any]) -> dict[str, Any]:
+    meta, measured = as_dict(record.get("metadata")), as_dict(record.get("measurements"))
+    at = record.get("emitted_at")
+    if at is None or at == "":
+        at = meta.get("emitted_at")
+    source = meta.get("event_source")
+    event = make_event(
+        ctx,
+        raw_name=record.get("event") or meta.get("event_name"),
+        at=at,
+        fields=meta,
+        record_no=number,
+        attrs=record,
+        position=number,
+        is_mirror=source is not None and _text(source) not in ("", "false", "0"),
+        duration_ms=as_number(measured.get("duration_ms")),
+    )
+    event["_group"] = _text(meta.get("conversation_id"))
+    return event
+
+
+def _text(value: Any) -> str | None:
+    """What DuckDB's ->> gives for a JSON value: strings as they are, the rest as JSON text."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _fill_projects(events: list[dict[str, Any]]) -> None:
+    """ToolRunner events carry no project_id: they take their conversation's (as in SQL)."""
+    projects: dict[Any, str] = defaultdict(str)
+    for event in events:
+        if isinstance(event["project"], str):
+            projects[event["_group"]] = max(projects[event["_group"]], event["project"])
+    for event in events:
+        group = event.pop("_group")
+        if not event["project"]:
+            event["project"] = projects.get(group) or None

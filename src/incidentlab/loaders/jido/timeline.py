@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 from ...timeparse import parse_ts
 from ..base import LoadContext, LoadResult, Quarantine
-from .jsondoc import raw_excerpt, read_json
-from .rows import BadRecord, as_dict, conversation_fields, looks_like_object, make_event
+from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from .rows import as_dict, conversation_fields, make_event
 
 _SOURCE = re.compile(rb'"source"\s*:\s*"(conversation|telemetry)"')
 
@@ -25,14 +25,14 @@ class IncidentTimelineLoader:
 
     def detect(self, path: Path, head: bytes) -> bool:
         return (
-            looks_like_object(head)
+            object_head(head)
             and b'"entries"' in head
             and b'"conversation_id"' in head
             and bool(_SOURCE.search(head))
         )
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, bad = read_json(ctx.path)
+        doc, bad = read_doc(ctx.path)
         if bad:
             return LoadResult(records_read=1, quarantine=[bad])
         if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
@@ -47,10 +47,12 @@ class IncidentTimelineLoader:
         events: list[dict[str, Any]] = []
         quarantine: list[Quarantine] = []
         for index, entry in enumerate(entries, start=1):
-            try:
-                events.append(self._entry(ctx, index, entry, doc, project))
-            except BadRecord as exc:
-                quarantine.append(Quarantine(index, f"entries[{index}]: {exc}", raw_excerpt(entry)))
+            row = guarded(
+                quarantine, index, f"entries[{index}]", entry,
+                self._entry, ctx, index, entry, doc, project,
+            )
+            if row is not None:
+                events.append(row)
         limit, total = doc.get("limit"), doc.get("total_entries")
         facts = {
             "project_id": project,

@@ -1,0 +1,93 @@
+"""Per-record isolation with labelled reasons, on loaders/isolation.py, and JSON Lines detection."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .base import DETECT_BYTES, Quarantine, excerpt
+from .isolation import RECORD_ERRORS, dumped, value_problem
+from .reading import decode, parse_json, read_document
+from .reading.text import BOM
+
+T = TypeVar("T")
+
+
+class BadRecord(ValueError):
+    """A record that cannot become rows; the message is the quarantine reason."""
+
+
+def guarded(
+    quarantine: list[Quarantine],
+    record_no: int,
+    label: str,
+    raw: Any,
+    build: Callable[..., T],
+    *args: Any,
+) -> T | None:
+    """`build(*args)` for one record; a failure quarantines the record, never failing the file.
+
+    `label` prefixes the reason (none for a file that is one record); `raw` is the record: a str
+    is its raw text (a line), anything else is shown as JSON (rendered only when it fails).
+    """
+    try:
+        return build(*args)
+    except BadRecord as exc:
+        problem = Quarantine(record_no, str(exc), _raw_text(raw))
+    except RECORD_ERRORS as exc:  # a value of a type or size no valid record holds
+        problem = value_problem(record_no, _raw_text(raw) or "", exc)
+    if label:
+        problem = dataclasses.replace(problem, reason=f"{label}: {problem.reason}")
+    quarantine.append(problem)
+    return None
+
+
+def _raw_text(raw: Any) -> str | None:
+    return excerpt(raw) if isinstance(raw, str) else raw_excerpt(raw)
+
+
+def raw_excerpt(value: Any) -> str | None:
+    """A quarantined record as JSON text (cut to the usual excerpt length)."""
+    try:
+        return excerpt(dumped(value))
+    except (ValueError, RecursionError):
+        return excerpt(repr(type(value)))
+
+
+def read_doc(path: Path) -> tuple[Any, Quarantine | None]:
+    """A whole JSON document, or the one quarantined record (record 1) saying why it is not."""
+    doc = read_document(path)
+    if doc.problem is not None:
+        return None, dataclasses.replace(doc.problem, record_no=1)
+    return doc.value, None
+
+
+def head_objects(head: bytes, count: int = 3) -> list[dict[str, Any]]:
+    """The first `count` JSON-object lines of a file's head; malformed lines are skipped."""
+    lines = head.removeprefix(BOM).split(b"\n")
+    if len(head) >= DETECT_BYTES:
+        lines = lines[:-1]  # cut by the head's end
+    found: list[dict[str, Any]] = []
+    for line in lines:
+        if not line.strip():
+            continue
+        value, _ = parse_json(decode(line))
+        if isinstance(value, dict):
+            found.append(value)
+            if len(found) == count:
+                break
+    return found
+
+
+def head_has(head: bytes, keys: tuple[str, ...]) -> bool:
+    """Detection on the first valid JSON lines: at least half of them carry all of `keys`."""
+    records = head_objects(head)
+    hits = sum(all(k in record for k in keys) for record in records)
+    return bool(records) and hits * 2 >= len(records)
+
+
+def object_head(head: bytes) -> bool:
+    """The file starts with a JSON object (after any BOM and whitespace)."""
+    return head.removeprefix(BOM).lstrip().startswith(b"{")
