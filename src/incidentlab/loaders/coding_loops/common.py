@@ -9,9 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..base import Quarantine, excerpt
+from ..isolation import number as as_number
+from ..reading import parse_json
 
 MESSAGE_LIMIT = 500
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def loop_name(path: Path) -> str | None:
@@ -26,14 +28,12 @@ def file_mtime(path: Path) -> datetime:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
-def parse_json_text(value: Any) -> Any:
-    """A JSON-encoded TEXT column as its value; text that is not JSON stays as it was."""
+def json_cell(value: Any) -> Any:
+    """A JSON-encoded TEXT column as its value; text that is not usable JSON stays as it was."""
     if not isinstance(value, str):
         return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+    parsed, problem = parse_json(value)
+    return value if problem else parsed
 
 
 def short(text: Any) -> str | None:
@@ -54,15 +54,19 @@ def _arrow_type(declared: str) -> pa.DataType:
     return pa.string()
 
 
+def fits_int64(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and _INT64[0] <= value <= _INT64[1]
+
+
 def _fits(value: Any, typ: pa.DataType) -> bool:
     if value is None:
         return True
     if typ == pa.int64():
-        return isinstance(value, int) and not isinstance(value, bool)
+        return fits_int64(value)
     if typ == pa.bool_():
         return isinstance(value, bool)
     if typ == pa.float64():
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return as_number(value) is not None
     return True
 
 
@@ -71,45 +75,31 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+    text = raw_json(value) if isinstance(value, dict | list) else str(value)
+    # a lone surrogate (\ud800) cannot be stored as UTF-8: it becomes U+FFFD
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _column(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """Values as `typ`; a column holding values of another type becomes text."""
+    if typ != pa.string() and all(_fits(v, typ) for v in values):
+        try:
+            return pa.array(values, typ)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            pass
+    return pa.array([_text(v) for v in values], pa.string())
 
 
 def typed_table(rows: list[dict[str, Any]], declared: dict[str, str]) -> pa.Table:
     """Rows as an Arrow table typed by the declared column types, so the schema never depends on
     which values happened to be NULL; a column holding values of another type becomes text."""
     names = list(dict.fromkeys(k for row in rows for k in row)) or list(declared)
-    fields = []
-    for name in names:
-        typ = _arrow_type(declared.get(name, ""))
-        if not all(_fits(row.get(name), typ) for row in rows):
-            typ = pa.string()
-        fields.append(pa.field(name, typ))
-    schema = pa.schema(fields)
-    prepared = [
-        {
-            f.name: (_text(row.get(f.name)) if f.type == pa.string() else row.get(f.name))
-            for f in fields
-        }
-        for row in rows
+    arrays = [
+        _column([row.get(name) for row in rows], _arrow_type(declared.get(name, "")))
+        for name in names
     ]
-    return pa.Table.from_pylist(prepared, schema=schema)
+    return pa.Table.from_arrays(arrays, names=names)
 
 
-def read_json_doc(path: Path) -> tuple[Any, Quarantine | None]:
-    """A whole JSON document, or one quarantine record saying why it is not one."""
-    raw = path.read_bytes()
-    try:
-        return json.loads(raw.decode("utf-8-sig", "replace")), None
-    except json.JSONDecodeError as exc:
-        return None, Quarantine(exc.lineno, f"malformed JSON document: {exc.msg}", excerpt(raw))
-
-
-def object_head(head: bytes) -> bool:
-    return head.lstrip().startswith(b"{")
-
-
-def raw_excerpt(value: Any) -> str | None:
-    """A quarantined record as JSON text (cut to the usual excerpt length)."""
-    return excerpt(json.dumps(value, default=str, ensure_ascii=False))
+def raw_json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..reading.sqlite import fetch_rows, is_sqlite, sqlite_snapshot, table_names
-from .common import file_mtime, parse_json_text, raw_excerpt, short, typed_table
+from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
+from ..records import BadRecord, guarded
+from .common import file_mtime, json_cell, short, typed_table
 from .taxonomy import NAME_KEYS, SEVERITIES, classify, summary
 
 SCHEMA_MARKERS = (b"component_health", b"file_locks", b"wait_graph", b"passing_tests")
 # State tables: kept whole as coding_loops_<table> (wait_graph also yields lock.wait events).
 DOMAIN_TABLES = {"tests", "loops", "wait_graph"}
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-class BadRow(ValueError):
-    """A row whose event cannot be placed in time; the message is the quarantine reason."""
 
 
 @dataclass
@@ -35,7 +32,7 @@ class _Out:
 def _attrs(row: dict[str, Any]) -> dict[str, Any]:
     """The whole row (JSON text columns decoded), with its rowid."""
     record = {
-        k: parse_json_text(v) if isinstance(v, str) and v[:1] in "{[" else v
+        k: json_cell(v) if isinstance(v, str) and v[:1] in "{[" else v
         for k, v in row.items()
         if k != "_rowid"
     }
@@ -68,7 +65,7 @@ class _Rows:
         ts, quality = self.ctx.parse_ts(raw, naive="utc")
         if ts is None and required:
             problem = "missing" if raw in (None, "") else f"not parseable: {raw!r}"
-            raise BadRow(f"{self.table}.{column} {problem}")
+            raise BadRecord(f"{self.table}.{column} {problem}")
         return {
             "record_no": row["_rowid"],
             "event_key": self.table + (f":{key}" if key else ""),
@@ -82,11 +79,11 @@ class _Rows:
 
 
 def _events(rows: _Rows, row: dict[str, Any]) -> list[dict[str, Any]]:
-    payload = parse_json_text(row.get("payload"))
+    payload = json_cell(row.get("payload"))
     payload = payload if isinstance(payload, dict) else {}
     raw = str(row.get("event_type") or "")
     if not raw:
-        raise BadRow("events.event_type missing")
+        raise BadRecord("events.event_type missing")
     event_type, outcome, severity, code = classify(raw, payload)
     source = row.get("source")
     correlation = row.get("correlation_id")
@@ -343,9 +340,9 @@ def _usage(ctx: LoadContext, row: dict[str, Any]) -> list[dict[str, Any]]:
     raw = row.get("recorded_at")
     ts, quality = ctx.parse_ts(raw, naive="utc")
     if ts is None:
-        raise BadRow(f"usage.recorded_at {'missing' if raw in (None, '') else 'not parseable'}")
+        raise BadRecord(f"usage.recorded_at {'missing' if raw in (None, '') else 'not parseable'}")
     loop = row.get("loop_id")
-    files = parse_json_text(row.get("files_modified"))
+    files = json_cell(row.get("files_modified"))
     labels = {
         "test_id": row.get("test_id"),
         "usage_id": row.get("id"),
@@ -369,36 +366,43 @@ def _usage(ctx: LoadContext, row: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     if not found:
-        raise BadRow("usage row has no numeric tokens_estimated or duration_seconds")
+        raise BadRecord("usage row has no numeric tokens_estimated or duration_seconds")
     return found
 
 
-def _test_loops(con: sqlite3.Connection) -> dict[str, str]:
+def _test_loops(tests: Iterable[dict[str, Any]]) -> dict[str, str]:
     """test id -> loop id, so passing_tests rows land in their loop's stream."""
-    if "tests" not in table_names(con):
-        return {}
-    try:
-        found = con.execute("SELECT id, loop_id FROM tests").fetchall()
-    except sqlite3.Error:
-        return {}
-    return {str(test): str(loop) for test, loop in found if test and loop}
+    return {
+        str(row["id"]): str(row["loop_id"])
+        for row in tests
+        if row.get("id") and row.get("loop_id")
+    }
 
 
-def _passed_events(con: sqlite3.Connection) -> set[str]:
+def _passed_events(events: Iterable[dict[str, Any]]) -> set[str]:
     """Test ids that have a `test_passed` event (their passing_tests rows are then mirrors)."""
-    if "events" not in table_names(con):
-        return set()
-    try:
-        payloads = con.execute(
-            "SELECT payload FROM events WHERE event_type = 'test_passed'").fetchall()
-    except sqlite3.Error:
-        return set()
     found = set()
-    for (payload,) in payloads:
-        value = parse_json_text(payload)
+    for row in events:
+        if row.get("event_type") != "test_passed":
+            continue
+        value = json_cell(row.get("payload"))
         if isinstance(value, dict) and value.get("test_id"):
             found.add(str(value["test_id"]))
     return found
+
+
+def _declared(con: sqlite3.Connection, table: str) -> dict[str, str]:
+    try:
+        return {r[1]: str(r[2]) for r in con.execute(f'PRAGMA table_info("{table}")')}
+    except sqlite3.DatabaseError:
+        return {}
+
+
+def _journal_mode(con: sqlite3.Connection) -> str | None:
+    try:
+        return con.execute("PRAGMA journal_mode").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return None
 
 
 class CoordinationDbLoader:
@@ -418,29 +422,40 @@ class CoordinationDbLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         out = _Out()
-        counts: dict[str, int] = {}
         skipped: list[str] = []
+        tables: dict[str, list[dict[str, Any]]] = {}
+        declared: dict[str, dict[str, str]] = {}
+        unreadable: list[str] = []
         with sqlite_snapshot(ctx.path) as con:
-            journal = con.execute("PRAGMA journal_mode").fetchone()[0]
-            test_loops = _test_loops(con)
-            passed_events = _passed_events(con)
+            journal = _journal_mode(con)
+            checked = integrity(con)
             for table in sorted(table_names(con)):
                 if table.startswith("sqlite_"):
                     continue
                 if not _VALID_NAME.match(table):
                     skipped.append(table)
                     continue
-                rows = fetch_rows(con, table)
-                for index, row in enumerate(rows, start=1):
+                read = read_table(con, table)
+                unreadable += read.problems
+                for index, row in enumerate(read.rows, start=1):
                     if row.get("_rowid") is None:  # WITHOUT ROWID tables: row order instead
                         row["_rowid"] = index
-                counts[table] = len(rows)
-                declared = {r[1]: r[2] for r in con.execute(f'PRAGMA table_info("{table}")')}
-                self._table(ctx, table, rows, declared, out, test_loops, passed_events)
+                tables[table] = read.rows
+                declared[table] = _declared(con, table)
+        test_loops = _test_loops(tables.get("tests", []))
+        passed_events = _passed_events(tables.get("events", []))
+        for table, rows in tables.items():
+            self._table(ctx, table, rows, declared[table], out, test_loops, passed_events)
         facts = self._size(ctx, out)
-        facts.update(journal_mode=journal, tables=counts, tables_not_read=skipped)
+        facts.update(
+            journal_mode=journal,
+            tables={t: len(r) for t, r in tables.items()},
+            tables_not_read=skipped,
+            sqlite_integrity=checked,
+            sqlite_unreadable=unreadable,
+        )
         return LoadResult(
-            records_read=sum(counts.values()),
+            records_read=sum(len(r) for r in tables.values()),
             events=out.events,
             metrics=out.metrics,
             tables=out.tables,
@@ -460,20 +475,14 @@ class CoordinationDbLoader:
     ) -> None:
         handler = HANDLERS.get(table)
         builder = _Rows(ctx, table, test_loops, passed_events)
-        for row in rows:
-            try:
-                if handler:
-                    out.events.extend(handler(builder, row))
-                elif table == "usage":
-                    out.metrics.extend(_usage(ctx, row))
-            except BadRow as exc:
-                out.quarantine.append(
-                    Quarantine(
-                        row["_rowid"],
-                        f"{table} rowid {row['_rowid']}: {exc}",
-                        raw_excerpt({k: v for k, v in row.items() if k != "_rowid"}),
-                    )
-                )
+        for row in rows if handler or table == "usage" else ():
+            rowid = row["_rowid"]
+            raw = {k: v for k, v in row.items() if k != "_rowid"}
+            label = f"{table} rowid {rowid}"
+            if handler:
+                out.events += guarded(out.quarantine, rowid, label, raw, handler, builder, row) or []
+            else:
+                out.metrics += guarded(out.quarantine, rowid, label, raw, _usage, ctx, row) or []
         if rows and (table in DOMAIN_TABLES or (handler is None and table != "usage")):
             renamed = [
                 {"sqlite_rowid": r["_rowid"], **{k: v for k, v in r.items() if k != "_rowid"}}

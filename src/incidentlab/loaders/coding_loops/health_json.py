@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from .common import loop_name, object_head, raw_excerpt, read_json_doc, short
+from ..base import LoadContext, LoadResult, Quarantine
+from ..isolation import number as as_number
+from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from .common import loop_name, short
 
 
 class HealthJsonLoader:
@@ -22,18 +23,29 @@ class HealthJsonLoader:
         return object_head(head) and b'"loop_name"' in head and b'"last_heartbeat"' in head
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, bad = read_json_doc(ctx.path)
+        doc, bad = read_doc(ctx.path)
         if bad is None and not isinstance(doc, dict):
             bad = Quarantine(1, "not a JSON object", raw_excerpt(doc))
-        if bad is None:
-            raw = doc.get("last_heartbeat")
-            ts, quality = ctx.parse_ts(raw)
-            if ts is None:
-                bad = Quarantine(
-                    1, f"last_heartbeat missing or not parseable: {raw!r}", excerpt(json.dumps(doc))
-                )
         if bad is not None:
             return LoadResult(records_read=1, quarantine=[bad])
+        quarantine: list[Quarantine] = []
+        built = guarded(quarantine, 1, "", doc, self._rows, ctx, doc)
+        if built is None:
+            return LoadResult(records_read=1, quarantine=quarantine)
+        event, metrics = built
+        return LoadResult(
+            records_read=1,
+            events=[event],
+            metrics=metrics,
+            facts={"status": doc.get("status"), "pid": doc.get("pid")},
+        )
+
+    @staticmethod
+    def _rows(ctx: LoadContext, doc: dict[str, Any]) -> tuple[dict[str, Any], list[dict]]:
+        raw = doc.get("last_heartbeat")
+        ts, quality = ctx.parse_ts(raw)
+        if ts is None:
+            raise BadRecord(f"last_heartbeat missing or not parseable: {raw!r}")
         project = loop_name(ctx.path)
         status = doc.get("status")
         progress = doc.get("progress") if isinstance(doc.get("progress"), dict) else {}
@@ -68,16 +80,11 @@ class HealthJsonLoader:
                 "stream": event["stream"],
                 "project": project,
                 "name": name,
-                "value": float(value),
+                "value": as_number(value),
                 "unit": "tests",
                 "labels": {"status": status},
             }
             for name, value in (("tests_passed", passed), ("tests_total", total))
-            if isinstance(value, int | float) and not isinstance(value, bool)
+            if as_number(value) is not None
         ]
-        return LoadResult(
-            records_read=1,
-            events=[event],
-            metrics=metrics,
-            facts={"status": status, "pid": doc.get("pid")},
-        )
+        return event, metrics

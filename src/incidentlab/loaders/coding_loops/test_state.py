@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from .common import loop_name, object_head, raw_excerpt, read_json_doc, short, typed_table
+from ..base import LoadContext, LoadResult, Quarantine
+from ..isolation import number as as_number
+from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from .common import fits_int64, loop_name, short, typed_table
 
 _RESULTS = {
     "pass": ("ok", "info", None),
@@ -29,7 +30,7 @@ class TestStateLoader:
         return object_head(head) and b'"tests"' in head and sum(m in head for m in markers) >= 2
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        doc, bad = read_json_doc(ctx.path)
+        doc, bad = read_doc(ctx.path)
         if bad is None and not (isinstance(doc, dict) and isinstance(doc.get("tests"), list)):
             bad = Quarantine(1, "not a test-state document (no tests list)", raw_excerpt(doc))
         if bad is not None:
@@ -41,15 +42,13 @@ class TestStateLoader:
         rows: list[dict[str, Any]] = []
         quarantine: list[Quarantine] = []
         for index, test in enumerate(doc["tests"], start=1):
-            if not isinstance(test, dict) or not test.get("id"):
-                quarantine.append(
-                    Quarantine(
-                        index, f"tests[{index}]: not a test with an id", excerpt(json.dumps(test))
-                    )
-                )
-                continue
-            rows.append(self._row(test, project, updated_raw))
-            events.extend(self._events(ctx, index, test, project, stream))
+            built = guarded(
+                quarantine, index, f"tests[{index}]", test,
+                self._record, ctx, index, test, project, stream, updated_raw,
+            )
+            if built is not None:
+                rows.append(built[0])
+                events.extend(built[1])
         metrics = self._summary(ctx, doc, project, stream)
         tables = {"coding_loops_test_state": typed_table(rows, _DECLARED)} if rows else {}
         return LoadResult(
@@ -65,16 +64,27 @@ class TestStateLoader:
             },
         )
 
+    def _record(
+        self, ctx: LoadContext, index: int, test: Any, project: str | None, stream: Any,
+        updated: Any,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One test's table row and events, built together: a bad test leaves neither behind."""
+        if not isinstance(test, dict) or not test.get("id"):
+            raise BadRecord("not a test with an id")
+        return self._row(test, project, updated), self._events(ctx, index, test, project, stream)
+
     def _row(self, test: dict[str, Any], project: str | None, updated: Any) -> dict[str, Any]:
+        # typed columns keep their type in every file (the whole test stays in attrs)
+        attempts, automatable = test.get("attempts"), test.get("automatable")
         return {
             "project": project,
             "test_id": test.get("id"),
             "category": test.get("category"),
             "status": test.get("status"),
-            "attempts": test.get("attempts"),
+            "attempts": attempts if fits_int64(attempts) else None,
             "last_result": test.get("lastResult"),
             "depends_on": test.get("dependsOn"),
-            "automatable": test.get("automatable"),
+            "automatable": automatable if isinstance(automatable, bool) else None,
             "notes": test.get("notes"),
             "last_attempt_at": test.get("lastAttemptAt"),
             "passed_at": test.get("passedAt"),
@@ -138,11 +148,11 @@ class TestStateLoader:
                 "stream": stream,
                 "project": project,
                 "name": f"tests_{key}",
-                "value": float(value),
+                "value": as_number(value),
                 "unit": "tests",
             }
             for key, value in summary.items()
-            if isinstance(value, int | float) and not isinstance(value, bool)
+            if as_number(value) is not None
         ]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, first_value, iter_lines
-from .common import loop_name, parse_json_text, short
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, first_value
+from ..isolation import number as as_number
+from ..records import BadRecord, guarded, head_has
+from .common import json_cell, loop_name, short
 
 ENTRY_TYPES: dict[str, str] = {
     "phase_start": "phase.start",
@@ -28,20 +29,6 @@ ENTRY_TYPES: dict[str, str] = {
     "decision": "agent.decision",
 }
 REQUIRED = ("execution_id", "entry_type", "sequence")
-
-
-class BadLine(ValueError):
-    """A line that is not a usable transcript entry; the message is the quarantine reason."""
-
-
-def _first_line(head: bytes) -> Any:
-    for line in head.split(b"\n"):
-        if line.strip():
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
 
 
 def _outcome(entry_type: str, details: dict[str, Any]) -> tuple[str | None, str]:
@@ -65,42 +52,38 @@ class UnifiedTranscriptLoader:
     description: ClassVar[str] = "coding-loops transcripts/<execution_id>/unified.jsonl"
 
     def detect(self, path: Path, head: bytes) -> bool:
-        first = _first_line(head)
-        return isinstance(first, dict) and all(k in first for k in REQUIRED)
+        return head_has(head, REQUIRED)
 
     def load(self, ctx: LoadContext) -> LoadResult:
         project = loop_name(ctx.path)
         events: list[dict[str, Any]] = []
         quarantine: list[Quarantine] = []
-        read = 0
-        for number, text in iter_lines(ctx.path):
-            read += 1
-            try:
-                events.append(self._line(ctx, number, text, project))
-            except BadLine as exc:
-                quarantine.append(Quarantine(number, f"line {number}: {exc}", excerpt(text)))
-        return LoadResult(records_read=read, events=events, quarantine=quarantine)
+        reader = JsonLines(ctx.path, quarantine)
+        for number, entry, raw in reader:
+            row = guarded(
+                quarantine, number, f"line {number}", raw, self._line, ctx, number, entry, project
+            )
+            if row is not None:
+                events.append(row)
+        quarantine.sort(key=lambda q: q.record_no or 0)
+        return LoadResult(records_read=reader.read, events=events, quarantine=quarantine)
 
-    def _line(self, ctx: LoadContext, number: int, text: str, project: str | None) -> dict:
-        try:
-            entry = json.loads(text)
-        except ValueError as exc:
-            raise BadLine("malformed JSON") from exc
-        if not isinstance(entry, dict):
-            raise BadLine("not a JSON object")
+    def _line(
+        self, ctx: LoadContext, number: int, entry: dict[str, Any], project: str | None
+    ) -> dict:
         raw_type = entry.get("entry_type")
         if not isinstance(raw_type, str) or not raw_type:
-            raise BadLine("entry_type missing")
+            raise BadRecord("entry_type missing")
         raw_ts = entry.get("timestamp")
         ts, quality = ctx.parse_ts(raw_ts)
         if ts is None:
-            raise BadLine(
+            raise BadRecord(
                 "timestamp missing"
                 if raw_ts in (None, "")
                 else f"timestamp not parseable: {raw_ts!r}"
             )
         sequence = entry.get("sequence")
-        details = parse_json_text(entry.get("details"))
+        details = json_cell(entry.get("details"))
         details = details if isinstance(details, dict) else {}
         outcome, severity = _outcome(raw_type, details)
         duration = entry.get("duration_ms")
@@ -122,7 +105,7 @@ class UnifiedTranscriptLoader:
             "name": _text(first_value(details, "tool", "skill", "skill_name", "phase", "name")),
             "outcome": outcome,
             "severity": severity,
-            "duration_ms": float(duration) if isinstance(duration, int | float) else None,
+            "duration_ms": as_number(duration),
             "message": short(entry.get("summary")),
             "error_code": _text(first_value(details, "error_type", "code"))
             if outcome == "error"
