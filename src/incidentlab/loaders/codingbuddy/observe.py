@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, iter_lines, path_has
+from ..base import LoadContext, LoadResult, Quarantine, excerpt, path_has
+from ..reading import decode, iter_raw_lines, parse_json
 from .events import RUNTIME_DIRS
 from .taxonomy import EVENT_TYPES, workspace_name
 
@@ -33,40 +33,48 @@ class ObserveLogLoader:
         events: list[dict[str, Any]] = []
         quarantine: list[Quarantine] = []
         records = 0
-        for number, text in iter_lines(ctx.path):
+        for number, raw in iter_raw_lines(ctx.path):
             records += 1
-            match = LINE.match(text)
-            ts, quality = ctx.parse_ts(match.group(1)) if match else (None, "missing")
-            if not match or ts is None:
-                quarantine.append(Quarantine(number, "not `<rfc3339> <LEVEL> <text>`", text[:500]))
-                continue
-            raw_ts, level, rest = match.groups()
-            event = {
-                "record_no": number, "ts": ts, "ts_raw": raw_ts, "ts_quality": quality,
-                "stream": "observe.log", "position": number, "project": project,
-                "event_type": "log", "event_type_raw": level,
-                "severity": SEVERITY.get(level, "info"), "message": rest[:300],
-                "attrs": {"level": level, "text": rest},
-            }
-            if level == "EVENT":
-                self._embedded_event(rest, event)
-            elif RATE_LIMIT.search(rest):
-                event.update(event_type="llm.rate_limited", severity="warning",
-                             outcome="error", error_code="rate_limited")
-            elif level == "TELEMETRY_ERROR":
-                event.update(event_type="error", error_code="telemetry_error",
-                             error_category="telemetry")
-            events.append(event)
+            event = self._event(ctx, number, decode(raw), project)
+            if event is None:
+                quarantine.append(Quarantine(number, "not `<rfc3339> <LEVEL> <text>`", excerpt(raw)))
+            else:
+                events.append(event)
         return LoadResult(records_read=records, events=events, quarantine=quarantine)
+
+    def _event(
+        self, ctx: LoadContext, number: int, text: str, project: str | None
+    ) -> dict[str, Any] | None:
+        match = LINE.match(text)
+        ts, quality = ctx.parse_ts(match.group(1)) if match else (None, "missing")
+        if not match or ts is None:
+            return None
+        raw_ts, level, rest = match.groups()
+        event = {
+            "record_no": number, "ts": ts, "ts_raw": raw_ts, "ts_quality": quality,
+            "stream": "observe.log", "position": number, "project": project,
+            "event_type": "log", "event_type_raw": level,
+            "severity": SEVERITY.get(level, "info"), "message": rest[:300],
+            "attrs": {"level": level, "text": rest},
+        }
+        if level == "EVENT":
+            self._embedded_event(rest, event)
+        elif RATE_LIMIT.search(rest):
+            event.update(event_type="llm.rate_limited", severity="warning",
+                         outcome="error", error_code="rate_limited")
+        elif level == "TELEMETRY_ERROR":
+            event.update(event_type="error", error_code="telemetry_error",
+                         error_category="telemetry")
+        return event
 
     @staticmethod
     def _embedded_event(rest: str, event: dict[str, Any]) -> None:
         """An `EVENT <EventEnvelope JSON>` line: typed like the JSONL stream, stream = its session."""
-        try:
-            envelope = json.loads(rest)
-            kind_type = str(envelope["kind"]["type"])
-        except (ValueError, KeyError, TypeError):
-            return
+        envelope, _ = parse_json(rest)
+        kind = envelope.get("kind") if isinstance(envelope, dict) else None
+        if not isinstance(kind, dict) or kind.get("type") is None:
+            return  # not an envelope: the line stays a plain log event
+        kind_type = str(kind["type"])
         variant = kind_type.removesuffix("V1")
         event.update(
             event_type=EVENT_TYPES.get(variant, "unknown"), event_type_raw=kind_type,

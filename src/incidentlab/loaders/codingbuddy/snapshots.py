@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, path_has
+from ..base import LoadContext, LoadResult, path_has
+from .common import as_list, read_state
 from .taxonomy import workspace_name
+
+
+def _hashes(files: Any) -> dict[str, Any]:
+    """path -> content hash of the listed files (entries that are not file objects are skipped)."""
+    found = {}
+    for item in as_list(files):
+        if isinstance(item, dict) and item.get("path") is not None:
+            path = item["path"]
+            key = path if isinstance(path, str) else json.dumps(path, default=str)
+            found[key] = item.get("content_hash")
+    return found
 
 
 class SnapshotLoader:
@@ -22,17 +34,11 @@ class SnapshotLoader:
                 and path_has(path, ".codingbuddy", ".deepseek"))
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        text = ctx.path.read_bytes()
-        try:
-            snap = json.loads(text)
-            if not isinstance(snap, dict) or "tool_name" not in snap:
-                raise ValueError("no tool_name")
-        except ValueError as exc:
-            reason = f"not a step snapshot JSON object ({exc})"
-            return LoadResult(records_read=1, quarantine=[Quarantine(1, reason, excerpt(text))])
+        snap, bad = read_state(ctx.path, "tool_name", "step snapshot")
+        if snap is None:
+            return LoadResult(records_read=1, quarantine=[bad] if bad else [])
         ts, quality = ctx.parse_ts(snap.get("timestamp"))
-        before = {f.get("path"): f.get("content_hash") for f in snap.get("before") or []}
-        after = {f.get("path"): f.get("content_hash") for f in snap.get("after") or []}
+        before, after = _hashes(snap.get("before")), _hashes(snap.get("after"))
         changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
         event = {
             "record_no": 1, "ts": ts, "ts_raw": snap.get("timestamp"), "ts_quality": quality,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, Quarantine, path_has
-from ..reading.sqlite import fetch_rows, is_sqlite, sqlite_snapshot, table_names
+from ..isolation import number as as_number
+from ..reading import parse_json
+from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
+from ..records import BadRecord, guarded, raw_excerpt
 from .events import RUNTIME_DIRS
 from .taxonomy import projection_sql, workspace_name
 
@@ -47,14 +51,18 @@ METRIC_TABLES = (
 )
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+# DuckDB's JSON reader refuses lone surrogate escapes that Python's repairs
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _decode_json_text(value: Any) -> Any:
     """Columns such as sessions.status hold JSON text ("\\"Idle\\""); show the decoded value."""
     if isinstance(value, str) and value[:1] in ('"', "{", "["):
-        try:
-            decoded = json.loads(value)
-        except ValueError:
+        decoded, problem = parse_json(value)
+        if problem:
             return value
-        return decoded if isinstance(decoded, str) else json.dumps(decoded)
+        return decoded if isinstance(decoded, str) else json.dumps(decoded, ensure_ascii=False)
     return value
 
 
@@ -70,11 +78,19 @@ class StoreSqliteLoader:
 
     def load(self, ctx: LoadContext) -> LoadResult:
         project = workspace_name(ctx.path)
+        unreadable: list[str] = []
         with sqlite_snapshot(ctx.path) as db:
             present = table_names(db)
-            tables = {t: fetch_rows(db, t) for t in present}
+            checked = integrity(db)
+            tables = {}
+            for table in present:
+                read = read_table(db, table)
+                tables[table] = read.rows
+                unreadable += read.problems
         result = LoadResult(records_read=0)
         result.facts["tables"] = {t: len(r) for t, r in sorted(tables.items())}
+        result.facts["sqlite_integrity"] = checked
+        result.facts["sqlite_unreadable"] = sorted(unreadable)
         result.facts["schema_migrations"] = [
             r.get("version") for r in tables.get("schema_migrations", [])
         ]
@@ -87,24 +103,10 @@ class StoreSqliteLoader:
         for table, time_column, columns in METRIC_TABLES:
             for row in tables.get(table, []):
                 result.records_read += 1
-                ts, quality = ctx.parse_ts(row.get(time_column))
-                values = [(name, unit, row.get(col)) for col, name, unit in columns]
-                if ts is None or all(v is None for _, _, v in values):
-                    quarantine.append(
-                        Quarantine(row["_rowid"], f"{table}: no usable {time_column} or value",
-                                   json.dumps(row, default=str)[:500])
-                    )
-                    continue
-                labels = {k: row.get(k) for k in ("unit", "model", "provider", "cache_key")
-                          if row.get(k) is not None}
-                labels["table"] = table
-                for name, unit, value in values:
-                    if value is not None:
-                        metrics.append({
-                            "record_no": row["_rowid"], "ts": ts, "ts_quality": quality,
-                            "stream": row.get("session_id"), "project": project, "name": name,
-                            "value": float(value), "unit": unit, "labels": labels,
-                        })
+                metrics += guarded(
+                    quarantine, row["_rowid"], "", row,
+                    self._metric_rows, ctx, table, time_column, columns, row, project,
+                ) or []
         result.metrics = metrics
         for table in DOMAIN_TABLES:
             rows = tables.get(table)
@@ -119,30 +121,42 @@ class StoreSqliteLoader:
         result.records_loaded = result.records_read - len(quarantine)
         return result
 
+    @staticmethod
+    def _metric_rows(
+        ctx: LoadContext, table: str, time_column: str, columns: list[tuple[str, str, str]],
+        row: dict[str, Any], project: str | None,
+    ) -> list[dict[str, Any]]:
+        ts, quality = ctx.parse_ts(row.get(time_column))
+        values = [(name, unit, row.get(col)) for col, name, unit in columns]
+        if ts is None or all(v is None for _, _, v in values):
+            raise BadRecord(f"{table}: no usable {time_column} or value")
+        odd = [col for (col, _, _), (_, _, v) in zip(columns, values, strict=True)
+               if v is not None and as_number(v) is None]
+        if odd:
+            raise BadRecord(f"{table}: {', '.join(odd)} is not a number")
+        labels = {k: row.get(k) for k in ("unit", "model", "provider", "cache_key")
+                  if row.get(k) is not None}
+        labels["table"] = table
+        return [
+            {
+                "record_no": row["_rowid"], "ts": ts, "ts_quality": quality,
+                "stream": row.get("session_id"), "project": project, "name": name,
+                "value": as_number(value), "unit": unit, "labels": labels,
+            }
+            for name, unit, value in values
+            if value is not None
+        ]
+
     def _mirror_events(
         self, ctx: LoadContext, rows: list[dict[str, Any]], project: str | None,
         quarantine: list[Quarantine],
     ) -> Any:
-        good = []
-        for row in rows:
-            reason = None
-            try:
-                kind = json.loads(row.get("payload") or "")
-                if not isinstance(kind, dict) or "type" not in kind:
-                    reason = "payload is not a {type, payload} object"
-            except ValueError:
-                reason = "payload is not valid JSON"
-            if reason is None and (row.get("session_id") is None or row.get("seq_no") is None):
-                reason = "session_id or seq_no missing"
-            if reason is None and ctx.parse_ts(row.get("at"))[0] is None:
-                reason = "at is not an RFC3339 timestamp"
-            if reason:
-                quarantine.append(Quarantine(row["_rowid"], reason, json.dumps(row, default=str)[:500]))
-                continue
-            good.append({
-                "rn": row["_rowid"], "seq_no": row["seq_no"], "at_raw": row["at"],
-                "session_id": row["session_id"], "kind": row["payload"],
-            })
+        good = [
+            staged
+            for row in rows
+            if (staged := guarded(quarantine, row["_rowid"], "", row, _mirror_row, ctx, row))
+            is not None
+        ]
         table = pa.Table.from_pylist(good, schema=pa.schema([
             ("rn", pa.int64()), ("seq_no", pa.int64()), ("at_raw", pa.string()),
             ("session_id", pa.string()), ("kind", pa.string()),
@@ -150,10 +164,41 @@ class StoreSqliteLoader:
         ctx.con.register("_cbs_rows", table)
         ctx.con.execute(
             "CREATE OR REPLACE TEMP TABLE _cbs_src AS SELECT rn, seq_no, at_raw, session_id, "
-            "CAST(kind AS JSON) AS kind, NULL::VARCHAR AS raw FROM _cbs_rows"
+            "try_cast(kind AS JSON) AS kind, NULL::VARCHAR AS raw FROM _cbs_rows"
         )
         ctx.con.unregister("_cbs_rows")
+        # JSON that Python reads but DuckDB does not: quarantined here rather than failing the file
+        refused = [r[0] for r in ctx.con.execute("SELECT rn FROM _cbs_src WHERE kind IS NULL")
+                   .fetchall()]
+        if refused:
+            by_rowid = {row["_rowid"]: row for row in rows}
+            for rowid in refused:
+                quarantine.append(Quarantine(rowid, "payload is JSON that DuckDB does not read",
+                                             raw_excerpt(by_rowid.get(rowid))))
+            ctx.con.execute("DELETE FROM _cbs_src WHERE kind IS NULL")
         return ctx.con.sql(
             "SELECT *, true AS is_mirror FROM ("
             + projection_sql("_cbs_src", project) + ")"
         )
+
+
+def _mirror_row(ctx: LoadContext, row: dict[str, Any]) -> dict[str, Any]:
+    """The columns projection_sql reads, from one events row; BadRecord says why not."""
+    payload = row.get("payload")
+    kind, problem = parse_json(payload) if isinstance(payload, str) else (None, "not text")
+    if problem:
+        raise BadRecord("payload is not valid JSON")
+    if not isinstance(kind, dict) or "type" not in kind:
+        raise BadRecord("payload is not a {type, payload} object")
+    session, seq = row.get("session_id"), row.get("seq_no")
+    if session is None or seq is None:
+        raise BadRecord("session_id or seq_no missing")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not _INT64[0] <= seq <= _INT64[1]:
+        raise BadRecord("seq_no is not a 64-bit integer")
+    at = row.get("at")
+    if not isinstance(at, str) or ctx.parse_ts(at)[0] is None:
+        raise BadRecord("at is not an RFC3339 timestamp")
+    if _SURROGATE_ESCAPE.search(payload):
+        payload = json.dumps(kind, ensure_ascii=False)  # repaired: U+FFFD for the lone surrogate
+    return {"rn": row["_rowid"], "seq_no": seq, "at_raw": at,
+            "session_id": session if isinstance(session, str) else str(session), "kind": payload}
