@@ -282,10 +282,16 @@ def _insert_domain(con: duckdb.DuckDBPyConnection, table: str, rows: Rows, load:
         con.register(stage, rows)
     provenance = f"{_lit(load.load_id)} AS load_id, {_lit(load.resolved)} AS source_path"
     con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" AS SELECT {provenance}, * FROM {stage} LIMIT 0')
-    existing = {r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+    existing = {r[0]: r[1] for r in con.execute(f'DESCRIBE "{table}"').fetchall()}
+    untyped = set() if not isinstance(rows, pa.Table) else {
+        f.name for f in rows.schema if pa.types.is_null(f.type)}
     for name, typ, *_ in con.execute(f"DESCRIBE {stage}").fetchall():
         if name not in existing:
             con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {typ}')
+        elif typ != existing[name] and name not in untyped:
+            wider = _wider(existing[name], typ)
+            if wider != existing[name]:  # files disagree on a column: widen it, never cast values
+                con.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{name}" TYPE {wider}')
     count = con.execute(
         f'INSERT INTO "{table}" BY NAME SELECT {provenance}, * FROM {stage}'
     ).fetchone()
@@ -294,6 +300,18 @@ def _insert_domain(con: duckdb.DuckDBPyConnection, table: str, rows: Rows, load:
     except Exception:
         con.execute(f"DROP VIEW IF EXISTS {stage}")
     return int(count[0]) if count else 0
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT"}
+
+
+def _wider(current: str, incoming: str) -> str:
+    """The column type that holds both: integers widen to DOUBLE for DOUBLE, anything else to text."""
+    if current in _INTEGERS and incoming in _INTEGERS:
+        return "BIGINT"
+    if {current, incoming} <= _INTEGERS | {"DOUBLE"}:
+        return "DOUBLE"
+    return "VARCHAR"
 
 
 # ---- provenance ---------------------------------------------------------------------------------
