@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..isolation import number as as_number
 from ..reading import parse_json
+from ..records import number as as_number
 
 MESSAGE_LIMIT = 500
 _INT64 = (-(2**63), 2**63 - 1)

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, first_value
-from ..isolation import number as as_number
 from ..records import BadRecord, guarded, head_has
+from ..records import number as as_number
 from .common import json_cell, loop_name, short
 
 ENTRY_TYPES: dict[str, str] = {

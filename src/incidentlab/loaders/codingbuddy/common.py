@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Quarantine, excerpt
-from ..isolation import read_object
+from ..records import read_object
 
 
 def read_state(path: Path, key: str, what: str) -> tuple[dict[str, Any] | None, Quarantine | None]:

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, Quarantine, path_has
-from ..isolation import number as as_number
 from ..reading import parse_json
 from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
 from ..records import BadRecord, guarded, raw_excerpt
+from ..records import number as as_number
 from .events import RUNTIME_DIRS
 from .taxonomy import projection_sql, workspace_name
 

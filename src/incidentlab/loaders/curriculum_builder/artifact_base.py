@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..isolation import isolated, read_object
+from ..records import isolated, read_object
 from .common import derived_event, run_id_for
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..isolation import isolated
 from ..reading import decode, escaped, iter_raw_lines
 from ..reading.text import BOM
+from ..records import isolated
 from .common import RUN_ID, SYSTEM, mtime_of
 
 CODES = {

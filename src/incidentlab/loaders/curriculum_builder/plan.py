@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from ..isolation import number
+from ..records import number
 from .artifact_base import Summary, is_artifact, load_json_artifact
 from .common import SYSTEM
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
-from ..isolation import dumped, isolated, read_object
+from ..records import dumped, isolated, read_object
 from .common import STAGES, SYSTEM, run_id_for
 from .transitions import transition_rows
 

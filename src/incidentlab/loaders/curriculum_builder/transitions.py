@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..base import LoadContext, Quarantine, excerpt
-from ..isolation import dumped, isolated
+from ..records import dumped, isolated
 from .common import AUTO_SYNC_PREFIX, RUN_EVENT_KEYS, stage_index
 
 

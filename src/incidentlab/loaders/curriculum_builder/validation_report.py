@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import RECORD_ERRORS, value_problem
 from ..reading import decode, escaped, iter_raw_lines
+from ..records import RECORD_ERRORS, value_problem
 from .common import SYSTEM, derived_event, mtime_of, mtime_or_none, run_dir_of, run_id_for
 
 VERDICT = re.compile(r"^-\s*Verdict:\s*\*\*(?P<verdict>[^*]*)\*\*\s*$")

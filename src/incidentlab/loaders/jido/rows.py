@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from ..base import LoadContext, first_value
-from ..isolation import number as as_number
 from ..records import BadRecord
+from ..records import number as as_number
 from .taxonomy import (
     actor_for,
     category_for,

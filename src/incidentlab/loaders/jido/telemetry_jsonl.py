@@ -12,11 +12,11 @@ import pyarrow as pa
 
 from ...timeparse import _ISO as ISO_TIME
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine
-from ..isolation import number as as_number
 from ..reading import decode, escaped, iter_raw_lines, parse_json
 from ..reading.jsonvalue import MAX_DEPTH
 from ..reading.text import RAW_LIMIT
 from ..records import guarded, head_has
+from ..records import number as as_number
 from .rows import as_dict, describe, make_event
 
 REQUIRED = ("event", "measurements", "metadata")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult
-from ..isolation import isolated, number
+from ..records import isolated, number
 from .common import SYSTEM, duration_ms, in_tapps, local_ts, raw_text
 
 VERBS = {True: "succeeded", False: "failed"}

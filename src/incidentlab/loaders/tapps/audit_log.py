@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import isolated, number
 from ..reading import decode, escaped, iter_raw_lines, parse_json
+from ..records import isolated, number
 from .common import SYSTEM, in_tapps, local_ts, outcome_of, raw_text, severity_of_level
 
 LINE = re.compile(

@@ -14,7 +14,7 @@ import duckdb
 from ...timeparse import has_zone
 from ..base import LoadContext
 from ..base import path_has as _path_has
-from ..isolation import number
+from ..records import number
 
 SYSTEM = "tapps"
 RUNTIME_DIR = ".tapps-agents"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt, first_value
-from ..isolation import dumped, isolated
 from ..reading import iter_lines, read_document
 from ..reading.text import BOM
+from ..records import dumped, isolated
 from .common import SYSTEM, in_tapps, local_ts, mtime_of, raw_text
 
 CATEGORIES = (

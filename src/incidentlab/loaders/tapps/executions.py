@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import isolated, number
+from ..records import isolated, number
 from .common import SYSTEM, in_tapps, local_ts, outcome_of, raw_text
 
 TYPE_BY_OUTCOME = {

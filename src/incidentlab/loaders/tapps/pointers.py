@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import isolated, read_object
+from ..records import isolated, read_object
 from .common import local_ts, raw_text
 
 

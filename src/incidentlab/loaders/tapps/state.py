@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
-from ..isolation import RECORD_ERRORS, dumped, number, read_object, value_problem
+from ..records import RECORD_ERRORS, dumped, number, read_object, value_problem
 from .checksum import state_checksum
 from .common import (
     STEP_END,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import isolated, read_object
+from ..records import isolated, read_object
 from .common import SYSTEM, duration_ms, in_tapps, local_ts, raw_text
 
 KINDS = {"DONE.json": ("step.finish", "ok"), "FAILED.json": ("step.fail", "error")}

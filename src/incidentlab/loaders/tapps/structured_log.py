@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 from ...errors import NeedsTimezoneError
 from ...timeparse import has_zone
 from ..base import JsonLines, LoadContext, LoadResult
-from ..isolation import isolated
 from ..reading.text import BOM
+from ..records import isolated
 from .common import SYSTEM, duration_ms, in_tapps, raw_text, severity_of_level
 
 # Messages the workflow logger writes (and the runbook's example) -> step / workflow events.

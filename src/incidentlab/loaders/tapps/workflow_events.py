@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
-from ..isolation import isolated, number
+from ..records import isolated, number
 from .common import EVENT_TYPES, SYSTEM, in_tapps, outcome_of, raw_text
 
 FIXED_OUTCOME = {"step.finish": "ok", "step.fail": "error", "step.skip": "skipped"}
