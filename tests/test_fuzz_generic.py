@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from incidentlab.loaders import get_loader
-from incidentlab.loaders.base import LoadContext, LoadResult, read_head
+from incidentlab.loaders.base import LoadResult, read_head
 
 FAMILY = {"generic.jsonl", "generic.csv", "generic.textlog", "otel.otlp_json"}
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]
@@ -27,24 +26,12 @@ NS = "1772359200000000000"
 
 
 def load(loader: str, path: Path) -> LoadResult:
-    con = duckdb.connect()
-    try:
-        return get_loader(loader).load(LoadContext(con=con, path=path, tz=ZoneInfo("UTC")))
-    finally:
-        con.close()
+    return fuzzing.load_direct(loader, path, ZoneInfo("UTC"))
 
 
 def assert_accounted(loader: str, path: Path, result: LoadResult, kind: str) -> None:
-    """Every line read once; rows and quarantine never share a record; numbers are real lines."""
-    events = result.events if isinstance(result.events, list) else []
-    quarantined = {q.record_no for q in result.quarantine if q.record_no is not None}
-    rows = {row.get("record_no") for row in events}
-    if loader not in SHARED_NUMBERS:
-        assert not rows & quarantined, f"partial rows of quarantined records {rows & quarantined}"
-    if kind == "jsonl" and loader != "otel.otlp_json":
-        lines = fuzzing.nonblank_lines(path)
-        assert result.records_read == len(lines)
-        assert (rows | quarantined) - {None} <= lines
+    fuzzing.assert_accounted(loader, path, result, "text" if loader in SHARED_NUMBERS else kind,
+                             frozenset(SHARED_NUMBERS))
 
 
 @settings(max_examples=25, deadline=None,

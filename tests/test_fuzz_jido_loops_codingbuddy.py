@@ -17,11 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidentlab.ingest import claimers
-from incidentlab.loaders import all_loaders, get_loader
+from incidentlab.loaders import all_loaders
 from incidentlab.loaders.base import LoadContext, LoadResult, read_head
 from incidentlab.loaders.coding_loops.common import typed_table
 from incidentlab.loaders.jido.telemetry_jsonl import TelemetryJsonlLoader
-from incidentlab.timeparse import register_macros
 
 from codingbuddy_store_fixture import build_store
 from conftest import FIXTURES
@@ -76,43 +75,6 @@ def write(path: Path, data: bytes | str) -> Path:
     return path
 
 
-def load(loader: str, path: Path) -> LoadResult:
-    con = duckdb.connect()
-    register_macros(con)
-    try:
-        result = get_loader(loader).load(LoadContext(con=con, path=path, tz=None))
-        result.events = _materialized(result.events)
-        result.quarantine = _materialized(result.quarantine)
-        return result
-    finally:
-        con.close()
-
-
-def _materialized(rows: Any) -> Any:
-    """A relation's rows as dicts (it is gone once its connection closes)."""
-    if isinstance(rows, duckdb.DuckDBPyRelation):
-        return [dict(zip(rows.columns, r, strict=True)) for r in rows.fetchall()]
-    return rows
-
-
-def record_nos(rows: Any) -> list[Any]:
-    return [r.get("record_no") if isinstance(r, dict) else r.record_no for r in rows or []]
-
-
-def assert_accounted(loader: str, path: Path, result: LoadResult, kind: str) -> None:
-    """Every record counted once; a quarantined record leaves no rows; numbers are real lines."""
-    quarantined = [n for n in record_nos(result.quarantine) if n is not None]
-    assert len(quarantined) <= result.records_read
-    rows = set(record_nos(result.events)) - {None}
-    if loader not in GROUPED:
-        assert len(set(quarantined)) == len(quarantined), "a record quarantined twice"
-        assert not rows & set(quarantined), f"rows of quarantined records {rows & set(quarantined)}"
-    if kind == "jsonl":
-        lines = fuzzing.nonblank_lines(path)
-        assert result.records_read == len(lines)
-        assert (rows | set(quarantined)) <= lines
-
-
 # ---- property tests ---------------------------------------------------------------------------
 
 
@@ -128,10 +90,12 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> list[fuzzing.Seed]:
     return found
 
 
-def damaged_copy(seed: fuzzing.Seed, folder: Path, rng_seed: int) -> Path:
-    target = folder / uuid.uuid4().hex[:8] / seed.relative
-    fuzzing.mutate(seed, target, random.Random(rng_seed))
-    return target
+load = fuzzing.load_direct
+damaged_copy = fuzzing.damaged_copy
+
+
+def assert_accounted(loader: str, path: Path, result: LoadResult, kind: str) -> None:
+    fuzzing.assert_accounted(loader, path, result, kind, frozenset(GROUPED))
 
 
 @FUZZ
@@ -303,7 +267,7 @@ def test_line_files_count_only_real_lines(tmp_path, case, loader, name, data, ba
     path = write(tmp_path / name, data)
     result = load(loader, path)
     assert result.records_read == len(fuzzing.nonblank_lines(path))
-    assert sorted(record_nos(result.quarantine)) == bad
+    assert sorted(fuzzing.record_nos(result.quarantine)) == bad
     assert_accounted(loader, path, result, "jsonl")
 
 
@@ -439,8 +403,8 @@ def test_telemetry_python_path_gives_the_sql_rows(tmp_path, monkeypatch, leave):
     monkeypatch.setattr(TelemetryJsonlLoader, "_stage", leave)
     slow = load("jido.telemetry_jsonl", path)
     assert slow.facts["reader"].startswith("line by line")
-    assert (fast.records_read, sorted(record_nos(fast.quarantine))) == (
-        slow.records_read, record_nos(slow.quarantine))
+    assert (fast.records_read, sorted(fuzzing.record_nos(fast.quarantine))) == (
+        slow.records_read, fuzzing.record_nos(slow.quarantine))
     by_line = sorted(fast.events, key=lambda e: e["record_no"])
     for got, want in zip(by_line, slow.events, strict=True):
         assert json.loads(got.pop("attrs")) == want.pop("attrs")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import duckdb
 import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
@@ -20,7 +19,7 @@ from hypothesis import strategies as st
 from incidentlab.errors import NeedsTimezoneError
 from incidentlab.ingest import claimers
 from incidentlab.loaders import all_loaders, get_loader
-from incidentlab.loaders.base import LoadContext, LoadResult, read_head
+from incidentlab.loaders.base import read_head
 
 from conftest import FIXTURES
 
@@ -66,27 +65,6 @@ HUGE = 10**400  # parses as a Python int; no double holds it
 DEEP = "[" * 1100 + "]" * 1100
 
 
-def load(loader: str, path: Path, tz: ZoneInfo | None = None) -> LoadResult:
-    con = duckdb.connect()
-    try:
-        return get_loader(loader).load(LoadContext(con=con, path=path, tz=tz))
-    finally:
-        con.close()
-
-
-def assert_accounted(loader: str, path: Path, result: LoadResult, kind: str) -> None:
-    """Every record read once; rows and quarantine never share a record; numbers are real lines."""
-    events = result.events if isinstance(result.events, list) else []
-    quarantined = {q.record_no for q in result.quarantine}
-    rows = {row.get("record_no") for row in events}
-    assert len(result.quarantine) <= result.records_read
-    assert not rows & quarantined, f"{loader}: partial rows of quarantined records"
-    if kind == "jsonl":
-        lines = fuzzing.nonblank_lines(path)
-        assert result.records_read == len(lines)
-        assert (rows | quarantined) - {None} <= lines
-
-
 def relative_to_fixtures(path: Path) -> Path:
     return path.relative_to(FIXTURES)
 
@@ -108,6 +86,10 @@ def edited_line(path: Path, index: int, edit: Callable[[Any], Any]) -> bytes:
 
 
 # ---- properties ---------------------------------------------------------------------------------
+
+
+load = fuzzing.load_direct
+assert_accounted = fuzzing.assert_accounted
 
 
 @FUZZ

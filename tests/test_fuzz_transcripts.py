@@ -32,34 +32,12 @@ FUZZ = settings(max_examples=25, deadline=None,
 T = "2026-03-01T10:00:00Z"
 
 
-def load(loader: str, path: Path) -> LoadResult:
-    con = duckdb.connect()
-    try:
-        return get_loader(loader).load(LoadContext(con=con, path=path, tz=None))
-    finally:
-        con.close()
+load = fuzzing.load_direct
+damaged_copy = fuzzing.damaged_copy
 
 
 def assert_accounted(loader: str, path: Path, result: LoadResult, kind: str) -> None:
-    """Every line read once; rows and quarantine never share a record; numbers are real lines."""
-    events = result.events if isinstance(result.events, list) else []
-    quarantined = {q.record_no for q in result.quarantine if q.record_no is not None}
-    rows = {row.get("record_no") for row in events}
-    if loader not in SHARED_NUMBERS:
-        assert not rows & quarantined, f"partial rows of quarantined records {rows & quarantined}"
-    if kind == "jsonl":
-        lines = fuzzing.nonblank_lines(path)
-        assert result.records_read == len(lines)
-        assert (rows | quarantined) - {None} <= lines
-
-
-def damaged_copy(seed: fuzzing.Seed, folder: Path, rng_seed: int) -> Path:
-    target = folder / uuid.uuid4().hex[:8] / seed.relative
-    try:
-        fuzzing.mutate(seed, target, random.Random(rng_seed))
-    except RecursionError:  # fuzzing.mutate_lines re-parsing a line it already buried deep
-        reject()
-    return target
+    fuzzing.assert_accounted(loader, path, result, kind, frozenset(SHARED_NUMBERS))
 
 
 @FUZZ
