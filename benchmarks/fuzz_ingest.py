@@ -41,7 +41,7 @@ def main() -> int:
         if not pool:
             print("no seeds", file=sys.stderr)
             return 2
-        per_seed = max(1, args.cases // len(pool))
+        per_seed = -(-args.cases // len(pool))  # at least --cases in all
         total = fuzzing.Tally()
         by_loader: Counter[str] = Counter()
         started = time.perf_counter()
