@@ -48,7 +48,8 @@ def main() -> None:
         again, _ = timed([many], root / "many.duckdb")
     assert events_one == events_many == args.files
     print(f"one file, {args.files} events      : {single:7.2f} s")
-    print(f"{args.files} files, one event each : {split:7.2f} s  ({split / single:.1f}x one file; target <= 10x)")
+    print(f"{args.files} files, one event each : {split:7.2f} s  "
+          f"({split / single:.1f}x one file; target <= 10x)")
     print(f"re-ingest, all unchanged     : {again:7.2f} s  ({again / single:.1f}x one file)")
 
 
