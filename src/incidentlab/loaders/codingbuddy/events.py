@@ -12,10 +12,12 @@ import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, path_has
 from ..reading import escaped, iter_raw_lines
-from .taxonomy import AT_SQL, ENVELOPE_SQL, projection_sql, workspace_name
+from .taxonomy import AT_SQL, projection_sql, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 _COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
+# The bytes ENVELOPE_SQL adds around its four values: keys, punctuation, two pairs of quotes.
+_ENVELOPE_FIXED = len('{"seq_no":,"at":"","session_id":"","kind":}')
 _BAD_REASON = f"""
     CASE WHEN seq_no IS NULL THEN 'seq_no missing or not an unsigned integer'
          WHEN seq_no > 9223372036854775807 THEN 'seq_no beyond the 64-bit signed range of seq'
@@ -98,9 +100,12 @@ class EventsJsonlLoader:
             return "a line the JSON reader refused"
         # attrs is the envelope spliced from its fields: exact only when it gives back the file's
         # bytes. Other top-level keys, other spacing or escapes, a BOM or CRLF all change the sum.
+        # The spliced length is summed from its parts (no string is built): quotes around `at`
+        # and `session_id` only, so a value that needed escapes counts short and goes line by line.
         rows, bad, spliced = ctx.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), "
-            f"sum(strlen({ENVELOPE_SQL})) FROM _cb_read"
+            f"sum(strlen(seq_no::VARCHAR) + strlen(at_raw) + strlen(session_id) + strlen(kind)) "
+            f"+ count(*) * {_ENVELOPE_FIXED} FROM _cb_read"
         ).fetchone()
         if bad:
             return "a record with a problem"
