@@ -7,6 +7,7 @@ import random
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import fuzzing
@@ -32,7 +33,11 @@ FUZZ = settings(max_examples=25, deadline=None,
 T = "2026-03-01T10:00:00Z"
 
 
-load = fuzzing.load_direct
+def load(loader: str, path: Path) -> LoadResult:
+    # aider, OpenHands and SWE-agent logs refuse naive local times without a zone, as in ingest.
+    return fuzzing.load_direct(loader, path, tz=ZoneInfo("UTC"))
+
+
 damaged_copy = fuzzing.damaged_copy
 
 

@@ -1,4 +1,4 @@
-"""aider chat history: sessions from headers, turns, status lines (errors, tokens, edits), no turn times."""
+"""aider chat history: sessions from headers, turns, status lines; events carry their session's time."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ZEN = FIXTURES / "aider" / "zen-mcp-server" / ".aider.chat.history.md"
 
 
 def test_counts_and_types(ingest_into):
-    result = ingest_into(MONO)
+    result = ingest_into(MONO, tz="UTC")
     outcome = result.summary.files[0]
     assert (outcome.loader, outcome.records_read, outcome.event_rows, outcome.metric_rows) == (
         "aider.chat_history_md", 277, 277, 12)
@@ -29,7 +29,7 @@ def test_counts_and_types(ingest_into):
 
 
 def test_patch_row_fully_specified(ingest_into):
-    result = ingest_into(MONO)
+    result = ingest_into(MONO, tz="UTC")
     (row,) = result.rows("SELECT * FROM events WHERE event_type = 'patch.applied'")
     assert row == {
         "event_id": row["event_id"],
@@ -38,9 +38,9 @@ def test_patch_row_fully_specified(ingest_into):
         "source": "chat_history_md",
         "source_path": str(MONO.resolve()),
         "record_no": 446,
-        "ts": None,
-        "ts_raw": None,
-        "ts_quality": "missing",
+        "ts": datetime(2025, 6, 2, 13, 2, 14, tzinfo=UTC),
+        "ts_raw": "session header: 2025-06-02 13:02:14",
+        "ts_quality": "derived",
         "stream": "aider 2025-06-02 13:02:14",
         "seq": None,
         "position": 446,
@@ -61,21 +61,54 @@ def test_patch_row_fully_specified(ingest_into):
     }
 
 
-def test_session_time_only_with_tz(ingest_into, tmp_path: Path):
+def test_events_inherit_their_session_time_and_need_tz(ingest_into, tmp_path: Path):
     result = ingest_into(ZEN, tz="Asia/Shanghai")
     starts = result.rows("SELECT ts, ts_raw, ts_quality FROM events "
                          "WHERE event_type = 'session.start' ORDER BY record_no")
     assert starts[0] == {"ts": datetime(2025, 10, 20, 13, 49, 17, tzinfo=UTC),
                          "ts_raw": "2025-10-20 21:49:17", "ts_quality": "assumed_local"}
-    assert result.scalar("SELECT count(*) FROM events WHERE ts IS NOT NULL") == 4
+    assert result.scalar("SELECT count(*) FROM events WHERE ts IS NULL") == 0
+    others = result.rows("SELECT DISTINCT stream, ts, ts_raw, ts_quality FROM events "
+                         "WHERE event_type <> 'session.start' ORDER BY ts")
+    assert [(o["ts_raw"], o["ts_quality"]) for o in others] == [
+        ("session header: 2025-10-20 21:49:17", "derived"),
+        ("session header: 2025-10-20 21:49:22", "derived"),
+        ("session header: 2025-10-22 09:29:12", "derived"),
+        ("session header: 2025-10-23 17:04:56", "derived")]
+    assert all(o["stream"] == "aider " + o["ts_raw"].removeprefix("session header: ")
+               for o in others)
+    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
+    assert facts["sessions"] == 4
+    # The same rule as a text log: naive local times without --tz stop the file.
     plain = ingest_into(ZEN, db=tmp_path / "no_tz.duckdb")
-    assert plain.scalar("SELECT count(*) FROM events WHERE ts IS NOT NULL") == 0
-    facts = json.loads(plain.scalar("SELECT facts FROM _loads"))
-    assert facts["naive_local_times_unparsed"] == 4 and facts["sessions"] == 4
+    (outcome,) = plain.summary.files
+    assert outcome.status == "needs_tz" and "2025-10-20 21:49:17" in outcome.message
+    assert plain.scalar("SELECT count(*) FROM events") == 0
+
+
+def test_session_meaning(ingest_into):
+    """Facts read from the file before loading it: four sessions; no model was ever called (every
+    user turn is a /add or /copy-context command); one pypi check error; two Ctrl-C exits."""
+    result = ingest_into(ZEN, tz="Asia/Shanghai")
+    turns = dict(result.con.execute("SELECT actor, count(*) FROM events "
+                                    "WHERE event_type = 'chat.turn' GROUP BY 1").fetchall())
+    assert turns == {"user": 8}
+    assert result.scalar("SELECT count(*) FROM events WHERE event_type LIKE 'llm.%'") == 0
+    (error,) = result.rows("SELECT record_no, stream, ts FROM events WHERE event_type = 'error'")
+    assert (error["record_no"], error["stream"]) == (27, "aider 2025-10-22 09:29:12")
+    assert error["ts"] == datetime(2025, 10, 22, 1, 29, 12, tzinfo=UTC)
+    interrupts = result.rows("SELECT record_no FROM events WHERE name = 'interrupt' "
+                             "ORDER BY record_no")
+    assert [i["record_no"] for i in interrupts] == [23, 41]
+    (low, high), = result.con.execute("SELECT min(ts), max(ts) FROM events").fetchall()
+    assert (low, high) == (datetime(2025, 10, 20, 13, 49, 17, tzinfo=UTC),
+                           datetime(2025, 10, 23, 9, 4, 56, tzinfo=UTC))
+    last = result.scalar("SELECT max(record_no) FROM events")
+    assert last == 116  # "> Copied code context to clipboard.", the last line
 
 
 def test_errors_tokens_and_traceback(ingest_into):
-    result = ingest_into(MONO)
+    result = ingest_into(MONO, tz="UTC")
     (trace,) = result.rows("SELECT * FROM events WHERE error_category = 'traceback'")
     assert (trace["record_no"], trace["error_code"]) == (142, "TypeError")
     assert json.loads(trace["attrs"])["text"].startswith("Traceback (most recent call last):")
@@ -96,7 +129,7 @@ def test_fenced_code_stays_in_the_assistant_turn(ingest_into, tmp_path: Path):
         "#### not a user turn\n> not a status line\n```\n\n> Applied edit to a.py  \n"
         "> Tokens: 2.4k sent, 1.2k cache write, 2.0k cache hit, 96 received. "
         "Cost: $0.0012 message, $0.0012 session.  \n")
-    result = ingest_into(path)
+    result = ingest_into(path, tz="UTC")
     rows = result.rows("SELECT record_no, event_type, actor FROM events ORDER BY record_no")
     assert rows == [
         {"record_no": 2, "event_type": "session.start", "actor": None},
@@ -112,8 +145,8 @@ def test_fenced_code_stays_in_the_assistant_turn(ingest_into, tmp_path: Path):
 
 def test_second_ingest_is_unchanged(ingest_into, tmp_path: Path):
     db = tmp_path / "twice.duckdb"
-    ingest_into(ZEN, db=db)
-    assert ingest_into(ZEN, db=db).summary.files[0].status == "unchanged"
+    ingest_into(ZEN, db=db, tz="UTC")
+    assert ingest_into(ZEN, db=db, tz="UTC").summary.files[0].status == "unchanged"
 
 
 def test_nothing_is_quarantined_and_detect(tmp_path: Path, ingest_into):
@@ -121,7 +154,7 @@ def test_nothing_is_quarantined_and_detect(tmp_path: Path, ingest_into):
     # replaced, not dropped.
     path = tmp_path / ".aider.chat.history.md"
     path.write_bytes(b"# aider chat started at 2025-01-01 10:00:00\n#### caf\xe9\n")
-    result = ingest_into(path)
+    result = ingest_into(path, tz="UTC")
     assert result.scalar("SELECT count(*) FROM _load_warnings") == 0
     assert result.scalar("SELECT message FROM events WHERE actor = 'user'") == "caf\ufffd"
     loader = AiderHistoryLoader()

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from incidentlab.analysis.replay import check
 from incidentlab.loaders.base import read_head
 from incidentlab.loaders.transcripts.claude_code import ClaudeCodeLoader
 
@@ -34,8 +35,8 @@ def test_short_session_counts(ingest_into):
     assert (result.summary.files[0].records_read, result.summary.files[0].event_rows) == (15, 17)
     types = dict(result.con.execute(
         "SELECT event_type, count(*) FROM events GROUP BY 1").fetchall())
-    assert types == {"snapshot": 1, "telemetry": 5, "chat.turn": 5, "model.change": 1,
-                     "tool.call": 2, "tool.result": 2, "llm.usage": 1}
+    assert types == {"snapshot": 1, "telemetry": 2, "hook.progress": 3, "chat.turn": 5,
+                     "model.change": 1, "tool.call": 2, "tool.result": 2, "llm.usage": 1}
     # The leading snapshot has no sessionId of its own but belongs to the file's session.
     assert result.scalar("SELECT count(DISTINCT stream) FROM events") == 1
 
@@ -236,3 +237,57 @@ def test_summary_only_file_and_inline_sidechain(ingest_into, tmp_path: Path):
     rows = result.rows("SELECT event_type, stream FROM events ORDER BY stream")
     assert rows == [{"event_type": "context.compacted", "stream": name.removesuffix(".jsonl")},
                     {"event_type": "chat.turn", "stream": "s1/sidechain"}]
+
+
+HOOKS = FIXTURES / "claude_code" / "spotter-hooks"
+TOOL_HEAVY = HOOKS / "tool_heavy.jsonl"
+
+
+def test_hook_telemetry_is_kept_as_debug(ingest_into):
+    result = ingest_into(HOOKS)
+    hooks = result.rows("SELECT record_no, event_type, name, severity, correlation_id FROM events "
+                        "WHERE event_type LIKE 'hook.%' ORDER BY source_path, record_no")
+    assert [(h["event_type"], h["name"], h["severity"]) for h in hooks] == [
+        ("hook.summary", "stop_hook_summary", "debug"),
+        *[("hook.progress", name, "debug") for name in [
+            "SessionStart:startup", "SessionStart:startup", "PreToolUse:Bash", "PreToolUse:Bash",
+            "PreToolUse:Bash", "PreToolUse:Bash", "PreToolUse:Bash", "PreToolUse:Bash",
+            "PostToolUse:Glob", "PostToolUse:Read"]],
+    ]
+    # A hook around a tool call names that call.
+    assert hooks[3]["correlation_id"] == result.scalar(
+        "SELECT correlation_id FROM events WHERE event_type = 'tool.call' AND record_no = 5 "
+        "AND source_path LIKE '%tool_heavy%'")
+    summary = result.scalar("SELECT message FROM events WHERE event_type = 'hook.summary'")
+    assert summary == "3 hook(s)"
+
+
+def test_a_failed_hook_is_a_warning(ingest_into, tmp_path: Path):
+    line = json.loads((HOOKS / f"{LONG_SESSION}.jsonl").read_text())
+    line["hookErrors"] = ["stop-hook.sh exited 1"]
+    path = tmp_path / f"{LONG_SESSION}.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    result = ingest_into(path)
+    assert result.rows("SELECT severity, outcome, message FROM events") == [
+        {"severity": "warning", "outcome": "error", "message": "3 hook(s), 1 failed"}]
+
+
+def test_session_meaning(ingest_into):
+    """Facts read from tool_heavy.jsonl before loading it: six tool calls (Bash x2, WebSearch,
+    Glob, Read, WebFetch), six results, none failed or denied; ten hook_progress lines; the user
+    interrupted twice (lines 18 and 39, the last record); 22:57:51.291Z .. 22:59:46.748Z."""
+    result = ingest_into(TOOL_HEAVY)
+    calls = result.rows("SELECT c.name, r.outcome FROM events c JOIN events r ON "
+                        "r.correlation_id = c.correlation_id AND r.event_type = 'tool.result' "
+                        "WHERE c.event_type = 'tool.call' ORDER BY c.record_no")
+    assert calls == [{"name": n, "outcome": "ok"} for n in
+                     ("Bash", "Bash", "WebSearch", "Glob", "Read", "WebFetch")]
+    assert result.scalar("SELECT count(*) FROM events WHERE event_type = 'tool.result'") == 6
+    assert result.scalar("SELECT count(*) FROM events WHERE event_type = 'hook.progress'") == 10
+    interrupts = result.rows("SELECT record_no FROM events WHERE event_type = 'chat.turn' AND "
+                             "message LIKE '[Request interrupted by user%' ORDER BY record_no")
+    assert [i["record_no"] for i in interrupts] == [18, 39]
+    (low, high), = result.con.execute("SELECT min(ts), max(ts) FROM events").fetchall()
+    assert (low, high) == (datetime(2026, 2, 10, 22, 57, 51, 291000, tzinfo=UTC),
+                           datetime(2026, 2, 10, 22, 59, 46, 748000, tzinfo=UTC))
+    assert check(result.con).violations.height == 0

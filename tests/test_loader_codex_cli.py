@@ -1,4 +1,4 @@
-"""Codex CLI rollouts: session meta, turns, tool pairing, token_count snapshots, mirrors, redaction."""
+"""Codex CLI rollouts: session meta, turns, tool pairing, token_count, mirrors, denials, durations."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from incidentlab.analysis.replay import check
 from incidentlab.loaders.base import read_head
-from incidentlab.loaders.transcripts.codex_cli import CodexRolloutLoader
+from incidentlab.loaders.transcripts.codex_cli import CodexRolloutLoader, _wall_ms
 
 from conftest import FIXTURES
 
@@ -67,8 +68,12 @@ def test_tool_result_row_fully_specified(ingest_into):
 def test_mirrors_and_pairing(ingest_into):
     result = ingest_into(CODEMIE)
     mirrors = result.rows("SELECT event_type_raw FROM events WHERE is_mirror ORDER BY record_no")
-    assert [m["event_type_raw"] for m in mirrors] == [
-        "event_msg.user_message", "event_msg.patch_apply_end"]
+    # The slice keeps the user_message ("show tools") but not the response_item it repeats: with
+    # no original in the file it is the only record of the prompt, so it is no mirror.
+    assert [m["event_type_raw"] for m in mirrors] == ["event_msg.patch_apply_end"]
+    prompt = result.rows("SELECT actor, message FROM timeline_events "
+                         "WHERE event_type_raw = 'event_msg.user_message'")
+    assert prompt == [{"actor": "user", "message": "show tools"}]
     unpaired = result.scalar(
         "SELECT count(*) FROM events c WHERE c.event_type = 'tool.call' AND NOT EXISTS ("
         "SELECT 1 FROM events r WHERE r.event_type = 'tool.result' AND NOT r.is_mirror "
@@ -167,7 +172,134 @@ def test_running_output_takes_exit_code_from_end_event(ingest_into, tmp_path: Pa
     rows = result.rows("SELECT record_no, is_mirror, outcome, duration_ms, attrs FROM events "
                        "WHERE event_type = 'tool.result' ORDER BY record_no")
     assert [(r["record_no"], r["is_mirror"], r["outcome"], r["duration_ms"]) for r in rows] == [
-        (3, False, "error", None), (4, True, "error", 8000.0), (5, False, "ok", None)]
+        (3, False, "error", 8000.0), (4, True, "error", 8000.0), (5, False, "ok", None)]
     assert json.loads(rows[0]["attrs"])["_outcome_from"] == "line 4 (exec_command_end)"
     web = result.rows("SELECT correlation_id FROM events WHERE record_no = 5 ORDER BY event_type")
     assert {w["correlation_id"] for w in web} == {"019c8bfe-ec25-79e0-97d7-bda6a9c575ff:line-5"}
+
+
+EXEC = next((FIXTURES / "codex_cli" / "codemie-exec").glob("rollout-*.jsonl"))
+
+
+def test_unified_exec_outputs_give_outcome_and_duration(ingest_into):
+    """Facts read from the slice (its line numbers): the exec at line 5 was still running at its
+    output (line 6, "Wall time: 1.0037 seconds") and ended at line 7 (exit 0 after 5 s 87741459
+    ns); write_stdin polls took 0.0000 s (exit 0, line 9) and 4.1190 s (exit 2, line 13); the one
+    at line 11 failed (stdin closed)."""
+    result = ingest_into(EXEC)
+    rows = result.rows("SELECT record_no, name, outcome, severity, duration_ms FROM events "
+                       "WHERE event_type = 'tool.result' AND NOT is_mirror ORDER BY record_no")
+    assert [(r["record_no"], r["name"], r["outcome"], r["severity"], r["duration_ms"])
+            for r in rows] == [
+        (6, "exec_command", "ok", "info", 5087.741459),
+        (9, "write_stdin", "ok", "info", 0.0),
+        (11, "write_stdin", "error", "warning", None),
+        (13, "write_stdin", "error", "warning", 4119.0),
+    ]
+    assert check(result.con).violations.height == 0
+    # Here the response_item (line 6 of the source) is kept: its event_msg copy is a mirror.
+    assert result.rows("SELECT record_no, is_mirror FROM events "
+                       "WHERE event_type_raw = 'event_msg.user_message'") == [
+        {"record_no": 4, "is_mirror": True}]
+
+
+def test_wall_time_spellings():
+    assert _wall_ms("Chunk ID: 1\nWall time: 1.2s\nProcess exited with code 0") == 1200.0
+    assert _wall_ms("Wall time: 17 minutes\n") == 17 * 60000.0
+    assert _wall_ms("Wall time: 250 ms") == 250.0
+    assert _wall_ms("Wall time: 1045.3 seconds") == 1045300.0
+    assert _wall_ms("no time here") is None
+
+
+def _rollout(tmp_path: Path, *records: str) -> Path:
+    meta = LOCALPUSH.read_text().splitlines()[0]
+    path = tmp_path / "rollout-2026-02-23T20-34-25-z.jsonl"
+    path.write_text("\n".join([meta, *records]) + "\n")
+    return path
+
+
+def test_denials_are_denied_warnings(ingest_into, tmp_path: Path):
+    # Codex writes these verdicts itself (codex-rs: approval, guardian, sandbox): no real rollout
+    # in the corpus holds one, so the records are built from those strings.
+    call = ('{"timestamp":"2026-02-23T19:35:0%dZ","type":"response_item","payload":{"type":'
+            '"function_call","name":"exec_command","arguments":"{}","call_id":"c%d"}}')
+    output = ('{"timestamp":"2026-02-23T19:35:0%dZ","type":"response_item","payload":{"type":'
+              '"function_call_output","call_id":"c%d","output":"%s"}}')
+    verdicts = ["exec command rejected by user",
+                "This action was rejected due to unacceptable risk.",
+                "sandbox denied exec error: operation not permitted",
+                "Navigation to https://example.com was blocked by the browser policy"]
+    records = [line for n, text in enumerate(verdicts, start=1)
+               for line in (call % (n, n), output % (n, n, text))]
+    records.append('{"timestamp":"2026-02-23T19:35:09Z","type":"event_msg","payload":{"type":'
+                   '"error","message":"Request blocked by the organization policy"}}')
+    result = ingest_into(_rollout(tmp_path, *records))
+    denied = result.rows("SELECT event_type, outcome, severity, error_code, error_category "
+                         "FROM events WHERE outcome = 'denied' ORDER BY record_no")
+    assert denied == [
+        {"event_type": "tool.result", "outcome": "denied", "severity": "warning",
+         "error_code": code, "error_category": "policy"}
+        for code in ("user_rejected", "guardian_rejected", "sandbox_denied", "policy_blocked")
+    ] + [{"event_type": "policy.denied", "outcome": "denied", "severity": "warning",
+          "error_code": "policy_blocked", "error_category": "policy"}]
+    assert check(result.con).violations.height == 0  # a denied call is closed by its verdict
+
+
+def test_a_command_mentioning_a_policy_is_no_denial(ingest_into, tmp_path: Path):
+    output = ("Chunk ID: 1\\nWall time: 0.2 seconds\\nProcess exited with code 0\\nOutput:\\n"
+              "request blocked by policy X (grep hit)")
+    result = ingest_into(_rollout(
+        tmp_path,
+        '{"timestamp":"2026-02-23T19:35:01Z","type":"response_item","payload":{"type":'
+        '"function_call","name":"exec_command","arguments":"{}","call_id":"c1"}}',
+        '{"timestamp":"2026-02-23T19:35:02Z","type":"response_item","payload":{"type":'
+        f'"function_call_output","call_id":"c1","output":"{output}"}}}}'))
+    assert result.rows("SELECT outcome, duration_ms FROM events WHERE event_type = 'tool.result'"
+                       ) == [{"outcome": "ok", "duration_ms": 200.0}]
+
+
+def test_user_messages_without_their_original_are_no_mirrors(ingest_into, tmp_path: Path):
+    records = [
+        '{"timestamp":"2026-02-23T19:35:01Z","type":"event_msg","payload":{"type":"user_message",'
+        '"message":"fix the build"}}',
+        '{"timestamp":"2026-02-23T19:35:02Z","type":"response_item","payload":{"type":"message",'
+        '"role":"user","content":[{"type":"input_text","text":"run the tests"}]}}',
+        '{"timestamp":"2026-02-23T19:35:02Z","type":"event_msg","payload":{"type":"user_message",'
+        '"message":"run the tests"}}',
+        '{"timestamp":"2026-02-23T19:35:03Z","type":"event_msg","payload":{"type":"user_message",'
+        '"message":"run the tests"}}',
+    ]
+    result = ingest_into(_rollout(tmp_path, *records))
+    rows = result.rows("SELECT record_no, is_mirror FROM events "
+                       "WHERE event_type_raw = 'event_msg.user_message' ORDER BY record_no")
+    # One original, two copies of its text: only one copy mirrors it.
+    assert rows == [{"record_no": 2, "is_mirror": False}, {"record_no": 4, "is_mirror": True},
+                    {"record_no": 5, "is_mirror": False}]
+
+
+def test_session_meaning(ingest_into):
+    """Facts read from the rollout before loading it: one user prompt (line 9, mirrored at 10);
+    five MCP / workflow calls, each answered by an output (redacted, so no outcome or duration is
+    known); one turn, completed at line 63; 19:34:26.098Z .. 19:36:02.635Z."""
+    result = ingest_into(LOCALPUSH)
+    prompts = result.rows("SELECT record_no FROM timeline_events WHERE actor = 'user' "
+                          "AND event_type = 'chat.turn' AND record_no > 8")
+    assert prompts == [{"record_no": 9}]
+    calls = result.rows("SELECT c.record_no AS called, r.record_no AS answered, r.outcome, "
+                        "r.duration_ms FROM events c JOIN events r ON r.correlation_id = "
+                        "c.correlation_id AND r.event_type = 'tool.result' "
+                        "WHERE c.event_type = 'tool.call' ORDER BY c.record_no")
+    assert [(c["called"], c["answered"]) for c in calls] == [(17, 19), (26, 28), (35, 37),
+                                                             (44, 46), (53, 55)]
+    assert {(c["outcome"], c["duration_ms"]) for c in calls} == {(None, None)}
+    assert result.scalar("SELECT count(*) FROM events WHERE outcome = 'denied'") == 0
+    assert result.rows("SELECT record_no, outcome FROM events WHERE event_type = 'run.end'") == [
+        {"record_no": 63, "outcome": "ok"}]
+    (low, high), = result.con.execute("SELECT min(ts), max(ts) FROM events").fetchall()
+    assert (low, high) == (datetime(2026, 2, 23, 19, 34, 26, 98000, tzinfo=UTC),
+                           datetime(2026, 2, 23, 19, 36, 2, 635000, tzinfo=UTC))
+    mirrors = dict(result.con.execute("SELECT event_type_raw, count(*) FROM events WHERE is_mirror "
+                                      "GROUP BY 1").fetchall())
+    assert mirrors == {"event_msg.user_message": 1, "event_msg.agent_message": 6,
+                       "event_msg.agent_reasoning": 6}
+    assert check(result.con).violations.height == 0

@@ -18,7 +18,7 @@ PREDS = FOLDER / "all_preds.jsonl"
 
 
 def test_folder_loaders_and_counts(ingest_into):
-    result = ingest_into(FOLDER)
+    result = ingest_into(FOLDER, tz="UTC")
     loads = {Path(f.path).name: (f.loader, f.records_read, f.event_rows, f.metric_rows)
              for f in result.summary.files}
     assert loads == {
@@ -82,12 +82,12 @@ def test_log_tool_call_row_fully_specified(ingest_into):
     assert json.loads(row["attrs"])["text"].startswith("🎬 ACTION (primary)")
 
 
-def test_log_without_tz_keeps_raw_time_only(ingest_into):
-    result = ingest_into(LOG)
-    assert result.scalar("SELECT count(*) FROM events WHERE ts IS NOT NULL") == 0
-    assert result.scalar("SELECT count(*) FROM events WHERE ts_raw IS NULL") == 0
-    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
-    assert facts["naive_local_times_unparsed"] == 27
+def test_log_without_tz_needs_tz(ingest_into, tmp_path: Path):
+    # Naive local log times: like any text log, the file stops without --tz (never guessed).
+    plain = ingest_into(LOG, db=tmp_path / "no_tz.duckdb")
+    assert plain.summary.files[0].status == "needs_tz"
+    result = ingest_into(LOG, tz="UTC")
+    assert result.scalar("SELECT count(*) FROM events WHERE ts IS NULL") == 0
     usage = dict(result.con.execute("SELECT name, sum(value) FROM metrics GROUP BY 1").fetchall())
     assert usage == {"input_tokens": 7505, "output_tokens": 84, "cost": 0.08}
 
@@ -96,7 +96,8 @@ def test_malformed_inputs_quarantined(ingest_into, tmp_path: Path):
     log = tmp_path / "run.log"
     log.write_text("stray preamble line\n" + LOG.read_text())
     # Detection refuses such a file; forcing the loader shows the line is kept as a warning.
-    forced = ingest_into(log, db=tmp_path / "log.duckdb", loader="swe_agent.console_log")
+    forced = ingest_into(log, db=tmp_path / "log.duckdb", loader="swe_agent.console_log",
+                         tz="UTC")
     assert forced.rows("SELECT record_no, reason FROM _load_warnings") == [
         {"record_no": 1, "reason": "text before the first timestamped log line"}]
     assert forced.summary.files[0].records_read == 28

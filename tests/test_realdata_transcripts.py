@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from incidentlab.analysis.replay import check
 from incidentlab.ingest import ingest
+from incidentlab.store import connect
 
 from conftest import Ingested, assert_nothing_lost, tree_digest
 
@@ -41,7 +44,9 @@ pytestmark = pytest.mark.skipif(
 def real(tmp_path_factory):
     folders = [REALDATA / folder for folder in FOLDERS]
     before = {str(f): tree_digest(f) for f in folders}
-    summary = ingest(folders, tmp_path_factory.mktemp("real") / "real.duckdb")
+    # aider headers, OpenHands event times and SWE-agent logs are naive local times: --tz places
+    # them (the zones are unknown; UTC is the test's stated assumption).
+    summary = ingest(folders, tmp_path_factory.mktemp("real") / "real.duckdb", tz="UTC")
     assert before == {str(f): tree_digest(f) for f in folders}, "ingest changed evidence"
     result = Ingested(Path(summary.db), summary)
     yield result
@@ -104,3 +109,86 @@ def test_claude_subagents_link_to_parents(real):
     loaded = {r["stream"] for r in real.rows(
         "SELECT DISTINCT stream FROM events WHERE system = 'claude_code' AND stream LIKE '%/agent-%'")}
     assert "258c7280-ae70-4798-800f-63464d01a85d/agent-a881341" in streams & loaded
+
+
+def test_naive_local_times_stop_without_tz(tmp_path: Path):
+    folders = [REALDATA / folder for folder in ("aider", "openhands", "swe-agent")]
+    summary = ingest(folders, tmp_path / "no_tz.duckdb")
+    stopped = sorted(Path(f.path).name for f in summary.files if f.status == "needs_tz")
+    assert stopped == [".aider.chat.history.md"] * 3 + [
+        "basic.json", "basic_gui_mode.json", "basic_interactions.json",
+        "coding_challenge_output.log", "wrong_initial_state.json"]
+    assert {f.status for f in summary.files} == {"needs_tz", "loaded"}
+
+
+def test_aider_events_carry_their_session_time(real):
+    assert real.scalar("SELECT count(*) FROM events WHERE system = 'aider' AND ts IS NULL") == 0
+    assert real.scalar("SELECT count(*) FROM events WHERE system = 'aider' AND "
+                       "event_type = 'session.start'") == 26  # 19 + 3 + 4 headers
+    # Every other event has its session header's time, said to be derived from it.
+    mismatched = real.scalar(
+        "SELECT count(*) FROM events e JOIN events s ON s.system = 'aider' AND "
+        "s.event_type = 'session.start' AND s.stream = e.stream AND s.source_path = e.source_path "
+        "WHERE e.system = 'aider' AND e.event_type <> 'session.start' AND (e.ts <> s.ts OR "
+        "e.ts_quality <> 'derived' OR e.ts_raw <> 'session header: ' || s.ts_raw)")
+    assert mismatched == 0
+    errors = real.scalar("SELECT count(*) FROM events WHERE system = 'aider' AND "
+                         "event_type IN ('llm.error', 'llm.rate_limited', 'error') AND ts IS NULL")
+    assert errors == 0
+
+
+def test_openhands_resolver_run_meaning(real):
+    """Facts read from resolver_mock_output/output.jsonl line 2 (issue #1, dark mode) before
+    loading: 21 tool calls (1 run, 20 run_ipython); 11 of them failed (8 edits refused for syntax
+    errors, 3 "No exact match found"); then finish; success true; 22 costs summing to 1.152933;
+    no timestamps anywhere in the record."""
+    stream = "neubig/pr-viewer#1"
+    outcomes = dict(real.con.execute(
+        "SELECT outcome, count(*) FROM events WHERE stream = ? AND event_type = 'tool.result' "
+        "GROUP BY 1", [stream]).fetchall())
+    assert outcomes == {"ok": 10, "error": 11}
+    assert real.scalar("SELECT count(*) FROM events WHERE stream = ? AND event_type = 'tool.call'",
+                       [stream]) == 21
+    assert real.rows("SELECT outcome FROM events WHERE stream = ? AND event_type = 'run.end'",
+                     [stream]) == [{"outcome": "ok"}]
+    assert real.scalar("SELECT round(sum(value), 6) FROM metrics WHERE stream = ? AND "
+                       "name = 'cost'", [stream]) == 1.152933
+    # The resolver writes no time at all: these rows stay without one, and the load says why.
+    assert real.scalar("SELECT count(*) FROM events WHERE stream = ? AND ts IS NOT NULL",
+                       [stream]) == 0
+    facts = json.loads(real.scalar("SELECT facts FROM _loads WHERE loader = "
+                                   "'openhands.output_jsonl'"))
+    assert facts["timestamps"].startswith("none in the history items")
+
+
+def test_codex_prompts_are_mirrors_only_of_an_original(real):
+    # Every user_message in these rollouts repeats a response_item of the same file (the localpush
+    # redaction keeps the length and hash): all 55 are mirrors, none is lost from the timeline.
+    rows = dict(real.con.execute(
+        "SELECT is_mirror, count(*) FROM events WHERE system = 'codex_cli' AND "
+        "event_type_raw = 'event_msg.user_message' GROUP BY 1").fetchall())
+    assert rows == {True: 55}
+
+
+def test_claude_hooks_are_debug(real):
+    hooks = dict(real.con.execute(
+        "SELECT event_type || ':' || severity, count(*) FROM events WHERE system = 'claude_code' "
+        "AND event_type LIKE 'hook.%' GROUP BY 1").fetchall())
+    assert hooks == {"hook.progress:debug": 1072, "hook.summary:debug": 4}
+    assert real.scalar("SELECT count(*) FROM events WHERE system = 'claude_code' AND "
+                       "event_type = 'telemetry' AND name = 'hook_progress'") == 0
+
+
+def test_replay_finds_no_fault_in_intact_openhands_and_claude_evidence(real):
+    con = connect(real.db, read_only=True)
+    try:
+        found = check(con).violations
+    finally:
+        con.close()
+    assert found.filter(pl.col("system").is_in(["openhands", "claude_code", "aider"])).height == 0
+    # Codex: the only faults are real gaps. 019c8a53 has 134 function_calls and 133 outputs;
+    # 019c8a70's rollout ends right after its only call (line 18).
+    codex = found.filter(pl.col("system") == "codex_cli")
+    assert sorted(zip(codex["stream"], codex["rule"], codex["record_no"], strict=True)) == [
+        ("019c8a53-a0dd-7130-bcd7-95445d84846a", "tool_call_unclosed", 826),
+        ("019c8a70-dda7-7f33-98ea-f30553347322", "tool_call_unclosed", 18)]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from ..reading import decode
-from .common import Collector, clip, head_lines, local_ts_fields
+from .common import Collector, clip, derived_ts, head_lines, local_ts_fields
 
 _HEADER = re.compile(r"^# aider chat started at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s*$")
 _TOKENS = re.compile(
@@ -52,7 +52,8 @@ class AiderHistoryLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
         self.col = col
-        self.session: dict[str, Any] = {"stream": "aider (before first session)", "model": None}
+        self.session: dict[str, Any] = {"stream": "aider (before first session)", "model": None,
+                                        "when": derived_ts({}, "")}
         self.block: dict[str, Any] | None = None
         self.streams: dict[str, int] = {}
         in_fence = False
@@ -89,12 +90,15 @@ class AiderHistoryLoader:
                         in_fence = True
         self._flush()
         col.facts["sessions"] = col.facts.get("sessions", 0)
-        col.facts["turn_times"] = "none in source (only session headers carry a time)"
+        col.facts["turn_times"] = (
+            "none in source: every event carries its session header's time (ts_quality derived, "
+            "order in position)")
         return col.result()
 
     def _base(self) -> dict[str, Any]:
+        # Only session headers carry a time: the session's events share it, in file order.
         return {"stream": self.session["stream"], "project": str(self.col.ctx.path.resolve().parent),
-                "ts": None, "ts_quality": "missing"}
+                **self.session["when"]}
 
     def _start_session(self, number: int, raw: str) -> None:
         col = self.col
@@ -104,8 +108,10 @@ class AiderHistoryLoader:
         self.streams[stream] = self.streams.get(stream, 0) + 1
         if self.streams[stream] > 1:
             stream = f"{stream} #{self.streams[stream]}"
-        self.session = {"stream": stream, "model": None}
-        col.event(number, "session.start", **{**self._base(), **local_ts_fields(col, raw)},
+        header = local_ts_fields(col, raw)
+        self.session = {"stream": stream, "model": None,
+                        "when": derived_ts(header, "session header")}
+        col.event(number, "session.start", **{**self._base(), **header},
                   event_type_raw="chat started", message=f"aider chat started at {raw}",
                   attrs={"header": raw, "line": number})
 
@@ -170,10 +176,10 @@ class AiderHistoryLoader:
                       message=clip(first))
             labels = {"model": self.session["model"], "rounded_by_aider": True}
             for group, name in TOKEN_FIELDS:
-                col.metric(number, name, _count(tokens.group(group)), ts=None,
-                           ts_quality="missing", stream=base["stream"], labels=labels)
-            col.metric(number, "cost", _count(tokens.group("cost")), unit="usd", ts=None,
-                       ts_quality="missing", stream=base["stream"], labels=labels)
+                col.metric(number, name, _count(tokens.group(group)), ts=base["ts"],
+                           ts_quality=base["ts_quality"], stream=base["stream"], labels=labels)
+            col.metric(number, "cost", _count(tokens.group("cost")), unit="usd", ts=base["ts"],
+                       ts_quality=base["ts_quality"], stream=base["stream"], labels=labels)
             return
         litellm = _LITELLM.match(first)
         exception = _EXCEPTION.match(first)

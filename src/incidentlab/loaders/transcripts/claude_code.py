@@ -11,6 +11,7 @@ from .common import (
     Collector,
     as_dict,
     as_key,
+    as_list,
     as_text,
     clip,
     derived_ts,
@@ -286,18 +287,31 @@ class ClaudeCodeLoader:
                 attrs={**rec, "subagent_stream": f"{session}/agent-{agent}"},
             )
             return
+        link = rec.get("parentToolUseID") or rec.get("toolUseID")
+        if kind == "hook_progress" and isinstance(data, dict):
+            # A configured hook running around a tool call or the session: kept, but marked
+            # debug so the timeline can hide it (it is most of a hooked session's lines).
+            hook = as_text(data.get("hookName")) or as_text(data.get("hookEvent"))
+            col.event(
+                number, "hook.progress", **base, name=hook, severity="debug",
+                correlation_id=link, message=clip(" ".join(
+                    str(part) for part in (hook, data.get("command")) if part)), attrs=rec,
+            )
+            return
         message = None
         if isinstance(data, dict):
             message = data.get("hookName") or data.get("taskDescription") or data.get("output")
         col.event(
             number, "telemetry", **base, name=kind or "progress",
-            correlation_id=rec.get("parentToolUseID") or rec.get("toolUseID"),
-            message=clip(message), attrs=rec,
+            correlation_id=link, message=clip(message), attrs=rec,
         )
 
     def _system(self, col: Collector, number: int, rec: dict, base: dict) -> None:
         subtype = as_key(rec.get("subtype"))
         level = as_key(rec.get("level"))
+        if isinstance(subtype, str) and subtype.endswith("_hook_summary"):
+            self._hook_summary(col, number, rec, base, subtype)
+            return
         event_type = SYSTEM_TYPES.get(subtype, "telemetry")
         severity = {"error": "error", "warning": "warning"}.get(level, "info")
         if rec.get("hookErrors"):
@@ -307,4 +321,20 @@ class ClaudeCodeLoader:
             duration_ms=rec.get("durationMs"),
             message=clip(rec.get("content") or rec.get("stopReason") or subtype),
             outcome="error" if event_type == "llm.error" else None, attrs=rec,
+        )
+
+    @staticmethod
+    def _hook_summary(col: Collector, number: int, rec: dict, base: dict, subtype: str) -> None:
+        """The hooks run at a stop: debug telemetry, unless a hook failed or stopped the agent."""
+        errors = as_list(rec.get("hookErrors"))
+        blocked = rec.get("preventedContinuation") is True
+        count = rec.get("hookCount")
+        col.event(
+            number, "hook.summary", **base, name=subtype,
+            severity="warning" if errors or blocked else "debug",
+            outcome="error" if errors else None,
+            message=clip(f"{count} hook(s)" + (f", {len(errors)} failed" if errors else "")
+                         + (", prevented continuation" if blocked else "")
+                         + (f": {rec.get('stopReason')}" if rec.get("stopReason") else "")),
+            attrs=rec,
         )

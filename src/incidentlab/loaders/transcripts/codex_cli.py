@@ -13,6 +13,7 @@ from .common import (
     Collector,
     as_dict,
     as_key,
+    as_list,
     as_text,
     clip,
     first_line,
@@ -36,6 +37,24 @@ USAGE_METRICS = {
     "total_tokens": "total_tokens",
 }
 _EXIT = re.compile(r"(?:Process exited with code|Exit code:)\s*(-?\d{1,20})(?!\d)")
+# The unified exec output (CLI 0.1xx): "Wall time: 1.0037 seconds"; older / other spellings too.
+_WALL = re.compile(r"^Wall time:\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|min|"
+                   r"minutes?)\s*$", re.MULTILINE | re.IGNORECASE)
+_UNIT_MS = {"ms": 1.0, "millisecond": 1.0, "milliseconds": 1.0, "m": 60000.0, "min": 60000.0,
+            "minute": 60000.0, "minutes": 60000.0}
+_RUNNING = re.compile(r"^Process running with session ID", re.MULTILINE)
+# Refusals Codex itself writes as a call's output (approval, guardian, sandbox, policy).
+_DENIED = (
+    (re.compile(r"^(?:exec command|patch) rejected by user", re.IGNORECASE), "user_rejected"),
+    (re.compile(r"rejected due to unacceptable risk", re.IGNORECASE), "guardian_rejected"),
+    (re.compile(r"^(?:sandbox denied|failed in sandbox)|\bSandbox\(Denied", re.IGNORECASE),
+     "sandbox_denied"),
+    (re.compile(r"\b(?:blocked|denied|rejected|disallowed|forbidden|not allowed)\b[^\n]{0,60}"
+                r"\bpolicy\b|\bpolicy\b[^\n]{0,40}\b(?:blocked|denied|rejected|disallows?|"
+                r"forbids?)\b", re.IGNORECASE), "policy_blocked"),
+)
+_TOOL_FAILED = re.compile(r"^\w+ failed: ")
+_REDACTED = re.compile(r"^\[REDACTED_[A-Z_]+ (len=\d+ sha=[0-9a-f]+)\]$")
 
 
 def _content_text(content: Any) -> str:
@@ -46,23 +65,49 @@ def _content_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def _output_outcome(output: Any) -> tuple[str | None, float | None]:
-    """(outcome, duration ms) from a tool output when it states an exit code, else (None, None)."""
-    text = output if isinstance(output, str) else json.dumps(output, default=str)
+def _output_outcome(output: Any) -> tuple[str | None, float | None, str | None]:
+    """(outcome, duration ms, denial reason) from a tool output; None where it does not say."""
+    text = (output if isinstance(output, str) else json.dumps(output, default=str)) or ""
     meta: dict[str, Any] = {}
     if isinstance(output, str) and output.startswith("{"):
         parsed, _ = parse_json(output)
         meta = as_dict(as_dict(parsed).get("metadata"))
+    head = text[:2000]
+    first = head.split("\n", 1)[0]
+    # Only Codex's own one-line verdicts: a command's output may mention a policy.
+    denial = next((reason for pattern, reason in _DENIED if pattern.search(first)), None)
+    if denial is not None and not first.startswith("Chunk ID") and not _EXIT.search(head):
+        return "denied", None, denial
     code = meta.get("exit_code")
     if code is None:
-        match = _EXIT.search(text or "")
+        match = _EXIT.search(text)
         code = int(match.group(1)) if match else None
     seconds = meta.get("duration_seconds")
     seconds = _number(seconds) if isinstance(seconds, int | float) else None
-    duration = seconds * 1000 if seconds is not None else None
+    duration = seconds * 1000 if seconds is not None else _wall_ms(head)
     if code is None:
-        return None, duration
-    return ("ok" if code == 0 else "error"), duration
+        failed = _TOOL_FAILED.match(head) is not None
+        # A still-running process: its chunk's wall time is not the command's duration.
+        return ("error" if failed else None), (None if _RUNNING.search(head) else duration), None
+    return ("ok" if code == 0 else "error"), duration, None
+
+
+def _wall_ms(text: str) -> float | None:
+    match = _WALL.search(text)
+    if match is None:
+        return None
+    value = _number(match.group(1))
+    unit = match.group(2).lower()
+    return None if value is None else value * _UNIT_MS.get(unit, 1000.0)
+
+
+def _mirror_key(text: Any) -> str | None:
+    """What an event_msg and its response_item share: the text, or the author's redaction tag."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    text = text.strip()
+    redacted = _REDACTED.match(text)
+    return f"redacted {redacted.group(1)}" if redacted else text
 
 
 def _is_envelope(record: dict[str, Any]) -> bool:
@@ -93,6 +138,8 @@ class CodexRolloutLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
         self.open_results: dict[str, dict[str, Any]] = {}
+        self.mirrors: list[tuple[dict[str, Any], str, str | None]] = []
+        self.originals: dict[str, list[str]] = {"user": [], "assistant": [], "reasoning": []}
         state: dict[str, Any] = {"stream": ctx.path.stem, "project": None, "model": None,
                                  "last_total": None, "calls": {}}
         for number, rec, raw in iter_json_lines(col):
@@ -103,7 +150,22 @@ class CodexRolloutLoader:
                 continue
             with col.record(number, raw):
                 self._record(col, number, rec, kind, payload, state)
+        self._resolve_mirrors()
         return col.result()
+
+    def _resolve_mirrors(self) -> None:
+        """An event_msg copy is a mirror only when the response_item it repeats is in the file."""
+        left = {role: list(keys) for role, keys in self.originals.items()}
+        for row, kind, key in self.mirrors:
+            if kind == "agent_reasoning":
+                # One reasoning item's summary is streamed as several agent_reasoning events.
+                found = key is not None and any(key in text for text in left["reasoning"])
+            else:
+                pool = left[MIRRORED[kind]]
+                found = key in pool
+                if found:
+                    pool.remove(key)
+            row["is_mirror"] = found
 
     def _record(self, col: Collector, number: int, rec: dict, kind: str, payload: dict,
                 state: dict[str, Any]) -> None:
@@ -157,13 +219,17 @@ class CodexRolloutLoader:
                        base: dict, calls: dict[Any, Any]) -> None:
         kind = as_key(payload.get("type"))
         if kind == "message":
+            text = _content_text(payload.get("content"))
+            role = payload.get("role")
+            for part in _parts(payload.get("content")) if role in ("user", "assistant") else ():
+                self.originals[role].append(part)
             col.event(
-                number, "chat.turn", **base, actor=payload.get("role"),
-                message=clip(_content_text(payload.get("content"))), attrs=rec,
+                number, "chat.turn", **base, actor=role, message=clip(text), attrs=rec,
             )
         elif kind == "reasoning":
             summary = _content_text(payload.get("summary")) or (
                 "[encrypted reasoning]" if payload.get("encrypted_content") else None)
+            self.originals["reasoning"].extend(_parts(payload.get("summary")))
             col.event(
                 number, "chat.turn", **base, actor="assistant", name="reasoning",
                 message=clip(summary), attrs=rec,
@@ -189,12 +255,13 @@ class CodexRolloutLoader:
                     message=f"status {status}", attrs={"status": status},
                 )
         elif kind in TOOL_OUTPUTS:
-            outcome, duration = _output_outcome(payload.get("output"))
+            outcome, duration, denial = _output_outcome(payload.get("output"))
             row = col.event(
                 number, "tool.result", **base, actor="tool", correlation_id=payload.get("call_id"),
                 name=calls.get(as_key(payload.get("call_id"))),
                 outcome=outcome, duration_ms=duration, message=clip(payload.get("output")),
-                severity="warning" if outcome == "error" else "info", attrs=rec,
+                severity="info" if outcome in (None, "ok") else "warning",
+                error_code=denial, error_category="policy" if denial else None, attrs=rec,
             )
             if outcome is None and payload.get("call_id"):
                 self.open_results[as_key(payload["call_id"])] = row
@@ -207,11 +274,13 @@ class CodexRolloutLoader:
         if kind == "token_count":
             self._token_count(col, number, rec, payload, base, state)
         elif kind in MIRRORED:
-            col.event(
-                number, "chat.turn", **base, actor=MIRRORED[kind], is_mirror=True,
+            text = payload.get("message") or payload.get("text")
+            row = col.event(
+                number, "chat.turn", **base, actor=MIRRORED[kind],
                 name="reasoning" if kind == "agent_reasoning" else None,
-                message=clip(payload.get("message") or payload.get("text")), attrs=rec,
+                message=clip(text), attrs=rec,
             )
+            self.mirrors.append((row, kind, _mirror_key(text)))
         elif kind == "task_started":
             col.event(number, "run.start", **base, name="turn",
                       correlation_id=payload.get("turn_id"), attrs=rec)
@@ -225,22 +294,24 @@ class CodexRolloutLoader:
                 attrs=rec,
             )
         elif kind in TOOL_ENDS:
-            code = payload.get("exit_code")
-            success = payload.get("success")
-            failed = (code not in (None, 0)) or success is False
-            known = code is not None or success is not None
-            outcome = ("error" if failed else "ok") if known else None
+            outcome = _end_outcome(payload)
+            duration = _duration_ms(payload.get("duration"))
             primary = self.open_results.pop(as_key(payload.get("call_id")), None)
             if primary is not None and outcome is not None:
-                # The output record said only "still running"; the end event has the exit code.
+                # The output record said only "still running"; the end event has the exit code
+                # and the command's whole duration.
                 primary["outcome"] = outcome
-                primary["severity"] = "warning" if failed else "info"
+                primary["severity"] = "info" if outcome == "ok" else "warning"
+                if outcome == "denied":
+                    primary.update(error_code="declined", error_category="policy")
+                if primary.get("duration_ms") is None:
+                    primary["duration_ms"] = duration
                 primary["attrs"] = {**primary["attrs"], "_outcome_from": f"line {number} ({kind})"}
             col.event(
                 number, "tool.result", **base, actor="tool", is_mirror=True, name=kind,
                 correlation_id=payload.get("call_id"),
                 outcome=outcome,
-                duration_ms=_duration_ms(payload.get("duration")),
+                duration_ms=duration,
                 message=clip(payload.get("stderr") or payload.get("aggregated_output")
                              or payload.get("stdout") or payload.get("query")),
                 attrs=rec,
@@ -248,9 +319,17 @@ class CodexRolloutLoader:
         elif kind == "context_compacted":
             col.event(number, "context.compacted", **base, is_mirror=True, attrs=rec)
         elif kind in ("error", "stream_error"):
+            message = payload.get("message")
+            denial = next((reason for pattern, reason in _DENIED
+                           if isinstance(message, str) and pattern.search(message)), None)
+            if denial:
+                col.event(number, "policy.denied", **base, severity="warning", outcome="denied",
+                          error_code=denial, error_category="policy", message=clip(message),
+                          attrs=rec)
+                return
             col.event(
                 number, "llm.error" if kind == "stream_error" else "error", **base,
-                severity="error", outcome="error", message=clip(payload.get("message")),
+                severity="error", outcome="error", message=clip(message),
                 error_code=payload.get("codex_error_info") and str(payload["codex_error_info"]),
                 attrs=rec,
             )
@@ -282,6 +361,24 @@ class CodexRolloutLoader:
                 number, name, last.get(raw_name), ts=base["ts"], ts_quality=base["ts_quality"],
                 stream=base["stream"], project=base["project"], labels={"model": state["model"]},
             )
+
+
+def _parts(content: Any) -> list[str]:
+    """The mirror keys of a message's content parts (each may be mirrored on its own)."""
+    texts = [str(c.get("text")) for c in as_list(content) if isinstance(c, dict) and c.get("text")]
+    whole = "\n".join(texts)
+    keys = [_mirror_key(t) for t in [*texts, whole] if t]
+    return [k for k in dict.fromkeys(keys) if k is not None]
+
+
+def _end_outcome(payload: dict[str, Any]) -> str | None:
+    """An exec / patch end event's outcome: declined (by user or policy), failed or ok."""
+    if str(payload.get("status") or "").lower() in ("declined", "denied", "rejected"):
+        return "denied"
+    code, success = payload.get("exit_code"), payload.get("success")
+    if code is None and success is None:
+        return None
+    return "error" if (code not in (None, 0)) or success is False else "ok"
 
 
 def _duration_ms(value: Any) -> float | None:

@@ -8,11 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from ...errors import IncidentLabError
+from ...errors import IncidentLabError, NeedsTimezoneError
+from ...timeparse import parse_ts
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 from ..reading import Document, decode, parse_json, read_document
 from ..reading.text import BOM
+
+UTC_ZONE = ZoneInfo("UTC")
 
 MESSAGE_LIMIT = 300
 # Sources put numbers where text is expected (ids, keys, codes); Arrow needs one type per column.
@@ -217,16 +221,20 @@ def ts_fields(ctx: LoadContext, raw: Any) -> dict[str, Any]:
 def local_ts_fields(col: Collector, raw: Any) -> dict[str, Any]:
     """Timestamps the tool wrote in local wall-clock time without a zone.
 
-    With --tz they become assumed_local; without it the value is kept only in ts_raw (never
-    guessed) and the file's facts say how many were left unparsed.
+    With --tz they become assumed_local; without it the file is refused with NeedsTimezoneError,
+    the rule every loader of naive local times follows (text logs, Tapps logs): never guessed.
     """
     if raw is None or raw == "":
         return {"ts": None, "ts_raw": None, "ts_quality": "missing"}
     ts, quality = col.ctx.parse_ts(raw, naive="local")
-    if ts is None:
-        col.facts["naive_local_times_unparsed"] = col.facts.get("naive_local_times_unparsed", 0) + 1
-        col.facts["hint"] = "timestamps have no zone; re-run ingest with --tz ZONE to place them"
+    if ts is None and col.ctx.tz is None and isinstance(raw, str) and is_naive_time(raw):
+        raise NeedsTimezoneError(str(col.ctx.path), raw)
     return {"ts": ts, "ts_raw": str(raw), "ts_quality": quality}
+
+
+def is_naive_time(raw: str) -> bool:
+    """True when `raw` is a readable time that only lacks its zone."""
+    return parse_ts(raw, naive="local", tz=UTC_ZONE)[1] == "assumed_local"
 
 
 def derived_ts(source: dict[str, Any], note: str) -> dict[str, Any]:

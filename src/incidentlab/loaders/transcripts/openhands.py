@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,6 +13,7 @@ from .common import (
     as_dict,
     as_key,
     clip,
+    derived_ts,
     document_start,
     has_key,
     head_records,
@@ -35,10 +37,17 @@ OBSERVATION_TYPES = {
     "agent_state_changed": "session.state",
     "null": "telemetry",
     "recall": "telemetry",
+    # AgentThinkObservation ("Your thought has been logged.") answers a think action, no tool ran.
+    "think": "telemetry",
     "error": "error",
     "condense": "context.compacted",
     "delegate": "subagent.end",
 }
+# What OpenHands' own tools print when a call did not do its job (no exit code is written).
+_TOOL_FAILED = re.compile(
+    r"^\s*(?:ERROR:|\[Your proposed edit has introduced new syntax error|\[No exact match found"
+    r"|\[Error:|\[Errno \d+\])")
+_MAX_ITERATIONS = re.compile(r"maximum iteration", re.IGNORECASE)
 USAGE_METRICS = {
     "prompt_tokens": "input_tokens",
     "completion_tokens": "output_tokens",
@@ -60,7 +69,10 @@ def _tool_outcome(event: dict) -> str:
             return "error"
         # -1: the command did not finish within OpenHands' no-change timeout.
         return "ok" if code == 0 else ("timeout" if code == -1 else "error")
-    return "error" if event.get("success") is False else "ok"
+    content = event.get("content")
+    if event.get("success") is False or (isinstance(content, str) and _TOOL_FAILED.match(content)):
+        return "error"
+    return "ok"
 
 
 def _message(event: dict) -> str | None:
@@ -80,6 +92,8 @@ class _Mapper:
         self.col = col
         self.stream = stream
         self.responses: set[Any] = set()
+        # action reference -> the tool call's (correlation id, name), or None for a non-tool action
+        self.actions: dict[str, tuple[Any, Any] | None] = {}
 
     def action(self, record_no: int, event: dict, base: dict, key: str | None = None) -> None:
         kind = str(event.get("action"))
@@ -92,15 +106,19 @@ class _Mapper:
             **base, "event_type_raw": f"action.{kind}", "actor": source or "agent",
             "message": _message(event), "attrs": event,
         }
+        ref = self._ref(event.get("id"))
         if event_type == "tool.call":
             fields.update(name=meta.get("function_name") or kind,
-                          correlation_id=meta.get("tool_call_id") or self._ref(event.get("id")))
+                          correlation_id=meta.get("tool_call_id") or ref)
         elif event_type == "session.state":
             fields.update(name=args.get("agent_state"))
         elif event_type == "session.end":
             fields.update(outcome="error" if kind == "reject" else "ok", name=kind)
         elif kind == "think":
-            fields.update(name="thinking")
+            fields.update(name="thinking", correlation_id=meta.get("tool_call_id"))
+        if ref is not None:
+            self.actions[ref] = (fields["correlation_id"], fields["name"]) if (
+                event_type == "tool.call") else None
         self.col.event(record_no, event_type, event_key=key, **fields)
         self._usage(record_no, meta, base, key)
 
@@ -110,6 +128,13 @@ class _Mapper:
         meta = event.get("tool_call_metadata") if isinstance(
             event.get("tool_call_metadata"), dict) else {}
         event_type = OBSERVATION_TYPES.get(kind, "tool.result")
+        known = link in self.actions
+        call = self.actions.get(link) if known else (link, None)
+        if known and call is None and event_type == "tool.result":
+            event_type = "telemetry"  # the answer to a message, think or other non-tool action
+        elif event_type == "error" and known and call is not None:
+            event_type = "tool.result"  # an ErrorObservation is how a failed tool call ends
+        answers, called = call or (None, None)
         extras = event.get("extras") if isinstance(event.get("extras"), dict) else {}
         fields: dict[str, Any] = {
             **base, "event_type_raw": f"observation.{kind}",
@@ -117,10 +142,12 @@ class _Mapper:
             "message": _message(event), "attrs": event,
         }
         if event_type == "tool.result":
-            outcome = _tool_outcome(event)
-            fields.update(name=meta.get("function_name") or kind, outcome=outcome,
-                          correlation_id=meta.get("tool_call_id") or link,
+            outcome = "error" if kind == "error" else _tool_outcome(event)
+            fields.update(name=meta.get("function_name") or called or kind, outcome=outcome,
+                          correlation_id=meta.get("tool_call_id") or answers,
                           severity="info" if outcome == "ok" else "warning")
+        elif event_type == "telemetry":
+            fields.update(name=kind, correlation_id=meta.get("tool_call_id") or link)
         elif event_type == "session.state":
             fields.update(name=extras.get("agent_state"))
         elif event_type == "error":
@@ -220,7 +247,9 @@ def _offset_hint(col: Collector, event: dict) -> None:
 
 
 def _is_output(record: dict) -> bool:
-    return isinstance(record.get("history"), list) and "instruction" in record and (
+    # Resolver output has `instruction` and `git_patch`; evaluation output `instance_id`, `instance`.
+    return isinstance(record.get("history"), list) and (
+        "instruction" in record or "instance" in record) and (
         "git_patch" in record or "instance_id" in record)
 
 
@@ -237,12 +266,13 @@ class OpenHandsOutputLoader:
         if any(_is_output(record) for record in head_records(head)):
             return True
         # Resolver records are often longer than the head: then its words decide.
-        return has_key(head, "history", "instruction") and (
+        return has_key(head, "history") and (
+            has_key(head, "instruction") or has_key(head, "instance")) and (
             has_key(head, "git_patch") or has_key(head, "instance_id"))
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
-        col.facts["timestamps"] = "none in resolver history (order kept in position)"
+        self.timed = 0
         for number, rec, raw in iter_json_lines(col):
             history = rec.get("history")
             if not isinstance(history, list):
@@ -250,57 +280,86 @@ class OpenHandsOutputLoader:
                 continue
             with col.record(number, raw):
                 self._instance(col, number, rec, history)
+        col.facts["timestamps"] = (
+            "history items' own (naive local) times; run start / end derived from the first / "
+            "last item" if self.timed else "none in the history items (order kept in position)")
         return col.result()
 
     def _instance(self, col: Collector, number: int, rec: dict, history: list) -> None:
-        issue = rec.get("issue") if isinstance(rec.get("issue"), dict) else {}
+        issue = as_dict(rec.get("issue"))
+        instance = as_dict(rec.get("instance"))
         stream = str(rec.get("instance_id") or (
             f"{issue.get('owner')}/{issue.get('repo')}#{issue.get('number')}" if issue
             else f"{col.ctx.path.stem}:{number}"))
-        base = {"stream": stream, "project": issue.get("repo"), "ts": None,
-                "ts_quality": "missing"}
+        project = issue.get("repo") or instance.get("repo")
+        stamps = [local_ts_fields(col, item.get("timestamp")) if isinstance(item, dict)
+                  else derived_ts({}, "") for item in history]
+        timed = [when for when in stamps if when["ts"] is not None]
+        self.timed += len(timed)
+        base = {"stream": stream, "project": project}
+        first = derived_ts(timed[0], "first history item") if timed else derived_ts({}, "")
+        last = derived_ts(timed[-1], "last history item") if timed else derived_ts({}, "")
         slim = {k: v for k, v in rec.items() if k != "history"}
-        col.event(number, "run.start", **base, event_key="start", position=0,
+        col.event(number, "run.start", **base, **first, event_key="start", position=0,
                   name=issue.get("title") or stream, message=clip(rec.get("instruction")),
                   attrs=slim)
+        self._history(col, number, stream, history, stamps, base)
+        self._outcome(col, number, rec, {**base, **last}, stream, len(history) + 1)
+
+    @staticmethod
+    def _history(col: Collector, number: int, stream: str, history: list,
+                 stamps: list[dict[str, Any]], base: dict[str, Any]) -> None:
         mapper = _Mapper(col, stream)
         pending: str | None = None
         for index, item in enumerate(history, start=1):
             key = f"h{index}"
-            position = {"position": index}
+            here = {**base, **stamps[index - 1], "position": index}
             if not isinstance(item, dict):
-                col.event(number, "unknown", **base, **position, event_key=key, attrs={"item": item})
+                col.event(number, "unknown", **here, event_key=key, attrs={"item": item})
             elif "action" in item:
-                link = mapper._ref(item.get("id", f"h{index}"))
+                pending = mapper._ref(item.get("id", f"h{index}"))
                 # Old resolver history has no `source`: its opening message is the instruction.
                 opening = index == 1 and item.get("action") == "message"
                 source = item.get("source") or ("user" if opening else None)
+                if "timestamp" in item:
+                    _offset_hint(col, item)
                 mapper.action(number, {**item, "id": item.get("id", f"h{index}"), "source": source},
-                              {**base, **position}, key)
-                pending = link if ACTION_TYPES.get(str(item.get("action"))) is None else None
+                              here, key)
             elif "observation" in item:
                 cause = item.get("cause")
-                link = f"{stream}:event-{cause}" if cause is not None else pending
-                mapper.observation(number, item, {**base, **position}, link, key)
+                link = mapper._ref(cause) if cause is not None else pending
+                mapper.observation(number, item, here, link, key)
                 pending = None
             else:
-                col.event(number, "unknown", **base, **position, event_key=key, attrs=item)
-        end = len(history) + 1
-        metrics = rec.get("metrics") if isinstance(rec.get("metrics"), dict) else {}
+                col.event(number, "unknown", **here, event_key=key, attrs=item)
+
+    @staticmethod
+    def _outcome(col: Collector, number: int, rec: dict, base: dict[str, Any], stream: str,
+                 end: int) -> None:
+        metrics = as_dict(rec.get("metrics"))
         costs = metrics.get("costs") if isinstance(metrics.get("costs"), list) else []
         for call, cost in enumerate(costs, start=1):
+            cost = as_dict(cost).get("cost", cost)  # newer outputs: {"model", "cost", ...}
             col.metric(number, "cost", cost, unit="usd", ts=None, ts_quality="missing",
                        stream=stream, labels={"call": call})
         if metrics:
             col.event(number, "llm.cost", **base, event_key="cost", position=end,
                       message=f"accumulated_cost={metrics.get('accumulated_cost')} over "
                               f"{len(costs)} call(s)", attrs=metrics)
-        if rec.get("error"):
-            col.event(number, "error", **base, event_key="error", position=end,
-                      severity="error", outcome="error", message=clip(rec.get("error")),
-                      attrs={"error": rec.get("error")})
+        error = rec.get("error")
+        limit = isinstance(error, str) and _MAX_ITERATIONS.search(error) is not None
+        code = "max_iterations" if limit else None
+        if error:
+            col.event(number, "limit.turns_exceeded" if limit else "error", **base,
+                      event_key="error", position=end, severity="error", outcome="error",
+                      error_code=code, message=clip(error), attrs={"error": error})
         success = rec.get("success")
-        col.event(number, "run.end", **base, event_key="end", position=end,
-                  outcome=None if success is None else ("ok" if success else "error"),
-                  message=clip(rec.get("result_explanation")),
-                  attrs={"success": success, "comment_success": rec.get("comment_success")})
+        # An evaluation output has no `success`: a recorded error is how the run ended.
+        outcome = "error" if success is False or (success is None and error) else (
+            "ok" if success else None)
+        col.event(number, "run.end", **base, event_key="end", position=end, outcome=outcome,
+                  severity="error" if outcome == "error" else "info", error_code=code,
+                  message=clip(error if outcome == "error" and error else
+                               rec.get("result_explanation")),
+                  attrs={"success": success, "comment_success": rec.get("comment_success"),
+                         "error": error})
