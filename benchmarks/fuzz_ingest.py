@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import fuzzing  # noqa: E402
-
 from incidentlab.demo import build_bundle  # noqa: E402
+
+import fuzzing  # noqa: E402
 
 
 def main() -> int:

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import conftest_reports
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -14,6 +13,8 @@ from click.testing import CliRunner
 from incidentlab.cli import main
 from incidentlab.errors import UsageError
 from incidentlab.reports.batch import load_spec
+
+import conftest_reports
 
 incident_db = conftest_reports.incident_db
 

@@ -14,8 +14,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import conftest_reports
 import pytest
+
+import conftest_reports
 
 incident_db = conftest_reports.incident_db
 rendered_postmortem = conftest_reports.rendered_postmortem

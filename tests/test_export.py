@@ -7,17 +7,18 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-import conftest_reports
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest_reports import SECRET
 
 from incidentlab.cli import main
 from incidentlab.errors import UsageError
 from incidentlab.reports.export import export_events
 from incidentlab.reports.query import Filters
 from incidentlab.store import EVENT_COLUMNS
+
+import conftest_reports
+from conftest_reports import SECRET
 
 incident_db = conftest_reports.incident_db
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzzing
-from conftest import FIXTURES
 from incidentlab.ingest import ingest
 from incidentlab.store import connect
+
+import fuzzing
+from conftest import FIXTURES
 
 GOOD = (FIXTURES / "codingbuddy" / "ws" / ".codingbuddy" / "events.jsonl").read_bytes().splitlines()
 

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from incidentlab.loaders import get_loader
 from incidentlab.loaders.base import LoadResult, read_head
+
+import fuzzing
 
 FAMILY = {"generic.jsonl", "generic.csv", "generic.textlog", "otel.otlp_json"}
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +21,7 @@ from incidentlab.loaders.base import LoadContext, LoadResult, read_head
 from incidentlab.loaders.coding_loops.common import typed_table
 from incidentlab.loaders.jido.telemetry_jsonl import TelemetryJsonlLoader
 
+import fuzzing
 from codingbuddy_store_fixture import build_store
 from conftest import FIXTURES
 

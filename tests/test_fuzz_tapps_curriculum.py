@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -21,6 +20,7 @@ from incidentlab.ingest import claimers
 from incidentlab.loaders import all_loaders, get_loader
 from incidentlab.loaders.base import read_head
 
+import fuzzing
 from conftest import FIXTURES
 
 FAMILY = {

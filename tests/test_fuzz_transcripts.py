@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
-import fuzzing
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
@@ -18,6 +17,8 @@ from hypothesis import strategies as st
 from incidentlab.loaders import get_loader
 from incidentlab.loaders.base import LoadContext, LoadResult, read_head
 from incidentlab.loaders.transcripts.common import Collector
+
+import fuzzing
 
 FAMILY = {
     "claude_code.session_jsonl", "codex_cli.rollout_jsonl", "gemini_cli.session_json",

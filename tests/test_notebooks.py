@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import conftest_reports
 import nbformat
 import pytest
 
 from incidentlab.reports.paths import DEMO_DB, list_notebooks, notebooks_dir
 from incidentlab.reports.render import known_parameters
+
+import conftest_reports
 
 demo_db = conftest_reports.demo_db
 

@@ -7,10 +7,8 @@ import re
 import sys
 from pathlib import Path
 
-import conftest_reports
 import nbformat
 import pytest
-from conftest_reports import SECRET
 
 from incidentlab.errors import DatabaseNotFoundError, UsageError
 from incidentlab.reports.paths import notebook_path, resolve_db
@@ -21,6 +19,9 @@ from incidentlab.reports.render import (
     render_report,
     shown_parameters,
 )
+
+import conftest_reports
+from conftest_reports import SECRET
 
 incident_db = conftest_reports.incident_db
 rendered_postmortem = conftest_reports.rendered_postmortem

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from analysis_helpers import at, insert, make_db, seq_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidentlab.analysis.replay import check, codingbuddy_validation
+
+from analysis_helpers import at, insert, make_db, seq_stream
 
 
 def rows_of(con) -> Any:
