@@ -1,14 +1,15 @@
-"""Timeline slices, stable order, bounded newest-N, milestones, silences and clock skew."""
+"""Timeline slices, stable order, bounded newest-N, hidden events, silences and clock skew."""
 
 from __future__ import annotations
 
 import json
 
-from analysis_helpers import at, insert, make_db
 from click.testing import CliRunner
 
-from incidentlab.analysis.timeline import clock_skew, durations, milestones, silences, timeline
+from incidentlab.analysis.timeline import clock_skew, hidden, silences, timeline
 from incidentlab.cli import main
+
+from analysis_helpers import at, insert, make_db
 
 
 def base(con):
@@ -59,34 +60,21 @@ def test_limit_keeps_newest_in_chronological_order(tmp_path):
     assert out["event_id"].to_list() == ["x7", "x8", "x9"]
 
 
-def test_milestones_derived_and_in_order(tmp_path):
+def test_debug_and_mtime_events_are_hidden_unless_asked(tmp_path):
     con = make_db(tmp_path)
     insert(con, [
-        {"ts": at(0), "event_type": "log"},
-        {"ts": at(60), "system": "jido", "project": "p", "event_type":
-         "security.sandbox_violation", "severity": "error", "event_id": "bad"},
-        {"ts": at(120), "event_type": "tool.result", "outcome": "ok", "event_id": "ok1"},
-        {"ts": at(60 + 16 * 60), "event_type": "log", "event_id": "later"},
+        {"ts": at(0), "event_id": "a"},
+        {"ts": at(10), "severity": "debug", "event_id": "hook"},
+        {"ts": at(86400), "ts_quality": "derived", "event_id": "copied", "source_path": "r.md"},
+        {"ts": at(20), "ts_quality": "derived", "ts_raw": "session header: 09:00",
+         "event_id": "inherited"},
     ])
-    m = milestones(con)
-    got = {r["milestone"]: (r["ts"], r["source"], r["evidence"]) for r in m.to_dicts()}
-    assert got["started"] == (at(60), "derived", "bad")
-    assert got["detected"][0] == at(60) and "jido.sandbox_violation" in got["detected"][2]
-    assert got["mitigated"] == (at(120), "derived", "ok1")
-    assert got["resolved"] == (at(60 + 15 * 60), "derived", "later")
-    d = durations(m)
-    assert d == {"time_to_detect": 0.0, "time_to_mitigate": 60.0, "time_to_resolve": 900.0,
-                 "in_order": True}
-
-
-def test_milestone_overrides_and_order_check(tmp_path):
-    con = make_db(tmp_path)
-    insert(con, [{"ts": at(0), "severity": "warning"}])
-    m = milestones(con, overrides={"resolved": "2026-03-01T08:00:00Z"})
-    row = m.filter(m["milestone"] == "resolved").row(0, named=True)
-    assert row["source"] == "override" and row["ts"] == at(-3600)
-    assert durations(m)["in_order"] is False
-    assert durations(m)["time_to_resolve"] == -3600.0
+    assert timeline(con)["event_id"].to_list() == ["a", "inherited"]
+    assert timeline(con, limit=1)["event_id"].to_list() == ["inherited"]  # not the mtime one
+    assert timeline(con, include_debug=True, include_mtime=True)["event_id"].to_list() == [
+        "a", "hook", "inherited", "copied"]
+    assert timeline(con, min_severity="debug")["event_id"].to_list() == ["a", "hook", "inherited"]
+    assert hidden(con) == {"debug": 1, "mtime": 1, "mtime_files": ["r.md"]}
 
 
 def test_silences(tmp_path):
@@ -122,6 +110,7 @@ def test_cli_timeline_json_and_redaction(tmp_path):
     assert "sk-" not in data["events"][0]["message"] and "bob@" not in result.output
     table = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--milestones"])
     assert table.exit_code == 0 and "Milestones" in table.output
+    assert "not determined" in table.output  # one info event: no incident
     missing = runner.invoke(main, ["timeline", "--db", str(tmp_path / "none.duckdb")])
     assert missing.exit_code == 2 and "no database" in missing.output
     bad = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--start", "x"])

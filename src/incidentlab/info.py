@@ -7,6 +7,9 @@ from typing import Any
 
 from .store import SCHEMA_VERSION, connect
 
+# Times a loader took from the file's mtime (derived, no raw time text): a copy moves them.
+MTIME_SQL = "coalesce(ts_quality = 'derived' AND ts_raw IS NULL, false)"
+
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     cursor = con.execute(sql)
@@ -30,11 +33,19 @@ def database_info(db: str | Path) -> dict[str, Any]:
             "quarantined": con.execute("SELECT count(*) FROM _load_warnings").fetchone()[0],
             "failed_loads": con.execute("SELECT count(*) FROM _loads WHERE status <> 'ok'"
                                         ).fetchone()[0],
+            # a time taken from a file's mtime is not evidence of when: it never sets the range
             "systems": _rows(
                 con,
                 "SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
-                "min(ts) AS ts_min, max(ts) AS ts_max FROM timeline_events "
-                "GROUP BY system ORDER BY system",
+                f"min(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_min, "
+                f"max(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_max, "
+                f"count(*) FILTER (WHERE {MTIME_SQL}) AS mtime_events "
+                "FROM timeline_events GROUP BY system ORDER BY system",
+            ),
+            "mtime_files": _rows(
+                con,
+                "SELECT source_path AS path, system, count(*) AS events, min(ts) AS mtime "
+                f"FROM timeline_events WHERE {MTIME_SQL} GROUP BY ALL ORDER BY path",
             ),
             "loads": _rows(
                 con,

@@ -1,15 +1,19 @@
-"""The merged incident timeline, its milestones (TTD/TTM/TTR), silences and clock skew between sources."""
+"""The merged incident timeline, silences and clock skew between sources (milestones: milestones.py)."""
 
 from __future__ import annotations
 
-import itertools
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from ._sql import SEVERITY_RANK, SEVERITY_SQL, Where, frame, to_ts
+from .incidents import MTIME_SQL
+from .milestones import MILESTONES, durations, milestones
+
+__all__ = ["MILESTONES", "clock_skew", "durations", "hidden", "milestones", "silences",
+           "timeline"]
 
 # Equal timestamps: conversation-level records before telemetry about them (as Jido's
 # incident_timeline ranks conversation=0 < telemetry=1), primary evidence before derived copies.
@@ -25,7 +29,6 @@ TIMELINE_COLUMNS = (
     "error_category, ts_quality, ts_raw, source_path, record_no, event_id"
 )
 ORDER = "ts, source_rank, system, source, stream, position, record_no, event_id"
-MILESTONES = ("started", "detected", "mitigated", "resolved")
 
 
 def timeline(
@@ -42,13 +45,58 @@ def timeline(
     event_types: Any = None,
     min_severity: str | None = None,
     limit: int | None = None,
+    include_debug: bool = False,
+    include_mtime: bool = False,
 ) -> pl.DataFrame:
     """All sources merged in one stable order (ts, source rank, position), filtered and bounded.
 
     `pivot` with `span_minutes` (default 30) selects pivot ± span; `limit` keeps the newest N
     entries (as Jido's incident_timeline does) but returns them oldest first. Event types ending in
-    `.*` match a prefix (`security.*`).
+    `.*` match a prefix (`security.*`). Events of severity debug (hook telemetry and the like)
+    and events whose time is a file's mtime (a copy moves it: see incidents.MTIME_SQL) are
+    left out unless asked for; `hidden` counts them.
     """
+    where = _where(start=start, end=end, pivot=pivot, span_minutes=span_minutes, systems=systems,
+                   projects=projects, streams=streams, correlation_id=correlation_id,
+                   event_types=event_types, min_severity=min_severity)
+    if not include_debug and min_severity is None:
+        where.add("coalesce(severity, '') <> 'debug'")
+    if not include_mtime:
+        where.add(f"NOT {MTIME_SQL}")
+    base = (
+        f"SELECT {TIMELINE_COLUMNS}, {SOURCE_RANK_SQL} AS source_rank "
+        f"FROM timeline_events {where.sql()}"
+    )
+    if limit is not None:
+        sql = (
+            f"SELECT * FROM (SELECT * FROM ({base}) "
+            f"ORDER BY ts DESC NULLS LAST, source_rank DESC, system DESC, source DESC, "
+            f"stream DESC, position DESC, record_no DESC, event_id DESC LIMIT {int(limit)}) "
+            f"ORDER BY {ORDER}"
+        )
+    else:
+        sql = f"{base} ORDER BY {ORDER}"
+    return frame(con, sql, where.params).drop("source_rank")
+
+
+def hidden(con: duckdb.DuckDBPyConnection, **filters: Any) -> dict[str, Any]:
+    """What `timeline` leaves out by default under these filters: debug events, and events
+    whose time is a file mtime, with the files they come from."""
+    where = _where(**filters)
+    sql = f"""
+        SELECT count(*) FILTER (WHERE coalesce(severity, '') = 'debug') AS debug,
+               count(*) FILTER (WHERE {MTIME_SQL}) AS mtime,
+               list(DISTINCT source_path ORDER BY source_path) FILTER (WHERE {MTIME_SQL})
+                   AS mtime_files
+        FROM timeline_events {where.sql()}"""
+    [(debug, mtime, files)] = con.execute(sql, where.params).fetchall()
+    return {"debug": debug, "mtime": mtime, "mtime_files": files or []}
+
+
+def _where(*, start: Any = None, end: Any = None, pivot: Any = None,
+           span_minutes: float | None = None, systems: Any = None, projects: Any = None,
+           streams: Any = None, correlation_id: str | None = None, event_types: Any = None,
+           min_severity: str | None = None) -> Where:
     where = Where()
     if pivot is not None:
         center = to_ts(pivot, "pivot")
@@ -68,137 +116,15 @@ def timeline(
         where.add(" OR ".join(parts) or "false", *exact, *prefixes)
     if min_severity is not None:
         where.add(f"{SEVERITY_SQL} >= ?", SEVERITY_RANK.get(min_severity, 0))
-    base = (
-        f"SELECT {TIMELINE_COLUMNS}, {SOURCE_RANK_SQL} AS source_rank "
-        f"FROM timeline_events {where.sql()}"
-    )
-    if limit is not None:
-        sql = (
-            f"SELECT * FROM (SELECT * FROM ({base}) "
-            f"ORDER BY ts DESC NULLS LAST, source_rank DESC, system DESC, source DESC, "
-            f"stream DESC, position DESC, record_no DESC, event_id DESC LIMIT {int(limit)}) "
-            f"ORDER BY {ORDER}"
-        )
-    else:
-        sql = f"{base} ORDER BY {ORDER}"
-    return frame(con, sql, where.params).drop("source_rank")
-
-
-def milestones(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    overrides: dict[str, str] | None = None,
-    rules_path: Any = None,
-    clean_minutes: float = 15.0,
-) -> pl.DataFrame:
-    """started / detected / mitigated / resolved, derived from the evidence unless overridden.
-
-    Heuristic (documented because it is one):
-    - started: the first anomalous event (severity warning or worse).
-    - detected: the first alert firing at any level (the rules file, see metrics.evaluate_rules).
-    - mitigated: the first successful event (outcome `ok`, else any info/debug event) after the
-      last event of severity error or worse, i.e. the system was doing useful work again.
-    - resolved: the moment a clean stretch of `clean_minutes` without any anomalous event had
-      passed after the last anomalous event, proven by an event at or after that moment; unset
-      when the evidence ends before the stretch is complete.
-    Events whose time is `derived` (a file mtime) are ignored here. Overrides (ISO times,
-    naive = UTC) replace derived values and are marked `override`.
-    """
-    from .metrics import evaluate_rules
-
-    derived: dict[str, tuple[datetime | None, str | None]] = {}
-    # Times taken from file mtimes say when a file was written, not when things happened.
-    bad = "severity IN ('warning', 'error', 'critical') AND ts_quality <> 'derived'"
-    first = con.execute(
-        f"SELECT ts, event_id FROM timeline_events WHERE {bad} AND ts IS NOT NULL "
-        "ORDER BY ts, event_id LIMIT 1"
-    ).fetchall()
-    first = first[0] if first else None
-    derived["started"] = (first[0], first[1]) if first else (None, None)
-
-    alerts = evaluate_rules(con, rules_path=rules_path)
-    if alerts.height:
-        row = alerts.sort("first_fired").row(0, named=True)
-        derived["detected"] = (row["first_fired"], f"rule {row['rule']} ({row['level']})")
-    else:
-        derived["detected"] = (None, None)
-
-    last_error = con.execute(
-        "SELECT max(ts) FROM timeline_events WHERE severity IN ('error', 'critical') "
-        "AND ts_quality <> 'derived'"
-    ).fetchall()[0][0]
-    mitigated: tuple[datetime | None, str | None] = (None, None)
-    if last_error is not None:
-        row = con.execute(
-            "SELECT ts, event_id FROM timeline_events WHERE ts > ? "
-            "AND (outcome = 'ok' OR (outcome IS NULL AND severity IN ('debug', 'info'))) "
-            "ORDER BY (outcome = 'ok') DESC, ts, event_id LIMIT 1",
-            [last_error],
-        ).fetchall()
-        row = row[0] if row else None
-        if row:
-            mitigated = (row[0], row[1])
-    derived["mitigated"] = mitigated
-
-    last_bad = con.execute(f"SELECT max(ts) FROM timeline_events WHERE {bad}").fetchall()[0][0]
-    resolved: tuple[datetime | None, str | None] = (None, None)
-    if last_bad is not None:
-        row = con.execute(
-            "SELECT ts, event_id FROM timeline_events WHERE ts >= ? ORDER BY ts, event_id LIMIT 1",
-            [last_bad + timedelta(minutes=clean_minutes)],
-        ).fetchall()
-        row = row[0] if row else None
-        if row:
-            resolved = (last_bad + timedelta(minutes=clean_minutes), row[1])
-    derived["resolved"] = resolved
-
-    rows = []
-    for name in MILESTONES:
-        if overrides and overrides.get(name):
-            rows.append(
-                {"milestone": name, "ts": to_ts(overrides[name], name), "source": "override",
-                 "evidence": "author override"}
-            )
-        else:
-            ts, evidence = derived[name]
-            rows.append(
-                {"milestone": name, "ts": ts, "source": "derived", "evidence": evidence}
-            )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "milestone": pl.Utf8,
-            "ts": pl.Datetime("us", "UTC"),
-            "source": pl.Utf8,
-            "evidence": pl.Utf8,
-        },
-    )
-
-
-def durations(milestones_df: pl.DataFrame) -> dict[str, Any]:
-    """time_to_detect / time_to_mitigate / time_to_resolve (seconds from started) and in_order."""
-    at = {r["milestone"]: r["ts"] for r in milestones_df.iter_rows(named=True)}
-    started = at.get("started")
-
-    def since(name: str) -> float | None:
-        if started is None or at.get(name) is None:
-            return None
-        return (at[name] - started).total_seconds()
-
-    present = [at[m] for m in MILESTONES if at.get(m) is not None]
-    return {
-        "time_to_detect": since("detected"),
-        "time_to_mitigate": since("mitigated"),
-        "time_to_resolve": since("resolved"),
-        "in_order": all(a <= b for a, b in itertools.pairwise(present)),
-    }
+    return where
 
 
 def silences(
     con: duckdb.DuckDBPyConnection, *, threshold_minutes: float = 10, systems: Any = None
 ) -> pl.DataFrame:
-    """Gaps longer than the threshold between consecutive events of one stream (time order)."""
-    where = Where().add("ts IS NOT NULL").one_of("system", systems)
+    """Gaps longer than the threshold between consecutive events of one stream (time order);
+    times from file mtimes are not evidence of when anything happened, so they make no gap."""
+    where = Where().add(f"ts IS NOT NULL AND NOT {MTIME_SQL}").one_of("system", systems)
     sql = f"""
         SELECT stream, system, prev_ts AS gap_start, ts AS gap_end,
                date_diff('millisecond', prev_ts, ts) / 60000.0 AS gap_minutes

@@ -1,8 +1,9 @@
-"""`timeline`, `replay`, `alerts` and `classify`: the questions asked of an incident database."""
+"""`timeline`, `incidents`, `replay`, `alerts` and `classify`: the questions asked of an incident database."""
 
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -10,7 +11,10 @@ import polars as pl
 
 from .. import store
 from ..analysis import classify as classify_mod
+from ..analysis import incidents as incidents_mod
 from ..analysis import metrics, replay, timeline
+from ..analysis._sql import to_ts
+from ..analysis.milestones import DURATIONS, fmt_duration
 from ..analysis.redact import Redactor
 from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
 
@@ -52,8 +56,15 @@ def _short(value: Any, width: int = 80) -> Any:
                                                    "critical"]), help="Drop quieter events.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
               help="Keep the newest N events (shown oldest first).")
+@click.option("--include-debug", is_flag=True,
+              help="Also show events of severity debug (hook telemetry and the like).")
+@click.option("--include-mtime", is_flag=True,
+              help="Also show events whose time is a file's mtime (a copy moves those times).")
 @click.option("--milestones", "show_milestones", is_flag=True,
-              help="Also derive started/detected/mitigated/resolved and TTD/TTM/TTR.")
+              help="Also derive started/detected/mitigated/resolved and TTD/TTM/TTR for one "
+              "incident of the selection (docs/milestones.md).")
+@click.option("--incident", help="With --milestones: this incident id (`incidentlab incidents` "
+              "lists them) instead of the largest.")
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
               help="Rules file: alert rules for `detected`, [redaction] patterns "
               "(default: the shipped rules).")
@@ -64,27 +75,43 @@ def timeline_command(db: str, start: str | None, end: str | None, pivot: str | N
                      span_minutes: float | None, systems: tuple[str, ...],
                      projects: tuple[str, ...], streams: tuple[str, ...],
                      correlation_id: str | None, event_types: tuple[str, ...],
-                     min_severity: str | None, limit: int, show_milestones: bool,
+                     min_severity: str | None, limit: int, include_debug: bool,
+                     include_mtime: bool, show_milestones: bool, incident: str | None,
                      rules: str | None, no_redact: bool, as_json: bool) -> None:
-    """Show the merged timeline of all sources, in a stable order (time, source, position)."""
+    """Show the merged timeline of all sources, in a stable order (time, source, position).
+
+    Debug events and events timed by a file's mtime are left out unless asked for; the output
+    says how many.
+    """
+    filters = {"start": start, "end": end, "pivot": pivot, "span_minutes": span_minutes,
+               "systems": systems or None, "projects": projects or None,
+               "streams": streams or None, "correlation_id": correlation_id,
+               "event_types": event_types or None, "min_severity": min_severity}
     con = store.connect(db, read_only=True)
     try:
-        events = timeline.timeline(
-            con, start=start, end=end, pivot=pivot, span_minutes=span_minutes,
-            systems=systems or None, projects=projects or None, streams=streams or None,
-            correlation_id=correlation_id, event_types=event_types or None,
-            min_severity=min_severity, limit=limit,
-        )
-        marks = timeline.milestones(con, rules_path=rules) if show_milestones else None
+        events = timeline.timeline(con, **filters, limit=limit, include_debug=include_debug,
+                                   include_mtime=include_mtime)
+        hidden = timeline.hidden(con, **filters)
+        marks = found = None
+        if show_milestones:
+            scope = _scope(filters)
+            found = incidents_mod.incidents(con, rules_path=rules, **scope)
+            chosen = incidents_mod.select(found, incident)
+            marks = timeline.milestones(con, incident=chosen, rules_path=rules, **scope)
     finally:
         con.close()
     redactor = None if no_redact else Redactor(rules_path=rules)
     rows = _rows(events, redactor)
+    spans = timeline.durations(marks) if marks is not None else None
     if as_json:
-        out: dict[str, Any] = {"events": rows, "count": len(rows)}
-        if marks is not None:
-            out["milestones"] = marks.to_dicts()
-            out["durations"] = timeline.durations(marks)
+        out: dict[str, Any] = {"events": rows, "count": len(rows), "hidden": {
+            "debug": 0 if include_debug else hidden["debug"],
+            "mtime": 0 if include_mtime else hidden["mtime"],
+            "mtime_files": hidden["mtime_files"]}}
+        if marks is not None and found is not None:
+            out["milestones"] = _rows(marks, redactor)
+            out["durations"] = spans
+            out["incidents_in_scope"] = found.height
         if redactor is not None:
             out["redacted_values"] = redactor.count
         print_json(out)
@@ -94,18 +121,117 @@ def timeline_command(db: str, start: str | None, end: str | None, pivot: str | N
               "sev": r["severity"], "message": _short(r["message"])} for r in rows]
     print_table(table, ["ts", "system", "stream", "type", "name", "outcome", "sev", "message"],
                 title=f"Timeline ({len(rows)} events, UTC)")
-    if marks is not None:
-        print_table(marks.to_dicts(), ["milestone", "ts", "source", "evidence"],
-                    title="Milestones")
-        spans = timeline.durations(marks)
-        console.print(
-            f"time to detect {spans['time_to_detect']} s, to mitigate "
-            f"{spans['time_to_mitigate']} s, to resolve {spans['time_to_resolve']} s; "
-            f"{'in order' if spans['in_order'] else '[red]OUT OF ORDER[/red]'}",
-            highlight=False,
-        )
+    _print_hidden(hidden, include_debug, include_mtime)
+    if marks is not None and found is not None and spans is not None:
+        _print_milestones(_rows(marks, redactor), spans, found)
     if redactor is not None and redactor.count:
         console.print(f"{redactor.count} value(s) redacted (--no-redact shows them)")
+
+
+def _scope(filters: dict[str, Any]) -> dict[str, Any]:
+    """The timeline's filters as an incident scope (a pivot becomes its window)."""
+    start, end = filters["start"], filters["end"]
+    if filters["pivot"]:
+        center = to_ts(filters["pivot"], "pivot")
+        span = timedelta(minutes=filters["span_minutes"] or 30)
+        start = max(filter(None, [to_ts(start), center - span]))  # type: ignore[operator]
+        end = min(filter(None, [to_ts(end), center + span]))  # type: ignore[operator]
+    return {"start": start, "end": end, "systems": filters["systems"],
+            "projects": filters["projects"], "streams": filters["streams"],
+            "correlation_id": filters["correlation_id"]}
+
+
+def _print_hidden(hidden: dict[str, Any], include_debug: bool, include_mtime: bool) -> None:
+    if hidden["debug"] and not include_debug:
+        console.print(f"{hidden['debug']} debug event(s) not shown (--include-debug shows them)",
+                      highlight=False)
+    if hidden["mtime"] and not include_mtime:
+        files = ", ".join(hidden["mtime_files"][:5])
+        more = f" and {len(hidden['mtime_files']) - 5} more" if len(
+            hidden["mtime_files"]) > 5 else ""
+        console.print(f"{hidden['mtime']} event(s) not shown: their time is a file's mtime, "
+                      f"not evidence (--include-mtime shows them): {files}{more}",
+                      highlight=False)
+
+
+def _print_milestones(marks: list[dict[str, Any]], spans: dict[str, Any],
+                      found: pl.DataFrame) -> None:
+    incident = marks[0]["incident_id"] if marks else None
+    if found.height > 1:
+        console.print(f"{found.height} incidents in this selection; milestones are for "
+                      f"{incident} (--incident ID for another; `incidentlab incidents` lists "
+                      "them)", highlight=False)
+    table = [{"milestone": m["milestone"], "ts": m["ts"] or "not determined",
+              "basis": m["basis"],
+              "event": (f"{m['system']} {m['source']}:{m['record_no']} {m['event_id']}"
+                        if m["event_id"] else ""),
+              "evidence": _short(m["evidence"], 160)} for m in marks]
+    print_table(table, ["milestone", "ts", "basis", "event", "evidence"],
+                title=f"Milestones of {incident or 'no incident'}")
+    parts = [f"{key.replace('_', ' ')} {fmt_duration(spans[key])}" for key in DURATIONS]
+    console.print("; ".join(parts), highlight=False)
+    for violation in spans["violations"]:
+        console.print(f"[red]out of order:[/red] {violation}", highlight=False)
+
+
+@click.command("incidents")
+@DB_OPTION
+@START
+@END
+@click.option("--system", "systems", multiple=True, help="Only these systems (repeatable).")
+@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
+@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
+@click.option("--correlation-id", help="Only events with this correlation id.")
+@click.option("--quiet-minutes", type=click.FloatRange(min=0, min_open=True), default=30,
+              show_default=True, help="Minutes without a failure signal that end an incident.")
+@click.option("--by", type=click.Choice(list(incidents_mod.PARTITIONS)), default="none",
+              show_default=True, help="Cut incidents per system, project or stream.")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="Rules file whose firings' evidence counts as failure signals.")
+@click.option("--no-alerts", is_flag=True, help="Cluster failure events only (skip the rules).")
+@JSON_OPTION
+@handle_errors
+def incidents_command(db: str, start: str | None, end: str | None, systems: tuple[str, ...],
+                      projects: tuple[str, ...], streams: tuple[str, ...],
+                      correlation_id: str | None, quiet_minutes: float, by: str,
+                      rules: str | None, no_alerts: bool, as_json: bool) -> None:
+    """List candidate incidents: failure signals and alert evidence, cut by quiet time.
+
+    Each row gives the window (from the start of the streams that failed to the last event of
+    its systems before the next incident), the systems, counts and the first and last failure
+    signal. Reports and milestones work on one of them (`-p incident=ID`, default: rank 1, the
+    largest).
+    """
+    con = store.connect(db, read_only=True)
+    try:
+        found = incidents_mod.incidents(
+            con, quiet_minutes=quiet_minutes, by=by, rules_path=rules, with_alerts=not no_alerts,
+            start=start, end=end, systems=systems or None, projects=projects or None,
+            streams=streams or None, correlation_id=correlation_id)
+        untimed = incidents_mod.untimed_signals(
+            con, systems=systems or None, projects=projects or None, streams=streams or None,
+            correlation_id=correlation_id)
+    finally:
+        con.close()
+    if as_json:
+        print_json({"count": found.height, "quiet_minutes": quiet_minutes, "by": by,
+                    "untimed_signals": untimed, "incidents": found.to_dicts()})
+        return
+    rows = [{**r, "systems": ", ".join(r["systems"]),
+             "window": f"{r['start_ts']} .. {r['end_ts']}",
+             "first": f"{r['first_ts']} {r['first_system']} {r['first_source']}:"
+                      f"{r['first_record_no']}",
+             "last": f"{r['last_ts']} {r['last_system']} {r['last_source']}:"
+                     f"{r['last_record_no']}",
+             "counts": f"{r['signals']} signals ({r['errors']} errors, {r['denied']} denied, "
+                       f"{r['timeouts']} timeouts, {r['alert_evidence']} alert evidence), "
+                       f"{r['streams']} streams, {r['events']} events"}
+            for r in found.to_dicts()]
+    print_table(rows, ["rank", "incident_id", "systems", "window", "first", "last", "counts"],
+                title=f"Candidate incidents ({found.height}; quiet gap {quiet_minutes:g} min)")
+    if untimed:
+        console.print(f"{untimed} failure signal(s) have no usable time (none in the source, or "
+                      "a file's mtime) and belong to no incident", highlight=False)
 
 
 @click.command("replay")
@@ -214,4 +340,5 @@ def classify_command(db: str, start: str | None, end: str | None, as_json: bool)
                   f"{result.severity_reason}", highlight=False)
 
 
-COMMANDS = [timeline_command, replay_command, alerts_command, classify_command]
+COMMANDS = [timeline_command, incidents_command, replay_command, alerts_command,
+            classify_command]

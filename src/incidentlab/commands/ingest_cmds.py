@@ -217,10 +217,15 @@ def info_command(db: str, as_json: bool) -> None:
         f"{info['quarantined']} quarantined records",
         highlight=False,
     )
-    print_table(info["systems"], ["system", "events", "streams", "ts_min", "ts_max"],
-                title="Coverage per system (UTC)")
+    print_table(info["systems"], ["system", "events", "streams", "ts_min", "ts_max",
+                                  "mtime_events"],
+                title="Coverage per system (UTC; times from file mtime excluded)")
     print_table(info["loads"], ["loader", "path", "records_read", "event_rows", "quarantined",
                                 "status"], title="Loads")
+    if info["mtime_files"]:
+        print_table(info["mtime_files"], ["path", "system", "events", "mtime"],
+                    title="Event times taken from file mtime (not evidence of when; a copy "
+                          "without `cp -p` moves them; left out of time ranges)")
     for load in info["loads"]:
         if load["status"] != "ok":
             console.print(f"[red]{load['status']}[/red] {load['path']}: {load.get('error')}",

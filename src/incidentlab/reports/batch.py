@@ -17,10 +17,13 @@ import yaml
 
 from .. import __version__
 from ..errors import UsageError
+from .context import fmt_duration
 from .display import esc
 from .render import DEFAULT_NOTEBOOK, render_report, shown_parameters
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
+_DURATIONS = {"time_to_detect": "TTD", "time_to_mitigate": "TTM", "time_to_resolve": "TTR"}
+
 
 
 @dataclass
@@ -148,15 +151,19 @@ def write_index(out: Path, outcomes: list[Outcome], seconds: float) -> Path:
     for o in outcomes:
         s = o.summary
         milestones = "".join(
-            f"<li>{esc(name)}: {esc(ts or '-')}</li>" for name, ts in (s.get("milestones") or {}
-                                                                      ).items())
+            f"<li>{esc(name)}: {esc(ts or 'not determined')}"
+            f"{' (override)' if (s.get('milestone_basis') or {}).get(name) == 'override' else ''}"
+            f"</li>" for name, ts in (s.get("milestones") or {}).items())
+        spans = "".join(f"<li>{esc(label)}: {esc(fmt_duration((s.get('durations') or {}).get(key)))}"
+                        "</li>" for key, label in _DURATIONS.items())
         links = (f'<a href="{esc(o.html)}">report</a> · <a href="{esc(o.ipynb)}">notebook</a>'
                  if o.status == "ok" else esc(o.error))
         rows.append(
             f'<tr class="{esc(o.status)}"><td>{esc(o.incident_id)}</td>'
             f"<td>{esc(s.get('title') or o.params.get('title') or '')}</td>"
             f"<td class=\"status\">{esc(o.status)}</td><td>{esc(s.get('severity') or '')}</td>"
-            f"<td><ul>{milestones}</ul></td><td>{o.seconds:.1f}s</td><td>{links}</td></tr>"
+            f"<td><ul>{milestones}</ul></td><td><ul>{spans}</ul></td>"
+            f"<td>{o.seconds:.1f}s</td><td>{links}</td></tr>"
         )
     failed = sum(o.status != "ok" for o in outcomes)
     page = f"""<!DOCTYPE html>
@@ -173,7 +180,7 @@ ul {{ margin: 0; padding-left: 16px; }}
 Generated {esc(datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC'))} by incidentlab
 {esc(__version__)}.</p>
 <table><thead><tr><th>incident</th><th>title</th><th>status</th><th>severity</th>
-<th>milestones (UTC)</th><th>time</th><th>output</th></tr></thead>
+<th>milestones (UTC)</th><th>durations</th><th>time</th><th>output</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 </body></html>
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,10 +17,18 @@ from ..errors import UsageError
 from ..store import connect_snapshot
 from .display import Html, Section, definition_list, esc, fmt_ts, notice, table
 from .paths import resolve_db
-from .query import Filters, as_list, filtered_events, frame, parse_time
+from .query import Filters, as_list, filtered_events, frame, parse_time, where_sql
 from .secrets import clean_frame, clean_text, make_redactor
 
 EVENT_LIMIT = 20000
+# A time taken from a file's mtime is not evidence of when (a copy moves it): the same test as
+# analysis.incidents.MTIME_SQL, kept here because rendering works without the analysis modules.
+MTIME_SQL = "coalesce(ts_quality = 'derived' AND ts_raw IS NULL, false)"
+TIMED_RANGE = (f"min(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_min, "
+               f"max(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_max, "
+               f"count(*) FILTER (WHERE {MTIME_SQL}) AS mtime_events")
+MTIME_FILES_SQL = ("SELECT source_path AS path, system, count(*) AS events, min(ts) AS mtime "
+                   f"FROM timeline_events WHERE {MTIME_SQL} GROUP BY ALL ORDER BY path")
 SHOWN_EVENTS = 200
 EVENT_COLUMNS = ["ts", "system", "stream", "seq", "event_type", "actor", "name", "outcome",
                  "severity", "message", "event_id"]
@@ -57,6 +66,10 @@ class Context:
     milestone_overrides: dict[str, datetime]
     params: dict[str, Any]
     cache: dict[str, Any] = field(default_factory=dict)
+    # The candidate incidents of the scope and the one this report covers (None: no narrowing).
+    incidents: pl.DataFrame | None = None
+    incident: dict[str, Any] | None = None
+    include_debug: bool = False
 
     def clean(self, value: Any) -> Any:
         return clean_text(self.redactor, value)
@@ -91,15 +104,23 @@ def context(
     severity: str = "",
     milestones: dict[str, str] | None = None,
     rules_path: str = "",
+    incident: str = "",
+    include_debug: bool = False,
     **extra: Any,
 ) -> Context:
-    """Validate the notebook parameters once and open the database read-only."""
+    """Validate the notebook parameters once and open the database read-only.
+
+    The report covers one incident of the scope: `incident` (an id from `incidentlab
+    incidents`), by default the largest; "all" keeps the whole scope. Without a title or an
+    incident id, both come from that incident (its systems and window).
+    """
     params = {
         "db": db, "incident_id": incident_id, "title": title, "start": start, "end": end,
         "pivot": pivot, "span_minutes": span_minutes, "systems": as_list(systems),
         "streams": as_list(streams), "correlation_id": correlation_id,
         "display_tz": display_tz, "redact": redact, "severity": severity,
-        "milestones": dict(milestones or {}), "rules_path": rules_path, **extra,
+        "milestones": dict(milestones or {}), "rules_path": rules_path, "incident": incident,
+        "include_debug": include_debug, **extra,
     }
     try:
         tz = ZoneInfo(display_tz or "UTC")
@@ -111,14 +132,60 @@ def context(
     overrides = {str(k): parse_time(v, f"milestones[{k}]") for k, v in (milestones or {}).items()}
     path = resolve_db(db)
     redactor = make_redactor(bool(redact))
+    con = connect_snapshot(path)
+    found, chosen = find_incidents(con, filters, str(incident or ""), rules_path or None)
+    if chosen is not None:
+        filters = narrowed(filters, chosen)
     return Context(
-        db=path, con=connect_snapshot(path), incident_id=str(incident_id or path.stem),
-        title=str(clean_text(redactor, str(title or "Incident"))), filters=filters, tz=tz,
-        redact=bool(redact),
+        db=path, con=con,
+        incident_id=str(incident_id or (chosen["incident_id"] if chosen else path.stem)),
+        title=str(clean_text(redactor, str(title or default_title(con, filters, chosen, path)))),
+        filters=filters, tz=tz, redact=bool(redact),
         redactor=redactor, severity=str(severity or ""),
         milestone_overrides={k: v for k, v in overrides.items() if v is not None},
-        params=params,
+        params=params, incidents=found, incident=chosen, include_debug=bool(include_debug),
     )
+
+
+def find_incidents(con: duckdb.DuckDBPyConnection, filters: Filters, wanted: str,
+                   rules_path: str | None) -> tuple[pl.DataFrame | None, dict[str, Any] | None]:
+    """The scope's candidate incidents and the one asked for (default: the largest)."""
+    module = analysis("incidents")
+    if module is None:
+        return None, None
+    start, end = filters.window()
+    found = module.incidents(con, rules_path=rules_path, start=start, end=end,
+                             with_alerts=analysis("metrics") is not None,
+                             systems=filters.systems or None, streams=filters.streams or None,
+                             correlation_id=filters.correlation_id)
+    if wanted == "all":
+        return found, None
+    return found, module.select(found, wanted or None)
+
+
+def narrowed(filters: Filters, incident: dict[str, Any]) -> Filters:
+    """The filters cut to the incident's window, so every section stays inside it."""
+    start, end = filters.window()
+    lo = max(t for t in (start, incident["start_ts"]) if t is not None)
+    hi = min(t for t in (end, incident["end_ts"]) if t is not None)
+    return dataclasses.replace(filters, start=lo, end=hi, pivot=None)
+
+
+def default_title(con: duckdb.DuckDBPyConnection, filters: Filters,
+                  incident: dict[str, Any] | None, path: Any) -> str:
+    """The incident's own title (systems, signals, window); without one, what the scope holds."""
+    if incident is not None:
+        return str(incident["title"])
+    start, end = filters.window()
+    where, params = where_sql(dataclasses.replace(filters, start=start, end=end, pivot=None))
+    timed = f"{where} AND" if where else " WHERE"
+    [(systems, lo, hi)] = con.execute(
+        f"SELECT list(DISTINCT system ORDER BY system), min(ts), max(ts) FROM timeline_events"
+        f"{timed} NOT {MTIME_SQL}", params).fetchall()
+    if lo is None:
+        return f"{path.stem}: no timed events in scope"
+    return (f"{', '.join(systems)}: no failure signal, {lo:%Y-%m-%d %H:%M} .. "
+            f"{hi:%Y-%m-%d %H:%M} UTC")
 
 
 # --- shared data, computed once per context -------------------------------------------------
@@ -131,7 +198,8 @@ def cached(ctx: Context, key: str, compute: Any) -> Any:
 
 
 def events(ctx: Context) -> pl.DataFrame:
-    """The events in the report window (timeline filters applied), redacted."""
+    """The events in the report window (timeline filters applied), redacted; debug events
+    (unless include_debug) and events timed by a file's mtime are left out, see `hidden`."""
 
     def compute() -> pl.DataFrame:
         timeline = analysis("timeline")
@@ -142,7 +210,7 @@ def events(ctx: Context) -> pl.DataFrame:
                 ctx.con, start=f.start, end=f.end, pivot=f.pivot, span_minutes=f.span_minutes,
                 systems=f.systems or None, projects=None, streams=f.streams or None,
                 correlation_id=f.correlation_id, event_types=None, min_severity=None,
-                limit=EVENT_LIMIT,
+                limit=EVENT_LIMIT, include_debug=ctx.include_debug,
             )
         if df is None or not set(EVENT_COLUMNS) <= set(df.columns):
             limited = Filters(**{**f.__dict__, "limit": EVENT_LIMIT})
@@ -152,27 +220,60 @@ def events(ctx: Context) -> pl.DataFrame:
     return cached(ctx, "events", compute)
 
 
+def hidden(ctx: Context) -> dict[str, Any]:
+    """What `events` leaves out in this window: debug events and events timed by file mtime."""
+    timeline = analysis("timeline")
+    if timeline is None or not hasattr(timeline, "hidden"):
+        return {"debug": 0, "mtime": 0, "mtime_files": []}
+    start, end = ctx.filters.window()
+    f = ctx.filters
+    return cached(ctx, "hidden", lambda: timeline.hidden(
+        ctx.con, start=start, end=end, systems=f.systems or None, streams=f.streams or None,
+        correlation_id=f.correlation_id))
+
+
 def milestone_frame(ctx: Context) -> pl.DataFrame:
+    """The milestones of the incident this report covers, each citing its evidence (redacted)."""
+
     def compute() -> pl.DataFrame:
-        timeline = analysis("timeline")
-        if timeline is not None:
-            return ctx.frame(timeline.milestones(ctx.con, overrides=ctx.milestone_overrides or None))
-        return pl.DataFrame(
-            {"milestone": list(ctx.milestone_overrides), "ts": list(ctx.milestone_overrides.values()),
-             "source": ["override"] * len(ctx.milestone_overrides),
-             "evidence": [""] * len(ctx.milestone_overrides)},
-            schema={"milestone": pl.String, "ts": pl.Datetime("us", "UTC"), "source": pl.String,
-                    "evidence": pl.String},
-        )
+        module = analysis("milestones")
+        overrides = ctx.milestone_overrides or None
+        if module is None:
+            return _override_frame(ctx)
+        if ctx.incident is None:
+            n = 0 if ctx.incidents is None else ctx.incidents.height
+            reason = (module.NO_SIGNAL if n == 0 else
+                      f"this report covers {n} incidents (incident=all); milestones are "
+                      "derived within one incident")
+            return ctx.frame(module.undetermined(reason, overrides))
+        f = ctx.filters
+        start, end = f.window()
+        return ctx.frame(module.milestones(
+            ctx.con, incident=ctx.incident, overrides=overrides,
+            rules_path=ctx.params.get("rules_path") or None,
+            alerts=raw_alerts(ctx) if analysis("metrics") is not None else pl.DataFrame(),
+            start=start, end=end, systems=f.systems or None, streams=f.streams or None,
+            correlation_id=f.correlation_id))
 
     return cached(ctx, "milestones", compute)
 
 
+def _override_frame(ctx: Context) -> pl.DataFrame:
+    names = list(ctx.milestone_overrides)
+    return pl.DataFrame(
+        {"milestone": names, "ts": list(ctx.milestone_overrides.values()),
+         "basis": ["override"] * len(names), "evidence": ["set by the report author"] * len(names)},
+        schema={"milestone": pl.String, "ts": pl.Datetime("us", "UTC"), "basis": pl.String,
+                "evidence": pl.String},
+    )
+
+
 def durations(ctx: Context) -> dict[str, Any]:
-    timeline = analysis("timeline")
-    if timeline is None:
+    """TTD / TTM / TTR (seconds or None), `in_order`, `violations` and the `notes` on each."""
+    module = analysis("milestones")
+    if module is None:
         return {}
-    return cached(ctx, "durations", lambda: timeline.durations(milestone_frame(ctx)))
+    return cached(ctx, "durations", lambda: module.durations(milestone_frame(ctx)))
 
 
 def classification(ctx: Context) -> Any | None:
@@ -183,14 +284,19 @@ def classification(ctx: Context) -> Any | None:
     return cached(ctx, "classify", lambda: classify.classify(ctx.con, start=start, end=end))
 
 
-def alert_frame(ctx: Context) -> pl.DataFrame | None:
+def raw_alerts(ctx: Context) -> pl.DataFrame | None:
+    """Rule firings in the report window, as evaluated (ids unredacted, for the analysis)."""
     metrics = analysis("metrics")
     if metrics is None:
         return None
     start, end = ctx.filters.window()
-    return cached(ctx, "alerts", lambda: ctx.frame(
-        metrics.evaluate_rules(ctx.con, rules_path=ctx.params.get("rules_path") or None,
-                               start=start, end=end)))
+    return cached(ctx, "raw_alerts", lambda: metrics.evaluate_rules(
+        ctx.con, rules_path=ctx.params.get("rules_path") or None, start=start, end=end))
+
+
+def alert_frame(ctx: Context) -> pl.DataFrame | None:
+    raw = raw_alerts(ctx)
+    return None if raw is None else cached(ctx, "alerts", lambda: ctx.frame(raw))
 
 
 def replay_report(ctx: Context) -> Any | None:
@@ -211,6 +317,7 @@ def severity_of(ctx: Context) -> tuple[str, str]:
 
 
 def fmt_duration(value: Any) -> str:
+    """1h 02m 03s / 4m 05s; "not determined" for None."""
     if value is None:
         return "not determined"
     seconds = value.total_seconds() if hasattr(value, "total_seconds") else float(value)
@@ -235,9 +342,9 @@ def db_info(ctx: Context) -> dict[str, Any]:
             "mirror_events": counts[1],
             "metrics": ctx.con.execute("SELECT count(*) FROM metrics").fetchall()[0][0],
             "quarantined": ctx.con.execute("SELECT count(*) FROM _load_warnings").fetchall()[0][0],
-            "systems": rows("SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
-                            "min(ts) AS ts_min, max(ts) AS ts_max FROM timeline_events "
-                            "GROUP BY system ORDER BY system"),
+            "systems": rows(f"SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
+                            f"{TIMED_RANGE} FROM timeline_events GROUP BY system ORDER BY system"),
+            "mtime_files": rows(MTIME_FILES_SQL),
             "loads": rows("SELECT loader, path, sha256, records_read, event_rows, metric_rows, "
                           "quarantined, status, CASE WHEN status <> 'ok' THEN facts->>'error' END "
                           "AS error, tz, finished_at FROM _loads ORDER BY path"),
@@ -262,4 +369,23 @@ def header(ctx: Context) -> Section:
     if ctx.filters.correlation_id:
         facts.append(("correlation id", ctx.clean(ctx.filters.correlation_id)))
     title = Html(f'<h1 class="il-title">{esc(ctx.title)}</h1>', ctx.title)
-    return Section(title, definition_list(facts, ctx.tz))
+    return Section(title, definition_list(facts, ctx.tz), incidents_notice(ctx))
+
+
+def incidents_notice(ctx: Context) -> Html | None:
+    """When the scope holds several incidents: say so, name them, and say which one is shown."""
+    found = ctx.incidents
+    if found is None or found.height <= 1:
+        return None
+    shown = ctx.incident["incident_id"] if ctx.incident else None
+    listed = found.sort("rank").head(10)
+    names = "; ".join(
+        f"{r['incident_id']} ({r['signals']} signals, {ctx.ts(r['first_ts'])} .. "
+        f"{ctx.ts(r['end_ts'])}){' <- this report' if r['incident_id'] == shown else ''}"
+        for r in listed.iter_rows(named=True))
+    more = f"; and {found.height - listed.height} more" if found.height > listed.height else ""
+    which = (f"This report covers {shown}" + (" (the largest)" if not ctx.params.get("incident")
+                                              else "") if shown else
+             "This report covers all of them (incident=all) and derives no milestone")
+    return notice(f"The scope holds {found.height} candidate incidents: {ctx.clean(names)}{more}. "
+                  f"{which}; render another with -p incident=ID.", "warning")

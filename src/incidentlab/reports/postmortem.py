@@ -41,21 +41,34 @@ def pm_summary(ctx: Context) -> Section:
     df = events(ctx)
     sev, reason = severity_of(ctx)
     ms = milestone_frame(ctx)
-    first = df["ts"].min() if not df.is_empty() else None
-    last = df["ts"].max() if not df.is_empty() else None
+    timed = df.filter(pl.col("ts").is_not_null())
+    first = timed["ts"].min() if not timed.is_empty() else None
+    last = timed["ts"].max() if not timed.is_empty() else None
     d = durations(ctx)
     facts = [
         ("severity", f"{sev} ({reason})"),
-        ("evidence window", f"{ctx.ts(first)} .. {ctx.ts(last)}" if first else "no events"),
+        ("evidence window", f"{ctx.ts(first)} .. {ctx.ts(last)}" if first else "no timed events"),
         ("systems involved", ", ".join(sorted(df["system"].unique().drop_nulls().to_list()))),
         ("milestones found",
          ", ".join(ms.filter(pl.col("ts").is_not_null())["milestone"].to_list()) or "none"),
-        ("time to resolve", fmt_duration(d.get("time_to_resolve")) if d else "not determined"),
+        *duration_facts(d),
     ]
     return Section(
         definition_list(facts, ctx.tz),
         prompt("Two or three sentences: what happened, to whom, for how long, how it ended."),
     )
+
+
+def duration_facts(d: dict[str, Any]) -> list[tuple[str, str]]:
+    """TTD / TTM / TTR as facts: a duration, or why there is none (never a negative number)."""
+    facts = []
+    for key in ("time_to_detect", "time_to_mitigate", "time_to_resolve"):
+        value = d.get(key) if d else None
+        note = (d.get("notes") or {}).get(key, "") if d else "analysis not available"
+        label = key.replace("_", " ")
+        facts.append((label, fmt_duration(value) if value is not None else
+                      f"not determined ({note})" if note else "not determined"))
+    return facts
 
 
 def pm_impact(ctx: Context) -> Section:
@@ -82,15 +95,18 @@ def pm_detection(ctx: Context) -> Section:
     ms = milestone_frame(ctx)
     d = durations(ctx)
     parts: list[Any] = []
-    detected = ms.filter(pl.col("milestone").str.to_lowercase().str.contains("detect"))
-    if not detected.is_empty():
-        row = detected.row(0, named=True)
-        parts.append(paragraph(f"Detected at {ctx.ts(row['ts'])} (from {row['source']}): "
+    detected = ms.filter(pl.col("milestone") == "detected")
+    row = detected.row(0, named=True) if not detected.is_empty() else None
+    if row is not None and row["ts"] is not None:
+        cited = (f"event {row['event_id']}, {row['source']} record {row['record_no']}"
+                 if row.get("event_id") else row.get("basis"))
+        parts.append(paragraph(f"Detected at {ctx.ts(row['ts'])} ({cited}): "
                                f"{ctx.clean(row['evidence'])}"))
     else:
-        parts.append(notice("No detection time in the evidence.", "empty"))
+        why = f": {ctx.clean(row['evidence'])}" if row is not None else ""
+        parts.append(notice(f"Detection not determined from the evidence{why}.", "empty"))
     if d:
-        parts.append(paragraph(f"Time to detect: {fmt_duration(d.get('time_to_detect'))}."))
+        parts.append(paragraph(f"Time to detect: {duration_facts(d)[0][1]}."))
     fired = alert_frame(ctx)
     if fired is not None and not fired.is_empty() and "first_fired" in fired.columns:
         first = fired.sort("first_fired").row(0, named=True)
@@ -180,9 +196,24 @@ def provenance(ctx: Context) -> Section:
     })
     return Section(
         ctx.table(loads, "Evidence files (sha256 of each file as ingested)"),
+        mtime_files(ctx),
         definition_list(facts, ctx.tz),
         table(params, ctx.tz, caption="Report parameters"),
     )
+
+
+def mtime_files(ctx: Context) -> Any:
+    """The files whose event times are their mtime: not evidence of when anything happened."""
+    files = pl.DataFrame(db_info(ctx).get("mtime_files") or [], infer_schema_length=None)
+    if files.is_empty():
+        return notice("No event time comes from a file's mtime.", "ok")
+    return Section(
+        notice(f"{files['events'].sum()} events in {len(files)} files take their time from the "
+               "file's modification time (derived, no time in the record): a copy without "
+               "`cp -p` moves them to the "
+               "copy's time. They are left out of the timeline, the evidence window, the "
+               "charts' axes, incidents and milestones.", "warning"),
+        ctx.table(files, "Files whose event times come from file mtime"))
 
 
 def summary(ctx: Context) -> Summary:
@@ -196,9 +227,13 @@ def summary(ctx: Context) -> Summary:
         "severity": sev,
         "severity_reason": reason,
         "events": len(events(ctx)),
+        "incidents_in_scope": 0 if ctx.incidents is None else ctx.incidents.height,
         "milestones": {m: ts.isoformat() if isinstance(ts, datetime) else None
                        for m, ts in ms.select("milestone", "ts").iter_rows()},
-        "durations": {k: (v.total_seconds() if hasattr(v, "total_seconds") else v)
-                      for k, v in d.items()},
+        "milestone_basis": dict(ms.select("milestone", "basis").iter_rows())
+        if "basis" in ms.columns else {},
+        "durations": {k: d.get(k) for k in ("time_to_detect", "time_to_mitigate",
+                                            "time_to_resolve", "in_order", "violations")
+                      if k in d},
     })
 

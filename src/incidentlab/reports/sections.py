@@ -10,6 +10,7 @@ from . import figures
 from .context import (
     EVENT_COLUMNS,
     EVENT_LIMIT,
+    MTIME_SQL,
     SHOWN_EVENTS,
     Context,
     alert_frame,
@@ -18,14 +19,16 @@ from .context import (
     db_info,
     durations,
     events,
-    fmt_duration,
     header,
+    hidden,
     milestone_frame,
     missing,
     replay_report,
 )
 from .display import Figure, Section, definition_list, notice, paragraph
 from .postmortem import (
+    duration_facts,
+    mtime_files,
     pm_actions,
     pm_contributing,
     pm_detection,
@@ -73,7 +76,9 @@ def coverage(ctx: Context) -> Section:
         return Section(notice("The database holds no events.", "empty"))
     fig = Figure(figures.coverage(systems, ctx.tz), "coverage")
     per_stream = frame(ctx.con,
-        "SELECT system, stream, count(*) AS events, min(ts) AS first, max(ts) AS last, "
+        "SELECT system, stream, count(*) AS events, "
+        f"min(ts) FILTER (WHERE NOT {MTIME_SQL}) AS first, "
+        f"max(ts) FILTER (WHERE NOT {MTIME_SQL}) AS last, "
         "count(*) FILTER (WHERE severity IN ('error', 'critical')) AS errors "
         "FROM timeline_events GROUP BY system, stream ORDER BY system, first"
     )
@@ -95,6 +100,7 @@ def time_quality(ctx: Context) -> Section:
         paragraph("How each time was obtained: exact (the source wrote a zone), assumed_utc, "
                   "assumed_local (converted with --tz), derived or missing."),
         ctx.table(quality, "Timestamp quality per system"),
+        mtime_files(ctx),
         ctx.table(types, "Event types per system", max_rows=100),
     )
 
@@ -123,7 +129,7 @@ def swimlane(ctx: Context) -> Section:
     shown, dropped = figures.thin(df)
     fig = figures.swimlane(shown, ctx.tz, milestones=milestone_frame(ctx),
                            title=f"{ctx.title}: events by system and stream")
-    parts: list[Any] = [Figure(fig, "swimlane")]
+    parts: list[Any] = [Figure(fig, "swimlane"), *hidden_notices(ctx)]
     if dropped:
         parts.append(notice(f"{dropped} info/debug events thinned out of the chart (all "
                             "warnings and errors are shown).", "note"))
@@ -133,23 +139,41 @@ def swimlane(ctx: Context) -> Section:
     return Section(*parts)
 
 
+def hidden_notices(ctx: Context) -> list[Any]:
+    """Say what the timeline leaves out: debug events, and events timed by a file's mtime."""
+    left = hidden(ctx)
+    parts: list[Any] = []
+    if left["debug"] and not ctx.include_debug:
+        parts.append(notice(f"{left['debug']} debug events are not shown (include_debug=true "
+                            "shows them).", "note"))
+    if left["mtime"]:
+        files = ", ".join(str(ctx.clean(f)) for f in left["mtime_files"][:5])
+        parts.append(notice(f"{left['mtime']} events are not placed on the time line: their "
+                            f"time is a file's mtime, not evidence ({files}).", "note"))
+    return parts
+
+
 def key_moments(ctx: Context) -> Section:
     ms = milestone_frame(ctx)
     parts: list[Any] = []
-    if analysis("timeline") is None:
-        parts.append(missing("timeline"))
+    if analysis("milestones") is None:
+        parts.append(missing("milestones"))
     if ms.is_empty():
         parts.append(notice("No milestone could be derived from the evidence.", "empty"))
     else:
-        parts.append(ctx.table(ms, "Milestones (source: rule or author override)"))
+        shown = ms.select([c for c in ("milestone", "ts", "basis", "system", "source",
+                                       "record_no", "event_id", "evidence") if c in ms.columns])
+        parts.append(ctx.table(shown, "Milestones: each cites the event it comes from "
+                                      "(docs/milestones.md)"))
     d = durations(ctx)
     if d:
         parts.append(definition_list([
-            ("time to detect", fmt_duration(d.get("time_to_detect"))),
-            ("time to mitigate", fmt_duration(d.get("time_to_mitigate"))),
-            ("time to resolve", fmt_duration(d.get("time_to_resolve"))),
-            ("milestones in order", "yes" if d.get("in_order") else "NO: check the overrides"),
+            *duration_facts(d),
+            ("milestones in order", "yes" if d.get("in_order") else "NO"),
         ], ctx.tz))
+        for violation in d.get("violations") or []:
+            parts.append(notice(f"Milestones out of order: {violation}; the durations it "
+                                "touches are not shown.", "warning"))
     return Section(*parts)
 
 
@@ -227,6 +251,12 @@ def trends(ctx: Context, every: str = "") -> Section:
     if metrics is None:
         return Section(missing("metrics"))
     start, end = ctx.filters.window()
+    df_events = events(ctx)
+    timed = df_events.filter(pl.col("ts").is_not_null())
+    if start is None and not timed.is_empty():
+        start = timed["ts"].min()  # axes from the evidence, never from a file's mtime
+    if end is None and not timed.is_empty():
+        end = timed["ts"].max()
     every = every or _bucket(ctx)
     df = metrics.trend(ctx.con, every=every, by="system", event_types=None, start=start, end=end)
     if df.is_empty():
