@@ -58,6 +58,10 @@ def test_limit_keeps_newest_in_chronological_order(tmp_path):
     insert(con, [{"ts": at(i), "event_id": f"x{i}"} for i in range(10)])
     out = timeline(con, limit=3)
     assert out["event_id"].to_list() == ["x7", "x8", "x9"]
+    insert(con, [{"ts": at(9), "event_id": "x9b"}, {"ts": None, "event_id": "untimed"}])
+    # a tie at the N-th newest time: both kept, in position order (x9b is position 1)
+    assert timeline(con, limit=2)["event_id"].to_list() == ["x9b", "x9"]
+    assert timeline(con, limit=20)["event_id"].to_list()[-1] == "untimed"  # fills a short list
 
 
 def test_debug_and_mtime_events_are_hidden_unless_asked(tmp_path):

@@ -67,16 +67,23 @@ def timeline(
         f"SELECT {TIMELINE_COLUMNS}, {SOURCE_RANK_SQL} AS source_rank "
         f"FROM timeline_events {where.sql()}"
     )
+    params = where.params
     if limit is not None:
-        sql = (
-            f"SELECT * FROM (SELECT * FROM ({base}) "
-            f"ORDER BY ts DESC NULLS LAST, source_rank DESC, system DESC, source DESC, "
-            f"stream DESC, position DESC, record_no DESC, event_id DESC LIMIT {int(limit)}) "
-            f"ORDER BY {ORDER}"
-        )
+        n = int(limit)
+        newest = (f"ORDER BY ts DESC NULLS LAST, source_rank DESC, system DESC, source DESC, "
+                  f"stream DESC, position DESC, record_no DESC, event_id DESC LIMIT {n}")
+        # A top-N on ts alone first: with the N-th newest time as a bound the scan skips the
+        # older row groups (events are stored in time order); untimed rows only fill a short list.
+        timed = where.sql("AND") if where.parts else ""
+        [(count, lo)] = con.execute(
+            f"SELECT count(*), min(ts) FROM (SELECT ts FROM timeline_events WHERE ts IS NOT NULL "
+            f"{timed} ORDER BY ts DESC LIMIT {n})", where.params).fetchall()
+        bound = "WHERE ts >= ?" if count >= n else ""
+        params = [*where.params, lo] if count >= n else where.params
+        sql = f"SELECT * FROM (SELECT * FROM ({base}) {bound} {newest}) ORDER BY {ORDER}"
     else:
         sql = f"{base} ORDER BY {ORDER}"
-    return frame(con, sql, where.params).drop("source_rank")
+    return frame(con, sql, params).drop("source_rank")
 
 
 def hidden(con: duckdb.DuckDBPyConnection, **filters: Any) -> dict[str, Any]:
