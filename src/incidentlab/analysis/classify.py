@@ -13,6 +13,7 @@ import polars as pl
 
 from ..errors import UsageError
 from ._sql import Where, frame, quote
+from .metrics import cite_event, evaluate_rules, load_rules
 
 SEVERITY_ORDER = {"SEV1": 1, "SEV2": 2, "SEV3": 3}
 # The CodingBuddy playbook's definitions (000_2b1888b16b525627.txt lines 4-6).
@@ -25,12 +26,13 @@ SEV_DEFINITIONS = {
 WEIGHT_SQL = ("sum(CASE severity WHEN 'critical' THEN 3 WHEN 'error' THEN 2 WHEN 'warning' "
               "THEN 1 WHEN 'debug' THEN 0.1 ELSE 0.5 END)")
 MAX_EVIDENCE = 20
+EVIDENCE_SHOWN = 5
 MODE_SCHEMA = {
     "mode": pl.Utf8, "system": pl.Utf8, "title": pl.Utf8, "score": pl.Float64,
     "n_events": pl.Int64, "first_seen": pl.Datetime("us", "UTC"),
     "last_seen": pl.Datetime("us", "UTC"), "evidence_event_ids": pl.List(pl.Utf8),
-    "severity": pl.Utf8, "severity_reason": pl.Utf8, "runbook_section": pl.Utf8,
-    "recovery_steps": pl.List(pl.Utf8),
+    "evidence": pl.Utf8, "severity": pl.Utf8, "severity_reason": pl.Utf8,
+    "runbook_section": pl.Utf8, "recovery_steps": pl.List(pl.Utf8),
 }
 
 
@@ -41,18 +43,47 @@ class Classification:
     severity_reason: str
 
 
+def catalog_path() -> Path:
+    return Path(str(resources.files("incidentlab") / "rules" / "failure_modes.toml"))
+
+
 def load_catalog(path: str | Path | None = None) -> list[dict[str, Any]]:
-    source = Path(path) if path else Path(
-        str(resources.files("incidentlab") / "rules" / "failure_modes.toml"))
-    try:
-        modes = tomllib.loads(source.read_text(encoding="utf-8")).get("mode", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read failure-mode catalog {source}: {exc}",
-                         hint="check the file path and its TOML syntax") from exc
+    """The failure modes of a catalog file and the files it includes (`include = [...]`,
+    relative to it; the shipped catalog includes the generic modes, generic_modes.toml).
+
+    A mode's `defer_to` names modes whose systems it leaves to them (resolved here into
+    `_defer_systems`); a named mode that is not loaded defers nothing.
+    """
+    source = Path(path) if path else catalog_path()
+    modes = _read_catalog(source, set())
+    seen: set[str] = set()
     for mode in modes:
+        if not mode.get("id") or mode["id"] in seen:
+            raise UsageError(f"{source}: mode without id or duplicate id {mode.get('id')!r}",
+                             hint="give every [[mode]] a unique id")
+        seen.add(mode["id"])
         if mode.get("severity") not in SEVERITY_ORDER:
             raise UsageError(f"{source}: mode {mode.get('id')} has no SEV1-3 severity",
                              hint="set severity = 'SEV1' | 'SEV2' | 'SEV3'")
+    systems = {m["id"]: m.get("system") for m in modes}
+    for mode in modes:
+        mode["_defer_systems"] = sorted(
+            {systems[m] for m in mode.get("defer_to", []) if systems.get(m)})
+    return modes
+
+
+def _read_catalog(source: Path, seen: set[Path]) -> list[dict[str, Any]]:
+    if source.resolve() in seen:
+        raise UsageError(f"{source} includes itself", hint="remove the include cycle")
+    seen.add(source.resolve())
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read failure-mode catalog {source}: {exc}",
+                         hint="check the file path and its TOML syntax") from exc
+    modes = list(data.get("mode", []))
+    for name in data.get("include", []):
+        modes += _read_catalog(source.parent / name, seen)
     return modes
 
 
@@ -77,6 +108,9 @@ def signature_sql(mode: dict[str, Any]) -> str:
     parts = []
     if mode.get("system"):
         parts.append(f"system = {quote(mode['system'])}")
+    deferred = mode.get("_defer_systems") or []
+    if deferred:
+        parts.append(f"system NOT IN ({', '.join(quote(s) for s in deferred)})")
     if any_of:
         parts.append(" OR ".join(any_of))
     if mode.get("where"):
@@ -88,32 +122,22 @@ def signature_sql(mode: dict[str, Any]) -> str:
 
 def classify(
     con: duckdb.DuckDBPyConnection, *, start: Any = None, end: Any = None,
-    catalog_path: str | Path | None = None,
+    catalog_path: str | Path | None = None, rules_path: str | Path | None = None,
 ) -> Classification:
-    """Rank the failure modes the evidence matches (score = severity-weighted event count)."""
+    """Rank the failure modes the evidence matches (score = severity-weighted event count).
+
+    A mode matches events by its signature, or (`rules = [...]`) by the evidence of those alert
+    rules when they fired in the window (a doom loop is a pattern, not one event); `min_events`
+    asks for that many evidence events before the mode counts.
+    """
     window = Where().within("ts", start, end)
+    catalog = load_catalog(catalog_path)
+    fired = _rule_evidence(con, catalog, start, end, rules_path)
     rows = []
-    for mode in load_catalog(catalog_path):
-        where = Where()
-        where.parts, where.params = [*window.parts, signature_sql(mode)], list(window.params)
-        stats = frame(con, f"""
-            SELECT count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
-                   max(ts) AS last_seen, count(DISTINCT stream) AS streams,
-                   count(DISTINCT project) AS projects,
-                   list(event_id ORDER BY ts NULLS LAST, event_id)[1:{MAX_EVIDENCE}] AS ids
-            FROM timeline_events {where.sql()}""", where.params).row(0, named=True)
-        if not stats["n"]:
-            continue
-        severity, reason = _mode_severity(con, mode, where, stats)
-        rows.append({
-            "mode": mode["id"], "system": mode.get("system"), "title": mode.get("title"),
-            "score": float(stats["score"]), "n_events": stats["n"],
-            "first_seen": stats["first_seen"], "last_seen": stats["last_seen"],
-            "evidence_event_ids": stats["ids"], "severity": severity,
-            "severity_reason": reason,
-            "runbook_section": f"{mode['runbook']}:{mode['line']} {mode.get('quote', '')}",
-            "recovery_steps": list(mode.get("recovery", [])),
-        })
+    for mode in catalog:
+        row = _match(con, mode, window, fired.get(mode["id"], []))
+        if row is not None:
+            rows.append(row)
     modes = pl.DataFrame(rows, schema=MODE_SCHEMA)
     if not modes.height:
         return Classification(modes, None, "no failure mode of the runbooks matched the evidence")
@@ -121,14 +145,82 @@ def classify(
     worst = min(modes["severity"].to_list(), key=SEVERITY_ORDER.__getitem__)
     drivers = modes.filter(pl.col("severity") == worst).sort("score", descending=True)
     lead = drivers.row(0, named=True)
+    first = lead["evidence"].split("; ")[0] if lead["evidence"] else "?"
     reason = (
         f"{worst} ({SEV_DEFINITIONS[worst]}, CodingBuddy playbook): {lead['mode']} — "
-        f"{lead['severity_reason']}; {lead['n_events']} event(s), first "
-        f"{lead['evidence_event_ids'][0] if lead['evidence_event_ids'] else '?'}"
+        f"{lead['severity_reason']}; {lead['n_events']} event(s), first {first}"
     )
     if drivers.height > 1:
         reason += f"; also {', '.join(drivers['mode'].to_list()[1:4])}"
     return Classification(modes, worst, reason)
+
+
+def _rule_evidence(
+    con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], start: Any, end: Any,
+    rules_path: str | Path | None,
+) -> dict[str, list[str]]:
+    """mode id -> event ids of the alerts of the rules it names (one evaluation for all)."""
+    wanted = {rid for mode in catalog for rid in mode.get("rules", [])}
+    if not wanted:
+        return {}
+    rules = [r for r in load_rules(rules_path) if r["id"] in wanted]
+    alerts = evaluate_rules(con, rules=rules, start=start, end=end) if rules else None
+    ids: dict[str, list[str]] = {}
+    if alerts is None or not alerts.height:
+        return ids
+    by_rule: dict[str, list[str]] = {}
+    for row in alerts.iter_rows(named=True):
+        by_rule.setdefault(row["rule"], []).extend(row["event_ids"])
+    for mode in catalog:
+        found = [i for rid in mode.get("rules", []) for i in by_rule.get(rid, [])]
+        if found:
+            ids[mode["id"]] = sorted(set(found))
+    return ids
+
+
+def _match(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,
+           alert_ids: list[str]) -> dict[str, Any] | None:
+    """The mode's row when the evidence matches it, else None."""
+    signature = signature_sql(mode)
+    condition = signature
+    if alert_ids:
+        listed = ", ".join(quote(i) for i in alert_ids)
+        condition = f"({signature}) OR event_id IN ({listed})"
+    where = Where()
+    where.parts, where.params = [*window.parts, condition], list(window.params)
+    stats = frame(con, f"""
+        SELECT count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
+               max(ts) AS last_seen, count(DISTINCT stream) AS streams,
+               count(DISTINCT project) AS projects,
+               string_agg(DISTINCT system, ',' ORDER BY system) AS systems,
+               list(event_id ORDER BY ts NULLS LAST, event_id)[1:{MAX_EVIDENCE}] AS ids,
+               list(ts ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS times,
+               list(ts_quality ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS qualities
+        FROM timeline_events {where.sql()}""", where.params).row(0, named=True)
+    if not stats["n"] or stats["n"] < int(mode.get("min_events", 1)):
+        return None
+    severity, reason = _mode_severity(con, mode, where, stats)
+    return {
+        "mode": mode["id"], "system": mode.get("system") or stats["systems"],
+        "title": mode.get("title"), "score": float(stats["score"]), "n_events": stats["n"],
+        "first_seen": stats["first_seen"], "last_seen": stats["last_seen"],
+        "evidence_event_ids": stats["ids"], "evidence": _evidence(stats),
+        "severity": severity, "severity_reason": reason,
+        "runbook_section": _section(mode), "recovery_steps": list(mode.get("recovery", [])),
+    }
+
+
+def _evidence(stats: dict[str, Any]) -> str:
+    pairs = [cite_event(i, t, q)
+             for i, t, q in zip(stats["ids"], stats["times"], stats["qualities"], strict=False)]
+    more = stats["n"] - len(pairs)
+    return "; ".join(pairs) + (f"; +{more} more" if more > 0 else "")
+
+
+def _section(mode: dict[str, Any]) -> str:
+    if not mode.get("runbook"):
+        return "no runbook line: a toolkit mode (see its recovery steps)"
+    return f"{mode['runbook']}:{mode['line']} {mode.get('quote', '')}"
 
 
 def _mode_severity(

@@ -15,16 +15,20 @@ from ..errors import UsageError
 from ._sql import Where, frame, interval, quote, to_ts
 
 LEVELS = {"warn": 1, "page": 2, "critical": 3}
-KINDS = ("count", "ratio", "baseline", "consecutive", "absence", "duration", "metric")
+KINDS = ("count", "ratio", "baseline", "consecutive", "absence", "duration", "metric", "outlier",
+         "sequence")
+REQUIRED = {"ratio": ("numerator",), "duration": ("opener", "closer"), "metric": ("metric",),
+            "sequence": ("anchor", "follower")}
 GROUPABLE = {"system", "source", "stream", "project", "actor", "name", "event_type",
              "correlation_id", "source_path", "error_code", "error_category"}
 ALERT_SCHEMA = {
     "rule": pl.Utf8, "title": pl.Utf8, "system": pl.Utf8, "group": pl.Utf8, "level": pl.Utf8,
     "first_fired": pl.Datetime("us", "UTC"), "last_fired": pl.Datetime("us", "UTC"),
     "cleared": pl.Datetime("us", "UTC"), "peak": pl.Float64, "event_ids": pl.List(pl.Utf8),
-    "runbook": pl.Utf8,
+    "evidence": pl.Utf8, "runbook": pl.Utf8,
 }
 MAX_EVIDENCE_IDS = 50
+EVIDENCE_SHOWN = 5  # "id @ time" pairs spelled out in the `evidence` column
 
 
 def trend(
@@ -78,15 +82,15 @@ def default_rules_path() -> Path:
 
 
 def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """The rule dicts of a rules file (the shipped default when no path is given), validated."""
+    """The rule dicts of a rules file (the shipped default when no path is given), validated.
+
+    A file may `include = ["other.toml"]` (paths relative to it): the shipped default includes
+    the generic rules (generic_rules.toml). A rule's `defer_to` names rules whose systems it
+    leaves to them (their runbook's own rule for the same signal); a named rule that is not
+    loaded defers nothing.
+    """
     source = Path(path) if path is not None else default_rules_path()
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"no rules file at {source}", hint="check the --rules path") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{source} is not valid TOML: {exc}", hint="fix the file") from exc
-    rules = data.get("rule", [])
+    rules = _read_rules(source, set())
     seen: set[str] = set()
     for rule in rules:
         rid = rule.get("id")
@@ -94,20 +98,52 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
             raise UsageError(f"{source}: rule without id or duplicate id {rid!r}",
                              hint="give every [[rule]] a unique id")
         seen.add(rid)
-        if rule.get("kind") not in KINDS:
-            raise UsageError(f"{source}: rule {rid} has kind {rule.get('kind')!r}",
-                             hint=f"use one of {', '.join(KINDS)}")
-        if not rule.get("levels"):
-            raise UsageError(f"{source}: rule {rid} has no levels", hint="add levels = [...]")
-        for level in rule["levels"]:
-            if level.get("level") not in LEVELS:
-                raise UsageError(f"{source}: rule {rid} level {level.get('level')!r}",
-                                 hint="levels are warn, page or critical")
-        for column in rule.get("group_by", []):
-            if rule["kind"] != "metric" and column not in GROUPABLE:
-                raise UsageError(f"{source}: rule {rid} groups by {column!r}",
-                                 hint=f"use columns among {sorted(GROUPABLE)}")
+        _validate(source, rule)
+    systems = {r["id"]: _systems(r) for r in rules}
+    for rule in rules:
+        rule["_defer_systems"] = sorted(
+            {s for rid in rule.get("defer_to", []) for s in systems.get(rid, [])})
     return rules
+
+
+def _read_rules(source: Path, seen: set[Path]) -> list[dict[str, Any]]:
+    if source.resolve() in seen:
+        raise UsageError(f"{source} includes itself", hint="remove the include cycle")
+    seen.add(source.resolve())
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UsageError(f"no rules file at {source}", hint="check the --rules path") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source} is not valid TOML: {exc}", hint="fix the file") from exc
+    rules = list(data.get("rule", []))
+    for name in data.get("include", []):
+        rules += _read_rules(source.parent / name, seen)
+    return rules
+
+
+def _validate(source: Path, rule: dict[str, Any]) -> None:
+    rid, kind = rule["id"], rule.get("kind")
+    if kind not in KINDS:
+        raise UsageError(f"{source}: rule {rid} has kind {kind!r}",
+                         hint=f"use one of {', '.join(KINDS)}")
+    for key in REQUIRED.get(kind, ()):
+        if not rule.get(key):
+            raise UsageError(f"{source}: {kind} rule {rid} needs `{key}`", hint="add it")
+    if not rule.get("levels"):
+        raise UsageError(f"{source}: rule {rid} has no levels", hint="add levels = [...]")
+    for level in rule["levels"]:
+        if level.get("level") not in LEVELS:
+            raise UsageError(f"{source}: rule {rid} level {level.get('level')!r}",
+                             hint="levels are warn, page or critical")
+    for column in rule.get("group_by", []):
+        if kind != "metric" and column not in GROUPABLE:
+            raise UsageError(f"{source}: rule {rid} groups by {column!r}",
+                             hint=f"use columns among {sorted(GROUPABLE)}")
+
+
+def _systems(rule: dict[str, Any]) -> list[str]:
+    return list(rule.get("systems") or ([rule["system"]] if rule.get("system") else []))
 
 
 def redaction_patterns(path: str | Path | None = None) -> list[str]:
@@ -153,10 +189,60 @@ def evaluate_rules(
         ctx.close()
     if not frames:
         return pl.DataFrame(schema=ALERT_SCHEMA)
-    out = pl.concat(frames, how="vertical")
+    out = _cite(con, pl.concat(frames, how="vertical"))
     rank = pl.col("level").replace_strict(LEVELS, return_dtype=pl.Int32)
     # A group that reached page also shows its warn row; keep both, most severe first.
     return out.sort([rank, "first_fired"], descending=[True, False]).select(list(ALERT_SCHEMA))
+
+
+def _cite(con: duckdb.DuckDBPyConnection, out: pl.DataFrame) -> pl.DataFrame:
+    """Add `evidence` ("id @ time" of the first events) and, for rules that are not tied to one
+    system, the system(s) of the evidence: one lookup for all fired rows."""
+    ids = sorted({i for row in out["event_ids"].to_list() for i in row})
+    con.register("_il_cited", pl.DataFrame({"event_id": ids}, schema={"event_id": pl.Utf8}))
+    try:
+        found = frame(con, """SELECT e.event_id, e.ts, e.system, e.ts_quality FROM events e
+                               JOIN _il_cited USING (event_id)""")
+    finally:
+        con.unregister("_il_cited")
+    ids_found = found["event_id"].to_list()
+    ts = dict(zip(ids_found, found["ts"].to_list(), strict=True))
+    system = dict(zip(ids_found, found["system"].to_list(), strict=True))
+    quality = dict(zip(ids_found, found["ts_quality"].to_list(), strict=True))
+
+    def in_time_order(row: list[str]) -> list[str]:
+        return sorted(row, key=lambda i: (ts.get(i) is None, ts.get(i) or 0, i))
+
+    def cite(i: str) -> str:
+        if i not in ts:
+            return i  # not an event (a metric row: path:record)
+        return cite_event(i, ts[i], quality[i])
+
+    def evidence(row: list[str]) -> str:
+        shown = [cite(i) for i in row[:EVIDENCE_SHOWN]]
+        more = len(row) - EVIDENCE_SHOWN
+        return "; ".join(shown) + (f"; +{more} more" if more > 0 else "")
+
+    def systems(row: list[str]) -> str | None:
+        names = sorted({system[i] for i in row if system.get(i)})
+        return ",".join(names) or None
+
+    out = out.with_columns(
+        pl.col("event_ids").map_elements(in_time_order, return_dtype=pl.List(pl.Utf8)))
+    return out.with_columns(
+        pl.col("event_ids").map_elements(evidence, return_dtype=pl.Utf8).alias("evidence"),
+        pl.coalesce(pl.col("system"),
+                    pl.col("event_ids").map_elements(systems, return_dtype=pl.Utf8))
+        .alias("system"),
+    )
+
+
+def cite_event(event_id: str, ts: datetime | None, quality: str | None) -> str:
+    """Cite an event as "id @ time", saying when the time is not its own (a file's or header's)."""
+    if ts is None:
+        return f"{event_id} (no time recorded)"
+    note = " (derived time)" if quality == "derived" else ""
+    return f"{event_id} @ {ts.isoformat()}{note}"
 
 
 def max_level(alerts: pl.DataFrame) -> str | None:
@@ -170,14 +256,31 @@ class _Context:
                  data_end: datetime) -> None:
         self.con, self.start, self.end, self.data_end = con, start, end, data_end
         self.spans: dict[str, str] = {}  # duration rule id -> temp table of its spans
+        self.calls: str | None = None  # temp table of tool calls, for rules `with_call`
+
+    def calls_table(self) -> str:
+        """(stream, correlation_id) -> tool_name, call_args of the tool calls, built once."""
+        if self.calls is None:
+            self.calls = "_il_calls"
+            self.con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE {self.calls} AS
+                SELECT stream, correlation_id, any_value(name) AS tool_name,
+                       any_value(trim(message)) AS call_args
+                FROM timeline_events
+                WHERE event_type IN ('tool.proposed', 'tool.call') AND correlation_id IS NOT NULL
+                GROUP BY stream, correlation_id""")
+        return self.calls
 
     def close(self) -> None:
-        for table in self.spans.values():
+        for table in [*self.spans.values(), *([self.calls] if self.calls else [])]:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _selector(rule: dict[str, Any]) -> str:
-    """The rows a rule looks at: event types (prefix with `.*`), raw names, system, extra SQL."""
+    """The rows a rule looks at: event types (prefix with `.*`), raw names, system, extra SQL.
+
+    Systems a rule defers to (`defer_to`, resolved by load_rules) are left out.
+    """
     parts = []
     types = rule.get("event_types", [])
     raws = rule.get("raw_types", [])
@@ -186,9 +289,12 @@ def _selector(rule: dict[str, Any]) -> str:
     alternatives += [f"event_type_raw = {quote(t)}" for t in raws]
     if alternatives:
         parts.append(" OR ".join(alternatives))
-    systems = rule.get("systems") or ([rule["system"]] if rule.get("system") else [])
+    systems = _systems(rule)
     if systems:
         parts.append(f"system IN ({', '.join(quote(s) for s in systems)})")
+    deferred = rule.get("_defer_systems") or []
+    if deferred:
+        parts.append(f"system NOT IN ({', '.join(quote(s) for s in deferred)})")
     if rule.get("where"):
         parts.append(rule["where"])
     return " AND ".join(f"({p})" for p in parts) or "true"
@@ -216,23 +322,27 @@ def _condition(level: dict[str, Any], column: str = "value") -> str:
 def _rows(ctx: _Context, rule: dict[str, Any]) -> str:
     """The rule's selected rows in the evaluation range, with its group column.
 
-    `with_tool_name` adds `tool`: the row's name or, for results that do not carry it
-    (CodingBuddy ToolResult), the name of the proposal/call with the same invocation id.
+    `with_call` (or the older `with_tool_name`) adds, from the call with the same stream and
+    correlation id (tool.proposed / tool.call): `tool`, the row's name or the call's (CodingBuddy
+    ToolResult rows carry none), and `call_args`, the call's message (its arguments as the loader
+    wrote them) with runs of white space collapsed. With `call_where` (SQL over tool_name and
+    call_args, the message only trimmed) only rows whose call matches are kept.
     """
     rows = (
         f"SELECT *, {_group(rule)} AS grp FROM timeline_events "
         f"WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end AND ({_selector(rule)})"
     )
-    if not rule.get("with_tool_name"):
+    if not (rule.get("with_call") or rule.get("with_tool_name")):
         return rows
+    calls, join = ctx.calls_table(), "LEFT JOIN"
+    if rule.get("call_where"):
+        calls, join = f"(SELECT * FROM {calls} WHERE {rule['call_where']})", "JOIN"
+    # White space is collapsed on the joined rows only (a regex over every call is the cost).
     return f"""
-        SELECT r.*, coalesce(r.name, t.tool_name) AS tool
-        FROM ({rows}) r LEFT JOIN (
-            SELECT stream, correlation_id, any_value(name) AS tool_name FROM timeline_events
-            WHERE event_type IN ('tool.proposed', 'tool.call') AND name IS NOT NULL
-              AND correlation_id IS NOT NULL
-            GROUP BY stream, correlation_id
-        ) t ON t.stream = r.stream AND t.correlation_id = r.correlation_id"""
+        SELECT r.*, coalesce(r.name, t.tool_name) AS tool,
+               regexp_replace(t.call_args, '\\s+', ' ', 'g') AS call_args
+        FROM ({rows}) r {join} {calls} t
+          ON t.stream = r.stream AND t.correlation_id = r.correlation_id"""
 
 
 def _window_frame(window: str) -> str:
@@ -242,18 +352,35 @@ def _window_frame(window: str) -> str:
 
 
 def _points_count(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """Events in a sliding window per group; with `key`, per group and value of the key (the
+    same tool call repeated), rows whose key is NULL not counted. `cite = "window"`: the point
+    that reaches the threshold cites every event of its window, not only itself."""
     window = level.get("window", rule.get("window", "5 minutes"))
     rows = _rows(ctx, rule)
+    key = f"({rule['key']})::VARCHAR" if rule.get("key") else "NULL::VARCHAR"
+    rows = f"SELECT * FROM (SELECT *, {key} AS _key FROM ({rows}))" + (
+        " WHERE _key IS NOT NULL" if rule.get("key") else "")
     if rule.get("distinct"):
         # count distinct values: only the first sighting of each value counts
         rows = (f"SELECT * FROM ({rows}) QUALIFY row_number() OVER "
-                f"(PARTITION BY grp, {rule['distinct']} ORDER BY ts, event_id) = 1")
+                f"(PARTITION BY grp, _key, {rule['distinct']} ORDER BY ts, event_id) = 1")
     until = "NULL::TIMESTAMPTZ" if window == "all" else f"ts + {interval(window)}"
+    ids, listed = "[event_id]", ""
+    if rule.get("cite") == "window":
+        # Where the count crosses the threshold, the point cites every event of its window.
+        ids = ("CASE WHEN fired AND NOT coalesce(lag(fired) OVER (PARTITION BY grp, _key "
+               "ORDER BY ts, event_id), false) THEN window_ids ELSE [event_id] END")
+        listed = ", list(event_id) OVER w AS window_ids"
+    condition = _condition(level)
+    # With a key, only the keys that fired take part: another key's quiet point clears nothing.
+    fired_keys = "QUALIFY bool_or(fired) OVER (PARTITION BY grp, _key)" if rule.get("key") else ""
     return f"""
-        SELECT grp, ts, value, {_condition(level)} AS fired, [event_id] AS ids, {until} AS until
-        FROM (SELECT grp, ts, event_id,
-                     count(*) OVER (PARTITION BY grp ORDER BY ts {_window_frame(window)}) AS value
-              FROM ({rows}))"""
+        SELECT grp, ts, value, fired, {ids} AS ids, {until} AS until
+        FROM (SELECT *, {condition} AS fired
+              FROM (SELECT grp, _key, ts, event_id, count(*) OVER w AS value{listed}
+                    FROM ({rows})
+                    WINDOW w AS (PARTITION BY grp, _key ORDER BY ts {_window_frame(window)})))
+        {fired_keys}"""
 
 
 def _points_ratio(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> str:
@@ -298,22 +425,36 @@ def _points_baseline(ctx: _Context, rule: dict[str, Any], level: dict[str, Any])
 
 
 def _points_consecutive(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> str:
-    """Runs of rows with the same key (where run_where holds) per group and partition."""
+    """Runs of rows with the same key (where run_where holds) per group and partition.
+
+    The value is the run's length in rows, or with `measure = "minutes"` the minutes from the
+    run's first row to the current one (a failure that persists, not one that repeats).
+    """
     partition = ", ".join(["grp", *rule.get("partition_by", [])])
     key = rule.get("key", "event_type")
     run_where = rule.get("run_where", "true")
-    need = int(level.get("at_least", level.get("above", 1)))
-    join = " AND ".join(
-        f"p.{c} IS NOT DISTINCT FROM firsts.{c}"
-        for c in ["grp", *rule.get("partition_by", []), "run_key", "island"]
-    )
-    return f"""
+    runs = f"""
         WITH r AS (SELECT *, CASE WHEN coalesce(({run_where}), false) THEN ({key})::VARCHAR END
                           AS run_key FROM ({_rows(ctx, rule)})),
         i AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY ts, position, event_id)
                         - row_number() OVER (PARTITION BY {partition}, run_key
                                              ORDER BY ts, position, event_id) AS island
-              FROM r),
+              FROM r)"""
+    if rule.get("measure") == "minutes":
+        return runs + f"""
+        SELECT grp, ts, value, {_condition(level)} AS fired,
+               [first_id, event_id] AS ids, NULL::TIMESTAMPTZ AS until
+        FROM (SELECT *, date_diff('millisecond', first_value(ts) OVER w, ts) / 60000.0 AS value,
+                     first_value(event_id) OVER w AS first_id
+              FROM i WHERE run_key IS NOT NULL
+              WINDOW w AS (PARTITION BY {partition}, run_key, island
+                           ORDER BY ts, position, event_id))"""
+    need = int(level.get("at_least", level.get("above", 1)))
+    join = " AND ".join(
+        f"p.{c} IS NOT DISTINCT FROM firsts.{c}"
+        for c in ["grp", *rule.get("partition_by", []), "run_key", "island"]
+    )
+    return runs + f""",
         p AS (SELECT *, row_number() OVER (PARTITION BY {partition}, run_key, island
                                            ORDER BY ts, position, event_id) AS value
               FROM i WHERE run_key IS NOT NULL),
@@ -474,10 +615,47 @@ def _points_metric(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -
           AND (ts IS NULL OR (ts >= $start AND ts <= $end))"""
 
 
+def _points_outlier(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """A value (`value`, default duration_ms) against its group's norm (the median of the
+    group's values over the evaluated range): a level with `factor` fires when the value is at
+    least factor x the norm and the group has `min_count` values; its threshold
+    (above / at_least) applies to the value itself, so a level without factor is absolute."""
+    value = rule.get("value", "duration_ms")
+    min_count = int(rule.get("min_count", 5))
+    fired = _condition(level)
+    if level.get("factor") is not None:
+        fired += f" AND n >= {min_count} AND value >= {float(level['factor'])} * norm"
+    return f"""
+        SELECT grp, ts, value, {fired} AS fired, [event_id] AS ids, NULL::TIMESTAMPTZ AS until
+        FROM (SELECT grp, ts, event_id, v AS value,
+                     median(v) OVER (PARTITION BY grp) AS norm, count(*) OVER (PARTITION BY grp) AS n
+              FROM (SELECT *, TRY_CAST(({value}) AS DOUBLE) AS v FROM ({_rows(ctx, rule)}))
+              WHERE v IS NOT NULL)"""
+
+
+def _points_sequence(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """Followers (`follower`) within `within` after an anchor (`anchor`) of the same group: the
+    value is the follower's rank after its anchor; the first cites the anchor too."""
+    within = interval(rule.get("within", "30 minutes"))
+    return f"""
+        WITH r AS (SELECT grp, ts, event_id, coalesce(({rule['anchor']}), false) AS is_anchor,
+                          coalesce(({rule['follower']}), false) AS is_follower
+                   FROM ({_rows(ctx, rule)})),
+        m AS (SELECT a.grp, a.event_id AS anchor_id, a.ts + {within} AS until, f.ts, f.event_id,
+                     row_number() OVER (PARTITION BY a.grp, a.event_id ORDER BY f.ts, f.event_id)
+                         AS value
+              FROM r a JOIN r f ON f.grp = a.grp AND f.ts > a.ts AND f.ts <= a.ts + {within}
+              WHERE a.is_anchor AND f.is_follower AND NOT f.is_anchor)
+        SELECT grp, ts, value, {_condition(level)} AS fired,
+               CASE WHEN value = 1 THEN [anchor_id, event_id] ELSE [event_id] END AS ids, until
+        FROM m"""
+
+
 _POINTS = {
     "count": _points_count, "ratio": _points_ratio, "baseline": _points_baseline,
     "consecutive": _points_consecutive, "absence": _points_absence,
-    "duration": _points_duration, "metric": _points_metric,
+    "duration": _points_duration, "metric": _points_metric, "outlier": _points_outlier,
+    "sequence": _points_sequence,
 }
 
 
@@ -489,20 +667,25 @@ def _evaluate(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> pl.
             f"rule {rule['id']} ({rule['kind']}) failed in SQL: {str(exc).splitlines()[0]}",
             hint="check its expressions in the rules file",
         ) from exc
+    # Evidence: the events of the fired points, the first MAX_EVIDENCE_IDS by firing time.
     sql = f"""
     WITH p AS ({points}),
     f AS (
         SELECT grp, min(ts) FILTER (fired) AS first_fired, max(ts) FILTER (fired) AS last_fired,
-               max(value) FILTER (fired) AS peak,
-               flatten(list(ids ORDER BY ts) FILTER (fired)) AS ids,
-               arg_max(until, ts) FILTER (fired) AS until
+               max(value) FILTER (fired) AS peak, arg_max(until, ts) FILTER (fired) AS until
         FROM p GROUP BY grp HAVING bool_or(fired)
+    ),
+    cited AS (
+        SELECT grp, list_slice(list(id ORDER BY t, id), 1, {MAX_EVIDENCE_IDS}) AS event_ids
+        FROM (SELECT grp, id, min(ts) AS t
+              FROM (SELECT grp, ts, unnest(ids) AS id FROM p WHERE fired) GROUP BY grp, id)
+        GROUP BY grp
     )
     SELECT f.grp AS "group", first_fired, last_fired, peak,
-           list_slice(list_distinct(ids), 1, {MAX_EVIDENCE_IDS}) AS event_ids,
+           coalesce(cited.event_ids, []::VARCHAR[]) AS event_ids,
            least((SELECT min(q.ts) FROM p q WHERE q.grp = f.grp AND q.ts > f.last_fired
                   AND NOT q.fired), until) AS cleared
-    FROM f ORDER BY first_fired"""
+    FROM f LEFT JOIN cited USING (grp) ORDER BY first_fired"""
     try:
         out = frame(ctx.con, sql, {"start": ctx.start, "end": ctx.end, "data_end": ctx.data_end})
     except duckdb.Error as exc:
@@ -522,7 +705,8 @@ def _evaluate(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -> pl.
         pl.col("peak").cast(pl.Float64),
         pl.lit(rule["id"]).alias("rule"),
         pl.lit(rule.get("title", rule["id"])).alias("title"),
-        pl.lit(rule.get("system")).cast(pl.Utf8).alias("system"),
+        pl.lit(",".join(_systems(rule)) or None).cast(pl.Utf8).alias("system"),
         pl.lit(level["level"]).alias("level"),
+        pl.lit(None).cast(pl.Utf8).alias("evidence"),
         pl.lit(runbook).alias("runbook"),
     ).select(list(ALERT_SCHEMA)).cast(ALERT_SCHEMA)

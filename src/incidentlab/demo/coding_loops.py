@@ -158,6 +158,7 @@ def _stuck(db: Coordination, story: Story, root: Path) -> None:
     story.alert("coding_loops.stale_heartbeat", STUCK_LOOP, LAST_BEAT + minutes(30), "page")
     story.alert("coding_loops.stuck_detected", "monitor", start + minutes(45), "warn")
     story.failure_mode("coding_loops", "coding_loops.loop_stuck")
+    story.failure_mode("coding_loops", "generic.llm_rate_limit")  # the attempts' 429 errors
 
 
 def _touch(path: Path, at: datetime) -> None:

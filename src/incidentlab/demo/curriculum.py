@@ -70,4 +70,7 @@ def write(story: Story, root: Path) -> None:
                 "warn")
     for mode in ("codex_structured_json", "validation_failure", "stale_artifacts"):
         story.failure_mode("curriculum_builder", f"curriculum_builder.{mode}")
+    # Generic modes: the iterate run ended in error (exit code 10) on a 429.
+    for mode in ("llm_rate_limit", "session_failures"):
+        story.failure_mode("curriculum_builder", f"generic.{mode}")
     story.count("curriculum_builder.history", len(history))

@@ -114,6 +114,10 @@ def _storm(writer: TelemetryWriter, story: Story) -> None:
     story.alert("jido.sandbox_violation", PROJECT, violation_at, "page")
     for mode in ("repeated_timeout_failures", "sandbox_violation", "policy_denial_spike"):
         story.failure_mode("jido", f"jido.{mode}")
+    # The Jido runbook has no LLM signal; the generic rules see the storm's rate limits
+    # (an llm.failed every 80 s: 3 within 5 minutes from 10:07:46).
+    story.alert("generic.llm_rate_limited", f"jido/{PROJECT}", start, "warn")
+    story.failure_mode("jido", "generic.llm_rate_limit")
 
 
 def write(story: Story, root: Path) -> None:
