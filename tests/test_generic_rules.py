@@ -78,6 +78,7 @@ def loop_tests(starts: dict[str, float | None], until: float = 40) -> list:
 
 PYTEST = '{"command": "pytest tests/test_x.py"}'
 AUTH = "litellm.AuthenticationError: Incorrect API key provided"
+SSHD = "Received disconnect from 10.0.0.1: 14: No more user authentication methods available."
 MAX_ITER = ("RuntimeError: Agent reached maximum iteration in headless mode. "
             "Current iteration: 50, max iteration: 50")  # OpenHands' wording
 
@@ -112,6 +113,8 @@ CASES: list[tuple[str, str, list, str | None]] = [
      burst(1, "llm.error", outcome="error", message=AUTH), None),
     ("generic.provider_misconfiguration", "2 errors 11 minutes apart",
      burst(2, "llm.error", outcome="error", message=AUTH, every=11), None),
+    ("generic.provider_misconfiguration", "an sshd log line is no provider",
+     burst(3, "error", system="generic", severity="error", message=SSHD), None),
     ("generic.provider_misconfiguration", "a finished run mentioning an API key",
      burst(3, "run.end", outcome="ok", message="rotated the api key as asked"), None),
     ("generic.tool_failure_ratio", "3 of 10 fail", results(7, 3), "warn"),
@@ -261,6 +264,8 @@ MODE_CASES: list[tuple[str, list, str, str | None]] = [
      [ev("llm.error", i, outcome="error", message=AUTH, project=f"p{i}") for i in range(3)],
      "generic.provider_misconfiguration", "SEV1"),
     ("an info line about keys", burst(1, "error", message="api key rotated"),
+     "generic.provider_misconfiguration", None),
+    ("an sshd authentication line", burst(1, "error", severity="error", message=SSHD),
      "generic.provider_misconfiguration", None),
     ("denied call", burst(1, "tool.result", outcome="denied"), "generic.tool_denied", "SEV3"),
     ("CodingBuddy denial is its runbook's",
@@ -432,3 +437,32 @@ def test_clean_sessions_are_silent(ingest_into, path):
     assert _alerts(result) == {}
     verdict = classify(result.con)
     assert verdict.modes.height == 0 and verdict.severity is None
+
+
+REALDATA = Path("/work/shared/realdata")
+
+
+@pytest.mark.skipif(not REALDATA.exists(), reason="../shared/realdata not available")
+def test_realdata_agents_in_one_database(ingest_into):
+    """aider, Claude Code, Codex and OpenHands folders together (read first): aider has 5
+    provider errors in Monochromatic and 1 in mozgoslav, 6 Vertex 429s and 7 "did not conform to
+    the edit format" (Monochromatic); Claude Code has the failing `mix test` loop and the failure
+    after compaction of session 258c7280 and 4 tool calls the user rejected (3 sessions); the
+    Codex rollouts and OpenHands trajectories have no burst, loop or failed run (one OpenHands
+    command timed out: a foreground `http.server`)."""
+    result = ingest_into(*(REALDATA / a for a in ("aider", "claude-code", "codex-cli",
+                                                  "openhands")), tz="UTC")
+    fired = evaluate_rules(result.con)
+    assert sorted(set(zip(fired["rule"], fired["group"], strict=True))) == [
+        ("generic.compaction_then_failure", "claude_code/258c7280-ae70-4798-800f-63464d01a85d"),
+        ("generic.doom_loop", "claude_code/258c7280-ae70-4798-800f-63464d01a85d"),
+        ("generic.llm_rate_limited", f"aider/{REALDATA}/aider/Monochromatic"),
+        ("generic.provider_misconfiguration", f"aider/{REALDATA}/aider/Monochromatic"),
+    ]
+    verdict = classify(result.con)
+    modes = dict(zip(verdict.modes["mode"], verdict.modes["n_events"], strict=True))
+    assert modes == {"generic.provider_misconfiguration": 6, "generic.llm_rate_limit": 6,
+                     "generic.patch_failed": 7, "generic.tool_denied": 4,
+                     "generic.doom_loop": 3, "generic.compaction_failure": 2,
+                     "generic.tool_timeouts": 1}
+    assert verdict.severity == "SEV2"

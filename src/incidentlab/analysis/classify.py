@@ -127,8 +127,7 @@ def classify(
     """Rank the failure modes the evidence matches (score = severity-weighted event count).
 
     A mode matches events by its signature, or (`rules = [...]`) by the evidence of those alert
-    rules when they fired in the window (a doom loop is a pattern, not one event); `min_events`
-    asks for that many evidence events before the mode counts.
+    rules when they fired in the window (a doom loop is a pattern, not one event).
     """
     window = Where().within("ts", start, end)
     catalog = load_catalog(catalog_path)
@@ -197,7 +196,7 @@ def _match(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,
                list(ts ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS times,
                list(ts_quality ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS qualities
         FROM timeline_events {where.sql()}""", where.params).row(0, named=True)
-    if not stats["n"] or stats["n"] < int(mode.get("min_events", 1)):
+    if not stats["n"]:
         return None
     severity, reason = _mode_severity(con, mode, where, stats)
     return {
