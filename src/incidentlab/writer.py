@@ -319,16 +319,16 @@ def _wider(current: str, incoming: str) -> str:
 
 def _finish(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
     """Check each load's accounting, gather its time range and facts, write its _loads row."""
-    stats = {
-        row[0]: row[1:]
-        for row in con.execute(
-            "SELECT load_id, min(ts), max(ts), count(*) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL), "
-            "min(record_no) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL), "
-            "arg_min(ts_raw, record_no) FILTER (WHERE ts IS NULL AND ts_raw IS NOT NULL) "
-            "FROM events WHERE load_id IN (SELECT unnest(?)) GROUP BY load_id",
-            [[load.load_id for load in loads]],
-        ).fetchall()
-    }
+    ids = [load.load_id for load in loads]
+    # Time range first (no text column read); the rows without a usable time only when some are.
+    ranges = {row[0]: row[1:] for row in con.execute(
+        "SELECT load_id, min(ts), max(ts), count(*) FILTER (WHERE ts IS NULL) "
+        "FROM events WHERE load_id IN (SELECT unnest(?)) GROUP BY load_id", [ids]).fetchall()}
+    untimed = [load_id for load_id, (*_, nulls) in ranges.items() if nulls]
+    unusable = {row[0]: row[1:] for row in con.execute(
+        "SELECT load_id, count(*), min(record_no), arg_min(ts_raw, record_no) FROM events "
+        "WHERE load_id IN (SELECT unnest(?)) AND ts IS NULL AND ts_raw IS NOT NULL "
+        "GROUP BY load_id", [untimed]).fetchall()} if untimed else {}
     rows = []
     for load in loads:
         result, outcome = load.result, load.outcome
@@ -342,15 +342,16 @@ def _finish(con: duckdb.DuckDBPyConnection, loads: list[Load]) -> None:
                 hint="this is a bug in the loader; please report it with the file",
             )
         outcome.records_read = result.records_read
-        low, high, unusable, first_no, first_raw = stats.get(load.load_id, (None,) * 5)
+        low, high, _ = ranges.get(load.load_id, (None, None, 0))
+        count, first_no, first_raw = unusable.get(load.load_id, (0, None, None))
         outcome.ts_min = low.isoformat() if low else None
         outcome.ts_max = high.isoformat() if high else None
         facts = dict(result.facts)
         if load.dropped.counts:
             facts["values_not_stored"] = load.dropped.as_fact()
-        if unusable:
+        if count:
             facts["times_not_usable"] = {
-                "count": unusable, "record_no": first_no, "value": str(first_raw)[:200],
+                "count": count, "record_no": first_no, "value": str(first_raw)[:200],
                 "reason": "not a time, or outside 1970 .. the file's mtime + 1 day; kept in ts_raw",
             }
         rows.append(_load_row(load, loaded, low, high, facts, "ok"))
