@@ -234,7 +234,7 @@ class _Run:
             "SELECT load_id, loader, path, sha256, size_bytes, mtime, status FROM _loads"
         ).fetchall():
             self._remember(name, path, (load_id, sha, size, mtime, status))
-        self.close()
+        self.yield_lock()  # kept open for the first files: reopening costs a catalog load
 
     def __enter__(self) -> _Run:
         return self
