@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,6 +106,7 @@ ProgressFn = Callable[[int, int, str], None]
 # Small in-memory loads are written together: one transaction and one INSERT per table per batch.
 BATCH_FILES = 1000
 BATCH_ROWS = 100_000
+INLINE_HASH_BYTES = 1 << 20
 # The write lock is released between batches at least this often, so readers are not kept waiting.
 LOCK_TURN_SECONDS = 1.0
 STORAGE_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
@@ -292,7 +293,11 @@ class _Run:
         mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
         # hashlib releases the GIL: the sha256 is computed while the loader reads the file,
         # unless the file looks unchanged since its last load (then the hash decides first).
-        digest = self.hasher.submit(file_sha256, path)
+        digest: Future[str] = Future()
+        if stat.st_size < INLINE_HASH_BYTES:  # a thread hand-off costs more than hashing it
+            digest.set_result(file_sha256(path))
+        else:
+            digest = self.hasher.submit(file_sha256, path)
         previous = self.known.get((loader.name, resolved), [])
         looks_unchanged = any(e[2] == stat.st_size and e[3] == mtime and e[4] == "ok"
                               for e in previous)
