@@ -16,11 +16,10 @@ from .. import coerce
 from ..coerce import Dropped
 from ..timeparse import parse_ts
 from .reading import JsonLines, excerpt, iter_lines
+from .reading.head import DETECT_BYTES
 from .reading.quarantine import Quarantine
 
-DETECT_BYTES = 64 * 1024
-
-__all__ = ["JsonLines", "Quarantine", "excerpt", "iter_lines"]
+__all__ = ["DETECT_BYTES", "JsonLines", "Quarantine", "excerpt", "iter_lines"]
 
 # Rows come as Python dicts (small files), an Arrow table, or a DuckDB relation built on ctx.con
 # (the fast path for big files: ingest inserts it with one parallel INSERT ... SELECT, so such a

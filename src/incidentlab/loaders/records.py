@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import DETECT_BYTES, Quarantine, excerpt
-from .reading import Document, decode, parse_json, read_document
-from .reading.text import BOM
+from .base import Quarantine, excerpt
+from .reading import Document, read_document
+from .reading.head import head_objects
 
 T = TypeVar("T")
 
@@ -47,8 +47,14 @@ def dumped(value: object) -> str:
 
 def value_problem(record_no: int | None, raw: str, exc: Exception) -> Quarantine:
     """The quarantine record for a record whose values broke the loader's code."""
-    reason = f"unexpected value ({type(exc).__name__}: {exc})"
-    return Quarantine(record_no, reason[:500], excerpt(raw))
+    return Quarantine(record_no, unmapped(exc), excerpt(raw))
+
+
+def unmapped(exc: Exception) -> str:
+    """The quarantine reason for a record whose values broke the loader's mapping code."""
+    detail = str(exc)
+    detail = detail if len(detail) <= 200 else detail[:200] + "…"
+    return f"record not mapped ({type(exc).__name__}: {detail})"
 
 
 def isolated(
@@ -110,30 +116,8 @@ def read_doc(path: Path) -> tuple[Any, Quarantine | None]:
     return doc.value, None
 
 
-def head_objects(head: bytes, count: int = 3) -> list[dict[str, Any]]:
-    """The first `count` JSON-object lines of a file's head; malformed lines are skipped."""
-    lines = head.removeprefix(BOM).split(b"\n")
-    if len(head) >= DETECT_BYTES:
-        lines = lines[:-1]  # cut by the head's end
-    found: list[dict[str, Any]] = []
-    for line in lines:
-        if not line.strip():
-            continue
-        value, _ = parse_json(decode(line))
-        if isinstance(value, dict):
-            found.append(value)
-            if len(found) == count:
-                break
-    return found
-
-
 def head_has(head: bytes, keys: tuple[str, ...]) -> bool:
     """Detection on the first valid JSON lines: at least half of them carry all of `keys`."""
     records = head_objects(head)
     hits = sum(all(k in record for k in keys) for record in records)
     return bool(records) and hits * 2 >= len(records)
-
-
-def object_head(head: bytes) -> bool:
-    """The file starts with a JSON object (after any BOM and whitespace)."""
-    return head.removeprefix(BOM).lstrip().startswith(b"{")

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from ..reading.head import object_head
+from ..records import BadRecord, guarded, raw_excerpt, read_doc
 from ..records import number as as_number
 from .common import fits_int64, loop_name, short, typed_table
 

@@ -13,7 +13,7 @@ from ...errors import LoaderError, NeedsTimezoneError
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt, path_has
 from ..reading import decode, parse_json
 from ..reading.text import BOM
-from ..transcripts.common import unmapped
+from ..records import unmapped
 from .fields import Mapping_, http_fields, load_mapping, lookup, resolve
 from .values import NaiveTime, http_severity, plausible, read_time, severity
 

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from ..base import LoadContext, LoadResult, Quarantine
-from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from ..reading.head import object_head
+from ..records import BadRecord, guarded, raw_excerpt, read_doc
 from ..records import number as as_number
 from .rows import as_dict, make_event
 from .taxonomy import classify, normalize_name

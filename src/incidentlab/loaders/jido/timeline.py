@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 
 from ...timeparse import parse_ts
 from ..base import LoadContext, LoadResult, Quarantine
-from ..records import BadRecord, guarded, object_head, raw_excerpt, read_doc
+from ..reading.head import object_head
+from ..records import BadRecord, guarded, raw_excerpt, read_doc
 from .rows import as_dict, conversation_fields, make_event
 
 _SOURCE = re.compile(rb'"source"\s*:\s*"(conversation|telemetry)"')

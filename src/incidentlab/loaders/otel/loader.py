@@ -10,8 +10,9 @@ from ...errors import LoaderError
 from ...timeparse import parse_ts
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 from ..reading import read_document
+from ..reading.head import head_objects
 from ..reading.text import BOM
-from ..transcripts.common import head_records, unmapped
+from ..records import unmapped
 from . import claude_code
 from .otlp import any_value, attributes, get, hex_id, is_envelope, items, listed, mapping, nanos
 from .semconv import USAGE_METRICS, normalize, severity_of, span_kind
@@ -106,7 +107,7 @@ class OtelLoader:
             return b'"spanContext"' in head and b'"startTime"' in head
         # JSON lines whose first line is damaged: the next export requests decide.
         return any(key in head for key in ENVELOPE_KEYS) and any(
-            is_envelope(record) for record in head_records(head))
+            is_envelope(record) for record in head_objects(head, 5))
 
     def load(self, ctx: LoadContext) -> LoadResult:
         doc = read_document(ctx.path)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from ...errors import LoaderError, NeedsTimezoneError
 from ...timeparse import parse_ts
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, read_head
-from ..transcripts.common import unmapped
+from ..records import unmapped
 from .grammar import TRACEBACK, Grammar, Stamp, choose_grammar, mtime_utc, split_header, with_year
 from .templates import TEMPLATE_TABLE, mine, template_id, template_rows
 

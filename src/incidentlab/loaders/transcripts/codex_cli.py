@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from ..reading import parse_json
+from ..reading.head import head_objects
 from .common import (
     Collector,
     as_dict,
@@ -17,7 +18,6 @@ from .common import (
     as_text,
     clip,
     first_line,
-    head_records,
     iter_json_lines,
     ts_fields,
 )
@@ -125,7 +125,7 @@ class CodexRolloutLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if not (path.name.startswith("rollout-") and path.suffix == ".jsonl"):
             return False
-        records = head_records(head, 3)
+        records = head_objects(head, 3)
         if records and records[0].get("type") == "session_meta":
             return True
         # A damaged first line: the records after it must still be rollout envelopes.

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from ...errors import IncidentLabError, NeedsTimezoneError
 from ...timeparse import parse_ts
 from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
-from ..reading import Document, decode, parse_json, read_document
-from ..reading.text import BOM
+from ..reading import Document, read_document
+from ..records import unmapped
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -67,34 +67,8 @@ def json_text(value: Any) -> str:
         return str(value)
 
 
-def unmapped(exc: Exception) -> str:
-    """The quarantine reason for a record whose values broke the mapping code."""
-    detail = str(exc)
-    detail = detail if len(detail) <= 200 else detail[:200] + "…"
-    return f"record not mapped ({type(exc).__name__}: {detail})"
-
-
 def head_text(head: bytes) -> str:
     return head.decode("utf-8", "replace")
-
-
-def head_records(head: bytes, limit: int = 5) -> list[dict[str, Any]]:
-    """The first JSON objects among the head's lines: a malformed or cut line is skipped."""
-    found: list[dict[str, Any]] = []
-    for raw in head.removeprefix(BOM).split(b"\n"):
-        if not raw.strip():
-            continue
-        value, problem = parse_json(decode(raw))
-        if problem is None and isinstance(value, dict):
-            found.append(value)
-            if len(found) >= limit:
-                break
-    return found
-
-
-def document_start(head: bytes) -> bytes:
-    """The first byte of a JSON document's head, past a BOM, whitespace and NUL padding."""
-    return head.removeprefix(BOM).lstrip(b" \t\r\n\x00")[:1]
 
 
 def type_is(head: bytes, *values: str) -> bool:

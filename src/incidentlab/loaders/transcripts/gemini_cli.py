@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, as_text, clip, document_start, has_key, json_document, ts_fields
+from ..reading.head import document_start
+from .common import Collector, as_text, clip, has_key, json_document, ts_fields
 
 USAGE_METRICS = {
     "input": "input_tokens",

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, as_dict, clip, document_start, has_key, json_document, ts_fields
+from ..reading.head import document_start
+from .common import Collector, as_dict, clip, has_key, json_document, ts_fields
 
 _COMMAND = re.compile(r"```(?:mswea_bash_command|bash)\s*\n(.*?)```", re.DOTALL)
 _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>")

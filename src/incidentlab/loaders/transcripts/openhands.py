@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
+from ..reading.head import document_start, head_objects
 from .common import (
     Collector,
     as_dict,
     as_key,
     clip,
     derived_ts,
-    document_start,
     has_key,
-    head_records,
     iter_json_lines,
     json_document,
     local_ts_fields,
@@ -263,7 +262,7 @@ class OpenHandsOutputLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix != ".jsonl":
             return False
-        if any(_is_output(record) for record in head_records(head)):
+        if any(_is_output(record) for record in head_objects(head, 5)):
             return True
         # Resolver records are often longer than the head: then its words decide.
         return has_key(head, "history") and (
