@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -13,6 +12,7 @@ import polars as pl
 
 from ..errors import UsageError
 from ._sql import Where, frame, quote
+from .catalogs import read_entries
 from .metrics import cite_event, evaluate_rules, load_rules
 
 SEVERITY_ORDER = {"SEV1": 1, "SEV2": 2, "SEV3": 3}
@@ -55,7 +55,7 @@ def load_catalog(path: str | Path | None = None) -> list[dict[str, Any]]:
     `_defer_systems`); a named mode that is not loaded defers nothing.
     """
     source = Path(path) if path else catalog_path()
-    modes = _read_catalog(source, set())
+    modes = read_entries(source, "mode", "failure-mode catalog")
     seen: set[str] = set()
     for mode in modes:
         if not mode.get("id") or mode["id"] in seen:
@@ -69,21 +69,6 @@ def load_catalog(path: str | Path | None = None) -> list[dict[str, Any]]:
     for mode in modes:
         mode["_defer_systems"] = sorted(
             {systems[m] for m in mode.get("defer_to", []) if systems.get(m)})
-    return modes
-
-
-def _read_catalog(source: Path, seen: set[Path]) -> list[dict[str, Any]]:
-    if source.resolve() in seen:
-        raise UsageError(f"{source} includes itself", hint="remove the include cycle")
-    seen.add(source.resolve())
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read failure-mode catalog {source}: {exc}",
-                         hint="check the file path and its TOML syntax") from exc
-    modes = list(data.get("mode", []))
-    for name in data.get("include", []):
-        modes += _read_catalog(source.parent / name, seen)
     return modes
 
 

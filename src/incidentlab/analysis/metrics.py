@@ -13,6 +13,7 @@ import polars as pl
 
 from ..errors import UsageError
 from ._sql import Where, frame, interval, quote, to_ts
+from .catalogs import read_entries
 
 LEVELS = {"warn": 1, "page": 2, "critical": 3}
 KINDS = ("count", "ratio", "baseline", "consecutive", "absence", "duration", "metric", "outlier",
@@ -90,7 +91,7 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
     loaded defers nothing.
     """
     source = Path(path) if path is not None else default_rules_path()
-    rules = _read_rules(source, set())
+    rules = read_entries(source, "rule", "rules file")
     seen: set[str] = set()
     for rule in rules:
         rid = rule.get("id")
@@ -103,22 +104,6 @@ def load_rules(path: str | Path | None = None) -> list[dict[str, Any]]:
     for rule in rules:
         rule["_defer_systems"] = sorted(
             {s for rid in rule.get("defer_to", []) for s in systems.get(rid, [])})
-    return rules
-
-
-def _read_rules(source: Path, seen: set[Path]) -> list[dict[str, Any]]:
-    if source.resolve() in seen:
-        raise UsageError(f"{source} includes itself", hint="remove the include cycle")
-    seen.add(source.resolve())
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UsageError(f"no rules file at {source}", hint="check the --rules path") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{source} is not valid TOML: {exc}", hint="fix the file") from exc
-    rules = list(data.get("rule", []))
-    for name in data.get("include", []):
-        rules += _read_rules(source.parent / name, seen)
     return rules
 
 
