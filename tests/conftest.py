@@ -76,3 +76,17 @@ def assert_nothing_lost(result: Ingested) -> None:
         assert stored == load["quarantined"]
         events = result.scalar("SELECT count(*) FROM events WHERE load_id = ?", [load["load_id"]])
         assert events == load["event_rows"]
+
+
+@pytest.fixture(scope="session")
+def mixed(tmp_path_factory: pytest.TempPathFactory):
+    """(read-only connection, db path, rules path) of the mixed incident database, built once."""
+    from mixed_incidents import TEST_RULES, build_mixed
+
+    root = tmp_path_factory.mktemp("mixed")
+    db = build_mixed(root)
+    rules = root / "rules.toml"
+    rules.write_text(TEST_RULES, encoding="utf-8")
+    con = connect(db, read_only=True)
+    yield con, db, rules
+    con.close()

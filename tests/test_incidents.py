@@ -8,63 +8,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from incidentlab.analysis.incidents import incident_id, incidents, select
 from incidentlab.cli import main
-from incidentlab.demo import build_bundle
-from incidentlab.demo.story import LOCAL_TZ
 from incidentlab.errors import UsageError
-from incidentlab.ingest import ingest
-from incidentlab.store import connect
 
-from conftest import FIXTURES
-
-SLICES = FIXTURES / "incidents"
-LOGHUB = SLICES / "loghub" / "Zookeeper_2k_slice.log"
-CODEX = next((SLICES / "codex").glob("rollout-*.jsonl"))
-# Only failed tool results count, 2 within 2 minutes pages: independent of the shipped rules.
-TEST_RULES = """
-[[rule]]
-id = "test.tool_failures"
-title = "two failed tool results within 2 minutes"
-kind = "count"
-event_types = ["tool.result"]
-where = "outcome = 'error'"
-window = "2 minutes"
-levels = [{ level = "page", at_least = 2 }]
-"""
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def build_mixed(root: Path) -> Path:
-    """Loghub (naive times, read as UTC), Codex, and the demo copied without keeping mtimes."""
-    demo = build_bundle(root / "demo")
-    copied = root / "copied-evidence"
-    shutil.copytree(demo.root / "evidence", copied, copy_function=shutil.copy)  # like `cp -r`
-    db = root / "mixed.duckdb"
-    assert ingest([LOGHUB], db, tz="UTC").ok
-    assert ingest([CODEX, copied], db, tz=LOCAL_TZ).ok
-    return db
-
-
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("mixed")
-    db = build_mixed(root)
-    rules = root / "rules.toml"
-    rules.write_text(TEST_RULES, encoding="utf-8")
-    con = connect(db, read_only=True)
-    yield con, db, rules
-    con.close()
+from mixed_incidents import utc
 
 
 def test_separate_incidents_are_found_with_their_first_and_last_evidence(mixed):

@@ -13,7 +13,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from test_incidents import CODEX, TEST_RULES, build_mixed, utc
 
 from incidentlab.analysis.incidents import incidents, select
 from incidentlab.analysis.milestones import NO_SIGNAL, durations, fmt_duration, milestones
@@ -23,17 +22,7 @@ from incidentlab.reports import sections
 from incidentlab.store import connect
 
 from analysis_helpers import at, insert, make_db
-
-
-@pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("mixed-milestones")
-    db = build_mixed(root)
-    rules = root / "rules.toml"
-    rules.write_text(TEST_RULES, encoding="utf-8")
-    con = connect(db, read_only=True)
-    yield con, db, rules
-    con.close()
+from mixed_incidents import CODEX, utc
 
 
 def _by_name(frame: pl.DataFrame) -> dict[str, dict]:
