@@ -19,7 +19,7 @@ def test_counts_and_types(ingest_into):
     result = ingest_into(MONO, tz="UTC")
     outcome = result.summary.files[0]
     assert (outcome.loader, outcome.records_read, outcome.event_rows, outcome.metric_rows) == (
-        "aider.chat_history_md", 277, 277, 12)
+        "aider.chat_history_md", 277, 277, 16)  # 4 token lines: sent, received, cost, session cost
     types = dict(result.con.execute(
         "SELECT event_type, count(*) FROM events GROUP BY 1").fetchall())
     assert types == {"chat.turn": 16, "error": 2, "llm.error": 5, "llm.rate_limited": 6,
@@ -118,7 +118,8 @@ def test_errors_tokens_and_traceback(ingest_into):
     tokens = result.rows("SELECT name, value, unit FROM metrics WHERE record_no = 337 ORDER BY 1")
     assert tokens == [{"name": "cost", "value": 0.01, "unit": "usd"},
                       {"name": "input_tokens", "value": 9700.0, "unit": "tokens"},
-                      {"name": "output_tokens", "value": 85.0, "unit": "tokens"}]
+                      {"name": "output_tokens", "value": 85.0, "unit": "tokens"},
+                      {"name": "session_cost", "value": 0.01, "unit": "usd"}]
 
 
 def test_fenced_code_stays_in_the_assistant_turn(ingest_into, tmp_path: Path):
@@ -140,7 +141,7 @@ def test_fenced_code_stays_in_the_assistant_turn(ingest_into, tmp_path: Path):
     ]
     metrics = dict(result.con.execute("SELECT name, value FROM metrics").fetchall())
     assert metrics == {"input_tokens": 2400, "output_tokens": 96, "cache_creation_tokens": 1200,
-                       "cache_read_tokens": 2000, "cost": 0.0012}
+                       "cache_read_tokens": 2000, "cost": 0.0012, "session_cost": 0.0012}
 
 
 def test_second_ingest_is_unchanged(ingest_into, tmp_path: Path):

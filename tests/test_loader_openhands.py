@@ -32,7 +32,8 @@ def test_folder_counts(ingest_into):
              for f in result.summary.files}
     assert loads == {
         _name(BASIC): ("openhands.events_json", 4, 6, 8),
-        _name(INTERACTIONS): ("openhands.events_json", 6, 7, 2),
+        # + the OpenAI usage's prompt_tokens_details.cached_tokens and reasoning_tokens
+        _name(INTERACTIONS): ("openhands.events_json", 6, 7, 4),
         _name(OUTPUT): ("openhands.output_jsonl", 1, 11, 4),
         _name(EVAL): ("openhands.output_jsonl", 1, 19, 10),
     }

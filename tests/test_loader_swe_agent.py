@@ -23,7 +23,7 @@ def test_folder_loaders_and_counts(ingest_into):
              for f in result.summary.files}
     assert loads == {
         TRAJ.name: ("swe_agent.traj", 10, 14, 4),
-        LOG.name: ("swe_agent.console_log", 27, 27, 6),
+        LOG.name: ("swe_agent.console_log", 27, 27, 8),  # + instance_cost per usage line
         PREDS.name: ("swe_agent.preds_jsonl", 1, 1, 0),
     }
     assert sorted(Path(p).name for p in result.summary.unclaimed) == ["LICENSE", "NOTICE"]
@@ -89,7 +89,9 @@ def test_log_without_tz_needs_tz(ingest_into, tmp_path: Path):
     result = ingest_into(LOG, tz="UTC")
     assert result.scalar("SELECT count(*) FROM events WHERE ts IS NULL") == 0
     usage = dict(result.con.execute("SELECT name, sum(value) FROM metrics GROUP BY 1").fetchall())
-    assert usage == {"input_tokens": 7505, "output_tokens": 84, "cost": 0.08}
+    # instance_cost is the running total (0.04, 0.08); summed here only to see both lines
+    assert usage == {"input_tokens": 7505, "output_tokens": 84, "cost": 0.08,
+                     "instance_cost": 0.12}
 
 
 def test_malformed_inputs_quarantined(ingest_into, tmp_path: Path):

@@ -106,6 +106,46 @@ def trait(loader: Loader, name: str) -> Any:
     return getattr(loader, name, ORDER_TRAITS[name])
 
 
+# Usage: what each token / cost metric a loader writes means. The loader that writes a metric
+# declares it (class attribute `usage`, a tuple of Usage); analysis/usage.py reads only these.
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+                "reasoning_tokens", "estimated_tokens", "cost_usd")
+# per_call: each point is one call's own count (summed); cumulative: each point is the session's
+# running total so far (only its growth counts: the last value of a session); session_total: one
+# point holds the session's whole count (its largest point per session counts).
+USAGE_COUNTING = ("per_call", "cumulative", "session_total")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One usage metric a loader writes: which canonical field it is and how its points add up.
+
+    `metric` is the metric name; `where` (label, value) narrows it to points whose label has that
+    value (one loader writing one name with two meanings). `within` names the field this count is
+    already part of (Codex's cached input is inside its input_tokens), so totals do not add it
+    twice. `key` is a label identifying the call (message id): a call seen in two files counts
+    once. `note` is what a reader of the figure must know (rounded, estimated by the source).
+    """
+
+    metric: str
+    field: str
+    counting: str = "per_call"
+    within: str | None = None
+    where: tuple[str, str] | None = None
+    key: str | None = None
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.field not in USAGE_FIELDS or self.counting not in USAGE_COUNTING or (
+                self.within is not None and self.within not in USAGE_FIELDS):
+            raise ValueError(f"bad usage declaration {self!r}")
+
+
+def usage_of(loader: Loader) -> tuple[Usage, ...]:
+    """The usage metrics a loader declares (none when it writes no tokens or costs)."""
+    return tuple(getattr(loader, "usage", ()))
+
+
 def read_head(path: Path, size: int = DETECT_BYTES) -> bytes:
     try:
         with path.open("rb") as handle:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine
+from ..base import LoadContext, LoadResult, Quarantine, Usage
 from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
 from ..records import BadRecord, guarded
 from .common import file_mtime, json_cell, short, typed_table
@@ -414,6 +414,9 @@ class CoordinationDbLoader:
     description: ClassVar[str] = (
         "coding-loops coordination.db (events, heartbeats, tests, locks, decisions, usage, ...)"
     )
+    # usage.tokens_estimated: the loop's own estimate per attempt, no input / output split.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("tokens_estimated", "estimated_tokens", note="tokens estimated by coding-loops"),)
 
     def detect(self, path: Path, head: bytes) -> bool:
         if not is_sqlite(head):

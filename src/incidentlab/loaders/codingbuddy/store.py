@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from ..base import LoadContext, LoadResult, Quarantine, path_has
+from ..base import LoadContext, LoadResult, Quarantine, Usage, path_has
 from ..reading import parse_json
 from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
 from ..records import BadRecord, guarded, raw_excerpt
@@ -72,6 +72,14 @@ class StoreSqliteLoader:
     source: ClassVar[str] = "store_sqlite"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy store.sqlite projection DB (events as mirror copies, ledgers)"
+    # One usage_ledger / cost_ledger row per provider call. DeepSeek-style counts: the cache hit
+    # (and miss) tokens are parts of input_tokens. The cost is CodingBuddy's own estimate.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens"),
+        Usage("output_tokens", "output_tokens"),
+        Usage("cache_hit_tokens", "cache_read_tokens", within="input_tokens"),
+        Usage("cost_usd", "cost_usd", note="cost estimated by CodingBuddy (estimated_cost_usd)"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         return path.name == "store.sqlite" and path_has(path, *RUNTIME_DIRS) and is_sqlite(head)

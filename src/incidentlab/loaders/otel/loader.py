@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ...errors import LoaderError
 from ...timeparse import parse_ts
-from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..base import JsonLines, LoadContext, LoadResult, Quarantine, Usage, excerpt
 from ..reading import read_document
 from ..reading.head import head_objects
 from ..reading.text import BOM
@@ -23,6 +23,19 @@ STATUS = {0: None, 1: "ok", 2: "error", "STATUS_CODE_UNSET": None, "STATUS_CODE_
           "STATUS_CODE_ERROR": "error"}
 KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 POINT_KINDS = ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
+# GenAI inference spans: one point per call, named after its gen_ai.usage attribute (label
+# "attribute"). The semantic conventions count cached input inside input_tokens and reasoning
+# inside output_tokens.
+_SPAN_WITHIN = {"cache_read_tokens": "input_tokens", "cache_creation_tokens": "input_tokens",
+                "reasoning_tokens": "output_tokens"}
+SPAN_USAGE = tuple(
+    Usage(metric, metric, within=_SPAN_WITHIN.get(metric), where=("attribute", attr),
+          key="span_id")
+    for attr, metric in USAGE_METRICS.items())
+# Claude Code's api_request log events (label source): Anthropic counts, cache beside input.
+CLAUDE_CODE_USAGE = tuple(
+    Usage(metric, metric, where=("source", "claude_code.api_request"))
+    for metric in claude_code.USAGE.values())
 
 
 def _ts(value: Any) -> tuple[Any, str, str | None]:
@@ -97,6 +110,9 @@ class OtelLoader:
         "OTLP/JSON traces, logs, metrics (one document or one export per line); "
         "OTel JS SDK span arrays (Vercel AI SDK); GenAI semconv and Claude Code events"
     )
+    # Generic OTLP metric points (e.g. claude_code.token.usage) are not declared: their
+    # temporality and overlap with the events above are not known here.
+    usage: ClassVar[tuple[Usage, ...]] = (*SPAN_USAGE, *CLAUDE_CODE_USAGE)
 
     def detect(self, path: Path, head: bytes) -> bool:
         head = head.removeprefix(BOM)

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from ..reading import decode
 from .common import Collector, clip, derived_ts, head_lines, local_ts_fields
 
@@ -41,6 +41,18 @@ class AiderHistoryLoader:
     source: ClassVar[str] = "chat_history_md"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "aider .aider.chat.history.md (markdown chat log)"
+    # Tokens are per message (aider prints them rounded: 9.7k); "sent" is the prompt as the
+    # provider counts it, cache writes and hits included. The message cost is rounded to cents
+    # each time, so the cost counted is the session's running "$Y session" figure (cumulative).
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens", note="tokens rounded by aider (k)"),
+        Usage("output_tokens", "output_tokens", note="tokens rounded by aider (k)"),
+        Usage("cache_creation_tokens", "cache_creation_tokens", within="input_tokens",
+              note="tokens rounded by aider (k)"),
+        Usage("cache_read_tokens", "cache_read_tokens", within="input_tokens",
+              note="tokens rounded by aider (k)"),
+        Usage("session_cost", "cost_usd", counting="cumulative"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         if not path.name.endswith(".aider.chat.history.md"):
@@ -180,6 +192,9 @@ class AiderHistoryLoader:
                            ts_quality=base["ts_quality"], stream=base["stream"], labels=labels)
             col.metric(number, "cost", _count(tokens.group("cost")), unit="usd", ts=base["ts"],
                        ts_quality=base["ts_quality"], stream=base["stream"], labels=labels)
+            col.metric(number, "session_cost", _count(tokens.group("session")), unit="usd",
+                       ts=base["ts"], ts_quality=base["ts_quality"], stream=base["stream"],
+                       labels=labels)
             return
         litellm = _LITELLM.match(first)
         exception = _EXCEPTION.match(first)

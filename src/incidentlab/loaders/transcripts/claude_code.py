@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from .common import (
     Collector,
     as_dict,
@@ -65,6 +65,10 @@ class ClaudeCodeLoader:
     description: ClassVar[str] = (
         "Claude Code session JSONL (~/.claude/projects/*/<session>.jsonl, subagents/agent-*.jsonl)"
     )
+    # One point per API message (the last streamed line's usage); Anthropic's input_tokens
+    # exclude the cache reads and writes, which are counted beside them.
+    usage: ClassVar[tuple[Usage, ...]] = tuple(
+        Usage(name, name, key="message_id") for name in USAGE_METRICS.values())
 
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix != ".jsonl":

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from ..reading import parse_json
 from ..reading.head import head_objects
 from .common import (
@@ -121,6 +121,15 @@ class CodexRolloutLoader:
     source: ClassVar[str] = "rollout_jsonl"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenAI Codex CLI rollout JSONL (~/.codex/sessions/**/rollout-*.jsonl)"
+    # Metrics come from each token_count's last_token_usage (one turn's own counts; repeated
+    # snapshots skipped), never its cumulative total_token_usage. OpenAI counts cached input
+    # inside input_tokens and reasoning inside output_tokens; total_tokens is their sum.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens"),
+        Usage("cache_read_tokens", "cache_read_tokens", within="input_tokens"),
+        Usage("output_tokens", "output_tokens"),
+        Usage("reasoning_output_tokens", "reasoning_tokens", within="output_tokens"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         if not (path.name.startswith("rollout-") and path.suffix == ".jsonl"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from ..reading.head import document_start
 from .common import Collector, as_text, clip, has_key, json_document, ts_fields
 
@@ -34,6 +34,15 @@ class GeminiSessionLoader:
     source: ClassVar[str] = "session_json"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "Gemini CLI chat session (chats/session-*.json) and prompt log (logs.json)"
+    # One point per model message. Gemini counts cached input inside the prompt (input) count
+    # and thoughts beside the output (total = input + output + thoughts + tool); the tool-use
+    # prompt count has no canonical field and is not declared.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens"),
+        Usage("cache_read_tokens", "cache_read_tokens", within="input_tokens"),
+        Usage("output_tokens", "output_tokens"),
+        Usage("thoughts_tokens", "reasoning_tokens"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix != ".json":

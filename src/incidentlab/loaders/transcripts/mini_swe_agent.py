@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from ..reading.head import document_start
 from .common import Collector, as_dict, clip, has_key, json_document, ts_fields
 
@@ -27,6 +27,8 @@ class MiniSweAgentLoader:
     source: ClassVar[str] = "traj_json"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "mini-swe-agent trajectory (*.traj.json)"
+    # info.model_stats.instance_cost: the run's whole cost, one point.
+    usage: ClassVar[tuple[Usage, ...]] = (Usage("cost", "cost_usd", counting="session_total"),)
 
     def detect(self, path: Path, head: bytes) -> bool:
         if not path.name.endswith(".traj.json"):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult
+from ..base import LoadContext, LoadResult, Usage
 from ..reading.head import document_start, head_objects
 from .common import (
     Collector,
@@ -53,6 +53,16 @@ USAGE_METRICS = {
     "cache_read_input_tokens": "cache_read_tokens",
     "cache_creation_input_tokens": "cache_creation_tokens",
 }
+# One point per model response (litellm usage). litellm's prompt_tokens include the cache reads
+# and writes (Anthropic's too), and completion_tokens the reasoning.
+RESPONSE_USAGE = (
+    Usage("input_tokens", "input_tokens", key="response_id"),
+    Usage("output_tokens", "output_tokens", key="response_id"),
+    Usage("cache_read_tokens", "cache_read_tokens", within="input_tokens", key="response_id"),
+    Usage("cache_creation_tokens", "cache_creation_tokens", within="input_tokens",
+          key="response_id"),
+    Usage("reasoning_tokens", "reasoning_tokens", within="output_tokens", key="response_id"),
+)
 
 
 def _tool_outcome(event: dict) -> str:
@@ -165,6 +175,13 @@ class _Mapper:
         model = response.get("model")
         numbers = {name: usage.get(raw) for raw, name in USAGE_METRICS.items()
                    if isinstance(usage.get(raw), int | float)}
+        # OpenAI-style usage says the same in its details (cached input, reasoning output).
+        cached = as_dict(usage.get("prompt_tokens_details")).get("cached_tokens")
+        if "cache_read_tokens" not in numbers and isinstance(cached, int | float):
+            numbers["cache_read_tokens"] = cached
+        reasoning = as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens")
+        if isinstance(reasoning, int | float):
+            numbers["reasoning_tokens"] = reasoning
         self.col.event(
             record_no, "llm.usage", **base, event_key=f"{key or ''}usage", actor="agent",
             event_type_raw="model_response.usage",
@@ -187,6 +204,7 @@ class OpenHandsEventsLoader:
     source: ClassVar[str] = "events_json"
     sequence: ClassVar[str] = "sparse"  # event ids are monotonic but skip numbers
     version: ClassVar[str] = "1"
+    usage: ClassVar[tuple[Usage, ...]] = RESPONSE_USAGE
     description: ClassVar[str] = "OpenHands event list (trajectory JSON: actions and observations)"
 
     def detect(self, path: Path, head: bytes) -> bool:
@@ -258,6 +276,8 @@ class OpenHandsOutputLoader:
     source: ClassVar[str] = "output_jsonl"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenHands resolver / evaluation output.jsonl (history per instance)"
+    # metrics.costs holds each call's cost (their sum is accumulated_cost, kept in the event).
+    usage: ClassVar[tuple[Usage, ...]] = (*RESPONSE_USAGE, Usage("cost", "cost_usd"))
 
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix != ".jsonl":
@@ -338,9 +358,11 @@ class OpenHandsOutputLoader:
         metrics = as_dict(rec.get("metrics"))
         costs = metrics.get("costs") if isinstance(metrics.get("costs"), list) else []
         for call, cost in enumerate(costs, start=1):
+            model = as_dict(cost).get("model")
             cost = as_dict(cost).get("cost", cost)  # newer outputs: {"model", "cost", ...}
             col.metric(number, "cost", cost, unit="usd", ts=None, ts_quality="missing",
-                       stream=stream, labels={"call": call})
+                       stream=stream, labels={"call": call, "model": model} if model else
+                       {"call": call})
         if metrics:
             col.event(number, "llm.cost", **base, event_key="cost", position=end,
                       message=f"accumulated_cost={metrics.get('accumulated_cost')} over "

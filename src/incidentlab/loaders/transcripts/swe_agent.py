@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, iter_lines
+from ..base import LoadContext, LoadResult, Usage, iter_lines
 from .common import (
     Collector,
     clip,
@@ -45,6 +45,12 @@ class SweAgentTrajLoader:
     source: ClassVar[str] = "traj"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent trajectory (*.traj: trajectory steps, history, info)"
+    # info.model_stats: the instance's whole usage, one point each.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens", counting="session_total"),
+        Usage("output_tokens", "output_tokens", counting="session_total"),
+        Usage("cost", "cost_usd", counting="session_total"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         return path.suffix == ".traj" and (has_key(head, "trajectory") or has_key(head, "history"))
@@ -187,6 +193,14 @@ class SweAgentLogLoader:
     source: ClassVar[str] = "console_log"
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent console log (YYYY-MM-DD HH:MM:SS,mmm LEVEL ...)"
+    # Per call: tokens, and a cost printed rounded to cents each time; the instance_cost on the
+    # same line is the running total (cumulative), rounded once: that is the cost counted.
+    usage: ClassVar[tuple[Usage, ...]] = (
+        Usage("input_tokens", "input_tokens"),
+        Usage("output_tokens", "output_tokens"),
+        Usage("instance_cost", "cost_usd", counting="cumulative",
+              note="cost printed by SWE-agent rounded to cents"),
+    )
 
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix not in (".log", ".txt"):
@@ -236,7 +250,8 @@ class SweAgentLogLoader:
             col.event(number, "llm.usage", **base, message=clip(first))
             for name, value, unit in (("input_tokens", tokens_in, "tokens"),
                                       ("output_tokens", tokens_out, "tokens"),
-                                      ("cost", float(usage.group(4)), "usd")):
+                                      ("cost", float(usage.group(4)), "usd"),
+                                      ("instance_cost", float(usage.group(3)), "usd")):
                 col.metric(number, name, value, unit=unit, ts=when["ts"],
                            ts_quality=when["ts_quality"], stream=base["stream"])
             return
