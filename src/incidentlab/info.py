@@ -17,6 +17,19 @@ def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def usage_summary(con: Any) -> list[dict[str, Any]]:
+    """Tokens and cost per system, each call counted once (see analysis/usage.py)."""
+    from .analysis.usage import usage
+
+    frame = usage(con, by=("system",))
+    return [
+        {"system": row["system"], "total_tokens": row["total_tokens"],
+         "estimated_tokens": row["estimated_tokens"], "cost_usd": row["cost_usd"],
+         "points": row["points"], "files": len(row["files"]), "notes": row["notes"]}
+        for row in frame.iter_rows(named=True)
+    ]
+
+
 def database_info(db: str | Path) -> dict[str, Any]:
     con = connect(db, read_only=True)
     try:
@@ -58,6 +71,7 @@ def database_info(db: str | Path) -> dict[str, Any]:
                 "SELECT source_path, record_no, reason, left(raw, 120) AS raw "
                 "FROM _load_warnings ORDER BY source_path, record_no LIMIT 20",
             ),
+            "usage": usage_summary(con),
         }
     finally:
         con.close()

@@ -6,7 +6,7 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from . import analysis_cmds, demo_cmds, ingest_cmds, report_cmds
+    from . import analysis_cmds, demo_cmds, ingest_cmds, report_cmds, usage_cmds
 
     for command in analysis_cmds.COMMANDS:
         group.add_command(command)
@@ -15,4 +15,6 @@ def register(group: click.Group) -> None:
     for command in ingest_cmds.COMMANDS:
         group.add_command(command)
     for command in report_cmds.COMMANDS:
+        group.add_command(command)
+    for command in usage_cmds.COMMANDS:
         group.add_command(command)

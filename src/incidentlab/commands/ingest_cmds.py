@@ -16,6 +16,7 @@ from ..info import database_info
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
 from ..loaders.generic.fields import MAPPING_ENV
+from .usage_cmds import usage_row
 
 DB_OPTION = click.option(
     "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
@@ -220,6 +221,10 @@ def info_command(db: str, as_json: bool) -> None:
     print_table(info["systems"], ["system", "events", "streams", "ts_min", "ts_max",
                                   "mtime_events"],
                 title="Coverage per system (UTC; times from file mtime excluded)")
+    if info["usage"]:
+        print_table([usage_row(row) for row in info["usage"]],
+                    ["system", "total_tokens", "cost_usd", "points", "files"],
+                    title="Usage per system (each call once; `incidentlab usage` per session)")
     print_table(info["loads"], ["loader", "path", "records_read", "event_rows", "quarantined",
                                 "status"], title="Loads")
     if info["mtime_files"]:

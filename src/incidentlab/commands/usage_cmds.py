@@ -1,0 +1,121 @@
+"""`usage`: tokens and cost per session and model, each call counted once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import store
+from ..analysis import usage as usage_mod
+from ..cli import console, handle_errors, print_json, print_table
+from ..scope import Scope
+
+NOT_IN_EVIDENCE = "not in evidence"
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+                 "reasoning_tokens", "total_tokens")
+SHORT = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens": "cache read",
+         "cache_creation_tokens": "cache write", "reasoning_tokens": "reasoning",
+         "total_tokens": "total", "estimated_tokens": "estimated", "cost_usd": "cost"}
+
+
+def _count(value: Any) -> str | None:
+    if value is None:
+        return None
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _cost(value: Any) -> str:
+    return NOT_IN_EVIDENCE if value is None else f"${value:,.6f}".rstrip("0").rstrip(".")
+
+
+def usage_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A usage row for a table: counts with separators, cost as dollars or 'not in evidence'."""
+    out = dict(row)
+    for column in (*TOKEN_COLUMNS, "estimated_tokens"):
+        if column in out:
+            out[column] = _count(out[column])
+    if out.get("estimated_tokens") and not out.get("total_tokens"):
+        out["total_tokens"] = f"~{out['estimated_tokens']} (estimated by the source)"
+    if "cost_usd" in out:
+        out["cost_usd"] = _cost(out["cost_usd"])
+    if isinstance(out.get("files"), list):
+        out["files"] = len(out["files"])
+    return out
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, float) and value.is_integer() and key != "cost_usd":
+            value = int(value)
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
+@click.command("usage")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="DuckDB file of the incident.")
+@click.option("--start", help="Only metric points at or after this time (ISO 8601).")
+@click.option("--end", help="Only metric points at or before this time (ISO 8601).")
+@click.option("--system", "systems", multiple=True, help="Only this system (repeatable).")
+@click.option("--stream", "streams", multiple=True,
+              help="Only this stream / session (repeatable).")
+@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
+@click.option("--by", default=",".join(usage_mod.DEFAULT_BY), show_default=True,
+              help=f"Group by these columns, comma-separated ({', '.join(usage_mod.GROUPABLE)}; "
+              "empty: one total).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def usage_command(db: str, start: str | None, end: str | None, systems: tuple[str, ...],
+                  streams: tuple[str, ...], projects: tuple[str, ...], by: str,
+                  as_json: bool) -> None:
+    """Tokens (input, output, cache read / write, reasoning) and cost per session and model.
+
+    Every call is counted once: what each metric means (per call, a running total, a session
+    total; part of another count) is declared by the loader that wrote it. A cost the evidence
+    does not hold is shown as "not in evidence", never estimated. Metric points without a time
+    (e.g. OpenHands resolver costs) fall outside any --start/--end window.
+    """
+    scope = Scope.build(start=start, end=end, systems=systems, streams=streams,
+                        projects=projects)
+    columns = usage_mod.group_columns(by)
+    con = store.connect(db, read_only=True)
+    try:
+        frame = usage_mod.usage(con, scope, by=columns)
+    finally:
+        con.close()
+    rows = frame.to_dicts()
+    totals = usage_mod.totals(frame)
+    if as_json:
+        print_json({"scope": scope.to_dict(), "by": list(columns),
+                    "groups": [_json_row(r) for r in rows], "totals": _json_row(totals)})
+        return
+    if not rows:
+        console.print(f"No token or cost metrics in scope ({scope.describe()}).", highlight=False)
+        return
+    shown = [*columns, *TOKEN_COLUMNS, "cost_usd", "points", "semantics"]
+    if any(r.get("estimated_tokens") is not None for r in rows):
+        shown.insert(shown.index("cost_usd"), "estimated_tokens")
+    table = [{**usage_row(r), "semantics": r["semantics"]} for r in rows]
+    print_table([{SHORT.get(c, c): t.get(c) for c in shown} for t in table],
+                [SHORT.get(c, c) for c in shown],
+                title=f"Usage ({scope.describe()}; each call counted once)")
+    total_text = ", ".join(f"{SHORT[c]} {_count(totals[c])}" for c in TOKEN_COLUMNS
+                           if totals.get(c) is not None)
+    cost = totals["cost_usd"]
+    cost_text = _cost(cost)
+    if cost is not None and totals["groups_without_cost"]:
+        cost_text += (f" ({totals['groups_without_cost']} of {totals['groups']} groups have no "
+                      "cost in evidence)")
+    console.print(f"[bold]Total[/bold] over {totals['groups']} group(s), {totals['points']} "
+                  f"metric points: {total_text or 'no token counts'}; cost {cost_text}",
+                  highlight=False)
+    notes = sorted({n for r in rows for n in (r.get("notes") or [])})
+    for note in notes:
+        console.print(f"  note: {note}", highlight=False)
+
+
+COMMANDS = [usage_command]
