@@ -203,7 +203,7 @@ def test_report_covers_one_incident_and_names_the_others(mixed):
         assert ctx.incident is not None and ctx.incidents is not None
         assert ctx.title.startswith("codingbuddy") and "Demo" not in ctx.title
         assert ctx.incident_id == ctx.incident["incident_id"] != "demo"
-        start, end = ctx.filters.window()
+        start, end = ctx.scope.start, ctx.scope.end
         assert (start, end) == (ctx.incident["start_ts"], ctx.incident["end_ts"])
         notice = sections.header(ctx).parts[-1].text
         assert "The scope holds 6 candidate incidents" in notice

@@ -118,4 +118,4 @@ def test_cli_timeline_json_and_redaction(tmp_path):
     missing = runner.invoke(main, ["timeline", "--db", str(tmp_path / "none.duckdb")])
     assert missing.exit_code == 2 and "no database" in missing.output
     bad = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--start", "x"])
-    assert bad.exit_code == 2 and "cannot read start" in bad.output
+    assert bad.exit_code == 2 and "start: cannot read" in bad.output

@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
+from ..scope import Scope
 from ._sql import Where, frame, quote
 from .catalogs import read_entries
 from .metrics import cite_event, evaluate_rules, load_rules
@@ -106,17 +107,19 @@ def signature_sql(mode: dict[str, Any]) -> str:
 
 
 def classify(
-    con: duckdb.DuckDBPyConnection, *, start: Any = None, end: Any = None,
+    con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *,
     catalog_path: str | Path | None = None, rules_path: str | Path | None = None,
+    **fields: Any,
 ) -> Classification:
-    """Rank the failure modes the evidence matches (score = severity-weighted event count).
+    """Rank the failure modes the evidence in scope matches (score = severity-weighted count).
 
     A mode matches events by its signature, or (`rules = [...]`) by the evidence of those alert
-    rules when they fired in the window (a doom loop is a pattern, not one event).
+    rules when they fired in the scope (a doom loop is a pattern, not one event).
     """
-    window = Where().within("ts", start, end)
+    scope = Scope.of(scope, **fields)
+    window = Where().add(scope.sql())
     catalog = load_catalog(catalog_path)
-    fired = _rule_evidence(con, catalog, start, end, rules_path)
+    fired = _rule_evidence(con, catalog, scope, rules_path)
     rows = []
     for mode in catalog:
         row = _match(con, mode, window, fired.get(mode["id"], []))
@@ -140,7 +143,7 @@ def classify(
 
 
 def _rule_evidence(
-    con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], start: Any, end: Any,
+    con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], scope: Scope,
     rules_path: str | Path | None,
 ) -> dict[str, list[str]]:
     """mode id -> event ids of the alerts of the rules it names (one evaluation for all)."""
@@ -148,7 +151,7 @@ def _rule_evidence(
     if not wanted:
         return {}
     rules = [r for r in load_rules(rules_path) if r["id"] in wanted]
-    alerts = evaluate_rules(con, rules=rules, start=start, end=end) if rules else None
+    alerts = evaluate_rules(con, scope, rules=rules) if rules else None
     ids: dict[str, list[str]] = {}
     if alerts is None or not alerts.height:
         return ids

@@ -10,7 +10,8 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
-from ._sql import Where, frame
+from ..scope import Scope
+from ._sql import frame
 
 # What counts as a failure signal: an event that says something went wrong, by its own severity
 # or outcome. Events an alert firing cites as its evidence count too (a doom loop's calls are ok).
@@ -23,7 +24,6 @@ MTIME_SQL = "coalesce(ts_quality = 'derived' AND ts_raw IS NULL, false)"
 TIMED_SQL = f"(ts IS NOT NULL AND NOT {MTIME_SQL})"
 PARTITIONS = {"none": "'all'", "system": "system", "project": "coalesce(project, '')",
               "stream": "coalesce(stream, '')"}
-SCOPE_COLUMNS = {"system": "systems", "project": "projects", "stream": "streams"}
 INCIDENT_SCHEMA = {
     "incident_id": pl.Utf8, "title": pl.Utf8, "rank": pl.Int64, "partition": pl.Utf8,
     "start_ts": pl.Datetime("us", "UTC"), "first_ts": pl.Datetime("us", "UTC"),
@@ -36,18 +36,6 @@ INCIDENT_SCHEMA = {
     "systems": pl.List(pl.Utf8), "signals_by_system": pl.List(pl.Int64), "streams": pl.Int64,
     "projects": pl.List(pl.Utf8), "events": pl.Int64,
 }
-
-
-def scope_where(
-    *, start: Any = None, end: Any = None, systems: Any = None, projects: Any = None,
-    streams: Any = None, correlation_id: str | None = None,
-) -> Where:
-    """The scope (window, systems, projects, streams, correlation id) as SQL conditions."""
-    where = Where().within("ts", start, end)
-    where.one_of("system", systems).one_of("project", projects).one_of("stream", streams)
-    if correlation_id:
-        where.add("correlation_id = ?", correlation_id)
-    return where
 
 
 def cited_events(con: duckdb.DuckDBPyConnection, alerts: pl.DataFrame | None, name: str) -> str:
@@ -64,13 +52,14 @@ def cited_events(con: duckdb.DuckDBPyConnection, alerts: pl.DataFrame | None, na
 
 def incidents(
     con: duckdb.DuckDBPyConnection,
+    scope: Scope | None = None,
     *,
     quiet_minutes: float = 30,
     by: str | None = None,
     alerts: pl.DataFrame | None = None,
     with_alerts: bool = True,
     rules_path: str | Path | None = None,
-    **scope: Any,
+    **fields: Any,
 ) -> pl.DataFrame:
     """One row per candidate incident: failure signals with no quiet gap above `quiet_minutes`.
 
@@ -88,27 +77,27 @@ def incidents(
     if part is None:
         raise UsageError(f"cannot split incidents by {by!r}",
                          hint=f"use one of {', '.join(PARTITIONS)}")
-    where = scope_where(**scope)
+    scope = Scope.of(scope, **fields)
     if alerts is None and with_alerts:
         from .metrics import evaluate_rules
 
-        alerts = evaluate_rules(con, rules_path=rules_path, start=scope.get("start"),
-                                end=scope.get("end"))
+        alerts = evaluate_rules(con, scope, rules_path=rules_path)
     cited = cited_events(con, alerts, "_il_incident_cited")
-    sql = _islands_sql(where.sql("AND"), part, cited, round(float(quiet_minutes) * 60e6))
+    sql = _islands_sql(f"AND {scope.sql()}", part, cited, round(float(quiet_minutes) * 60e6))
     try:
-        out = frame(con, sql, where.params)
+        out = frame(con, sql)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {cited}")
     return _named(out, by)
 
 
-def untimed_signals(con: duckdb.DuckDBPyConnection, **scope: Any) -> int:
-    """Failure signals no incident can hold: no time, or a time taken from a file's mtime."""
-    where = scope_where(**{k: v for k, v in scope.items() if k not in ("start", "end")})
-    sql = (f"SELECT count(*) FROM timeline_events WHERE {SIGNAL_SQL} AND NOT {TIMED_SQL} "
-           f"{where.sql('AND')}")
-    return int(con.execute(sql, where.params).fetchall()[0][0])
+def untimed_signals(con: duckdb.DuckDBPyConnection, scope: Scope | None = None,
+                    **fields: Any) -> int:
+    """Failure signals no incident can hold: no time, or a time taken from a file's mtime
+    (the scope's systems, projects, streams and correlation id; a window cannot hold them)."""
+    where = Scope.of(scope, **fields).sql(window=False)
+    sql = f"SELECT count(*) FROM timeline_events WHERE {SIGNAL_SQL} AND NOT {TIMED_SQL} AND {where}"
+    return int(con.execute(sql).fetchall()[0][0])
 
 
 def _islands_sql(scope: str, part: str, cited: str, quiet_us: int) -> str:
@@ -250,12 +239,3 @@ def select(found: pl.DataFrame, wanted: str | None = None) -> dict[str, Any] | N
         raise UsageError(f"no incident {wanted!r} in this scope",
                          hint=f"choose one of: {known} (`incidentlab incidents` lists them)")
     return hit.row(0, named=True)
-
-
-def incident_scope(row: dict[str, Any], by: str | None = None) -> dict[str, Any]:
-    """The scope filters that hold exactly one incident: its window (from the start of the
-    streams that failed), and its partition if any."""
-    scope: dict[str, Any] = {"start": row["start_ts"], "end": row["end_ts"]}
-    if by in SCOPE_COLUMNS and row.get("partition"):
-        scope[SCOPE_COLUMNS[by]] = [row["partition"]]
-    return scope

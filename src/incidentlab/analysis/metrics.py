@@ -12,7 +12,8 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
-from ._sql import Where, frame, interval, quote, to_ts
+from ..scope import Scope
+from ._sql import Where, frame, interval, quote
 from .catalogs import read_entries
 
 LEVELS = {"warn": 1, "page": 2, "critical": 3}
@@ -34,13 +35,13 @@ EVIDENCE_SHOWN = 5  # "id @ time" pairs spelled out in the `evidence` column
 
 def trend(
     con: duckdb.DuckDBPyConnection,
+    scope: Scope | None = None,
     *,
     every: str = "5 minutes",
     by: str | None = "system",
     event_types: Any = None,
-    start: Any = None,
-    end: Any = None,
     baseline_buckets: int = 12,
+    **fields: Any,
 ) -> pl.DataFrame:
     """Counts, errors and error ratio per time bucket and group, with a trailing baseline.
 
@@ -49,7 +50,8 @@ def trend(
     """
     if by is not None and by not in GROUPABLE:
         raise UsageError(f"cannot group by {by!r}", hint=f"use one of {sorted(GROUPABLE)}")
-    where = Where().add("ts IS NOT NULL").within("ts", start, end).one_of("event_type", event_types)
+    where = Where().add("ts IS NOT NULL").add(Scope.of(scope, **fields).sql())
+    where.one_of("event_type", event_types)
     group = f"coalesce({by}, '')" if by else "'all'"
     step = interval(every)
     sql = f"""
@@ -143,26 +145,29 @@ def redaction_patterns(path: str | Path | None = None) -> list[str]:
 
 def evaluate_rules(
     con: duckdb.DuckDBPyConnection,
+    scope: Scope | None = None,
     *,
     rules_path: str | Path | None = None,
-    start: Any = None,
-    end: Any = None,
     rules: list[dict[str, Any]] | None = None,
+    **fields: Any,
 ) -> pl.DataFrame:
     """One row per fired (rule, group, level): first/last fired, cleared, peak, evidence ids.
+
+    Rules look only at the scope's events and metric points (its window, systems, projects,
+    streams, correlation id); a tool result's call is looked up in the same scope at any time.
 
     `cleared` is when the condition stopped holding as far as the evidence shows (the next
     evaluation that did not fire, or the window running out, whichever is first); null when the
     evidence ends while it still fires.
     """
     rules = rules if rules is not None else load_rules(rules_path)
-    bounds = Where().add("ts IS NOT NULL").within("ts", start, end)
+    scope = Scope.of(scope, **fields)
     [(lo, hi)] = con.execute(
-        f"SELECT min(ts), max(ts) FROM timeline_events {bounds.sql()}", bounds.params
+        f"SELECT min(ts), max(ts) FROM timeline_events WHERE ts IS NOT NULL AND {scope.sql()}"
     ).fetchall()
     if lo is None:
         return pl.DataFrame(schema=ALERT_SCHEMA)
-    ctx = _Context(con, to_ts(start) or lo, to_ts(end) or hi, hi)
+    ctx = _Context(con, scope, scope.start or lo, scope.end or hi, hi)
     frames = []
     try:
         for rule in rules:
@@ -237,9 +242,12 @@ def max_level(alerts: pl.DataFrame) -> str | None:
 
 
 class _Context:
-    def __init__(self, con: duckdb.DuckDBPyConnection, start: datetime, end: datetime,
-                 data_end: datetime) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope, start: datetime,
+                 end: datetime, data_end: datetime) -> None:
         self.con, self.start, self.end, self.data_end = con, start, end, data_end
+        # The window is $start/$end in every query; these are the rest of the scope.
+        self.events_scope = scope.sql(window=False)
+        self.metrics_scope = scope.metrics_sql(window=False)
         self.spans: dict[str, str] = {}  # duration rule id -> temp table of its spans
         self.calls: str | None = None  # temp table of tool calls, for rules `with_call`
 
@@ -253,6 +261,7 @@ class _Context:
                        any_value(trim(message)) AS call_args
                 FROM timeline_events
                 WHERE event_type IN ('tool.proposed', 'tool.call') AND correlation_id IS NOT NULL
+                  AND {self.events_scope}
                 GROUP BY stream, correlation_id""")
         return self.calls
 
@@ -315,7 +324,8 @@ def _rows(ctx: _Context, rule: dict[str, Any]) -> str:
     """
     rows = (
         f"SELECT *, {_group(rule)} AS grp FROM timeline_events "
-        f"WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end AND ({_selector(rule)})"
+        f"WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end AND ({_selector(rule)}) "
+        f"AND {ctx.events_scope}"
     )
     if not (rule.get("with_call") or rule.get("with_tool_name")):
         return rows
@@ -465,7 +475,8 @@ def _points_absence(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) 
     return f"""
         WITH r AS ({_rows(ctx, rule)}),
         act AS (SELECT min(ts) AS lo, max(ts) AS hi FROM timeline_events
-                WHERE ts >= $start AND ts <= $end AND ts_quality <> 'derived' AND ({activity})),
+                WHERE ts >= $start AND ts <= $end AND ts_quality <> 'derived' AND ({activity})
+                  AND {ctx.events_scope}),
         groups AS (SELECT DISTINCT grp FROM r UNION SELECT '(all)' WHERE NOT EXISTS (FROM r)),
         marks AS (
             SELECT grp, ts, event_id, {stop} AS stops, false AS boundary FROM r
@@ -596,7 +607,7 @@ def _points_metric(ctx: _Context, rule: dict[str, Any], level: dict[str, Any]) -
                [source_path || ':' || coalesce(record_no::VARCHAR, '?')] AS ids,
                NULL::TIMESTAMPTZ AS until
         FROM metrics
-        WHERE name = {quote(rule['metric'])}{system}{where}
+        WHERE name = {quote(rule['metric'])}{system}{where} AND {ctx.metrics_scope}
           AND (ts IS NULL OR (ts >= $start AND ts <= $end))"""
 
 

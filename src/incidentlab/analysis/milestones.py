@@ -14,8 +14,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ..scope import Scope
 from ._sql import frame, to_ts
-from .incidents import SIGNAL_SQL, TIMED_SQL, cited_events, incidents, scope_where, select
+from .incidents import SIGNAL_SQL, TIMED_SQL, cited_events, incidents, select
 
 MILESTONES = ("started", "detected", "mitigated", "resolved")
 DURATIONS = {"time_to_detect": "detected", "time_to_mitigate": "mitigated",
@@ -44,17 +45,13 @@ NO_SIGNAL = ("no failure signal in scope (no event of severity warning or worse,
 _COLUMNS = "ts, event_id, system, source, record_no, event_type, message"
 
 
-class _Scope:
-    """The incident's window and the caller's scope, as one WHERE fragment over timed events."""
+class _Window:
+    """The caller's scope cut to the incident's failures, as one condition over timed events."""
 
-    def __init__(self, incident: dict[str, Any], scope: dict[str, Any]) -> None:
-        start = max(filter(None, [to_ts(scope.get("start")), incident["first_ts"]]))
-        end = min(filter(None, [to_ts(scope.get("end")), incident["end_ts"]]))
-        narrowed = {**scope, "start": start, "end": end}
-        where = scope_where(**narrowed)
-        self.start, self.end = start, end
-        self.sql = f"{TIMED_SQL} {where.sql('AND')}"
-        self.params = where.params
+    def __init__(self, incident: dict[str, Any], scope: Scope) -> None:
+        self.scope = scope.narrowed(incident["first_ts"], incident["end_ts"])
+        self.sql = f"{TIMED_SQL} AND {self.scope.sql()}"
+        self.params: list[Any] = []
 
     def first(self, con: duckdb.DuckDBPyConnection, condition: str, params: list[Any],
               *, last: bool = False) -> dict[str, Any] | None:
@@ -70,6 +67,7 @@ class _Scope:
 
 def milestones(
     con: duckdb.DuckDBPyConnection,
+    scope: Scope | None = None,
     *,
     incident: dict[str, Any] | str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -77,7 +75,7 @@ def milestones(
     alerts: pl.DataFrame | None = None,
     detect_level: str = "page",
     quiet_minutes: float = 30,
-    **scope: Any,
+    **fields: Any,
 ) -> pl.DataFrame:
     """started / detected / mitigated / resolved of one incident, each with the event it cites.
 
@@ -88,15 +86,16 @@ def milestones(
     "warn" takes the first firing of any level. Overrides (ISO times, naive = UTC) replace a
     milestone and are marked `override`; later milestones are then searched from it.
     """
+    scope = Scope.of(scope, **fields)
     chosen = incident if isinstance(incident, dict) else select(
-        incidents(con, quiet_minutes=quiet_minutes, rules_path=rules_path, **scope), incident)
+        incidents(con, scope, quiet_minutes=quiet_minutes, rules_path=rules_path), incident)
     if chosen is None:
         return undetermined(NO_SIGNAL, overrides)
-    window = _Scope(chosen, scope)
+    window = _Window(chosen, scope)
     if alerts is None:
         from .metrics import evaluate_rules
 
-        alerts = evaluate_rules(con, rules_path=rules_path, start=window.start, end=window.end)
+        alerts = evaluate_rules(con, window.scope, rules_path=rules_path)
     found = _derive(con, window, alerts, detect_level, overrides or {})
     return _frame(found, overrides, chosen["incident_id"])
 
@@ -107,7 +106,7 @@ def undetermined(reason: str, overrides: dict[str, Any] | None = None) -> pl.Dat
     return _frame({m: _unknown(reason) for m in MILESTONES}, overrides, None)
 
 
-def _derive(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataFrame,
+def _derive(con: duckdb.DuckDBPyConnection, window: _Window, alerts: pl.DataFrame,
             detect_level: str, overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     cited = cited_events(con, alerts, "_il_milestone_cited")
     try:
@@ -129,7 +128,7 @@ def _derive(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataFrame
         con.execute(f"DROP TABLE IF EXISTS {cited}")
 
 
-def _detection(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataFrame,
+def _detection(con: duckdb.DuckDBPyConnection, window: _Window, alerts: pl.DataFrame,
                detect_level: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """The first firing's threshold crossing: the first event it cites at or after it fired."""
     crossings = _crossings(con, window, alerts)
@@ -146,7 +145,7 @@ def _detection(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataFr
     return firing, _cite(firing, text)
 
 
-def _crossings(con: duckdb.DuckDBPyConnection, window: _Scope,
+def _crossings(con: duckdb.DuckDBPyConnection, window: _Window,
                alerts: pl.DataFrame) -> pl.DataFrame:
     if alerts is None or alerts.is_empty():
         return pl.DataFrame()
@@ -176,7 +175,7 @@ def _crossings(con: duckdb.DuckDBPyConnection, window: _Scope,
         con.unregister("_il_firings")
 
 
-def _mitigation(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataFrame,
+def _mitigation(con: duckdb.DuckDBPyConnection, window: _Window, alerts: pl.DataFrame,
                 firing: dict[str, Any] | None, systems: list[str], signal: str
                 ) -> dict[str, Any]:
     """The first healthy event of the failing systems after their last failure signal, once the
@@ -210,7 +209,7 @@ def _mitigation(con: duckdb.DuckDBPyConnection, window: _Scope, alerts: pl.DataF
                         f"{_what(found)}")
 
 
-def _resolution(con: duckdb.DuckDBPyConnection, window: _Scope, systems: list[str],
+def _resolution(con: duckdb.DuckDBPyConnection, window: _Window, systems: list[str],
                 since: datetime | None) -> dict[str, Any]:
     """The first recovery evidence (RECOVERY) of the failing systems at or after mitigation."""
     if since is None:
@@ -225,7 +224,7 @@ def _resolution(con: duckdb.DuckDBPyConnection, window: _Scope, systems: list[st
     return _cite(found, f"first recovery evidence after mitigation: {_what(found)}")
 
 
-def _signal_systems(con: duckdb.DuckDBPyConnection, window: _Scope, signal: str) -> list[str]:
+def _signal_systems(con: duckdb.DuckDBPyConnection, window: _Window, signal: str) -> list[str]:
     sql = (f"SELECT DISTINCT system FROM timeline_events WHERE {window.sql} AND {signal} "
            "ORDER BY system")
     return [r[0] for r in con.execute(sql, window.params).fetchall()]

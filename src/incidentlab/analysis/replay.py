@@ -10,6 +10,7 @@ import polars as pl
 
 from ..loaders import all_loaders
 from ..loaders.base import trait
+from ..scope import Scope
 from ._sql import Where, frame
 
 VIOLATION_COLUMNS = (
@@ -88,29 +89,78 @@ class ReplayReport:
 
 
 def check(
-    con: duckdb.DuckDBPyConnection, *, streams: Any = None, tolerance_ms: float = 1000
+    con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *, tolerance_ms: float = 1000,
+    **fields: Any,
 ) -> ReplayReport:
-    """Every integrity rule over every stream (or the given ones); one verdict per stream."""
-    scope = Where().one_of("stream", streams)
-    parts = [
-        _sequence(con, scope),
-        _time_order(con, scope, tolerance_ms),
-        *(_pairing(con, scope, *p) for p in PAIRINGS),
-        _codingbuddy_pairs(con, scope),
-        _tapps_bounds(con, scope),
-        _session_states(con, scope),
-        _stage_order(con, scope),
-        _codingbuddy_mirror(con, scope),
-        _curriculum_mirror(con, scope),
-        _tapps_completed(con, scope),
-    ]
-    violations = pl.concat(
-        [p.select(VIOLATION_COLUMNS).cast(VIOLATION_SCHEMA) for p in parts if p.height],
-        how="vertical",
-    ) if any(p.height for p in parts) else pl.DataFrame(schema=VIOLATION_SCHEMA)
-    violations = violations.sort(["system", "stream", "position", "rule"], nulls_last=True)
-    verdicts = _verdicts(con, scope, violations)
-    return ReplayReport(violations, verdicts, codingbuddy_validation(con, streams=streams))
+    """Every integrity rule over the streams in scope; one verdict per stream.
+
+    A stream is in scope when one of its events is (window, systems, projects, streams,
+    correlation id). Its checks run over all of its events, so a window never makes a gap at its
+    edges; the violations whose event lies outside the window are left out.
+    """
+    scope = Scope.of(scope, **fields)
+    members = _Members(con, scope)
+    try:
+        where = members.where
+        parts = [
+            _sequence(con, where),
+            _time_order(con, where, tolerance_ms),
+            *(_pairing(con, where, *p) for p in PAIRINGS),
+            _codingbuddy_pairs(con, where),
+            _tapps_bounds(con, where),
+            _session_states(con, where),
+            _stage_order(con, where),
+            _codingbuddy_mirror(con, where),
+            _curriculum_mirror(con, where),
+            _tapps_completed(con, where),
+        ]
+        violations = pl.concat(
+            [p.select(VIOLATION_COLUMNS).cast(VIOLATION_SCHEMA) for p in parts if p.height],
+            how="vertical",
+        ) if any(p.height for p in parts) else pl.DataFrame(schema=VIOLATION_SCHEMA)
+        violations = _in_window(con, violations, scope).sort(
+            ["system", "stream", "position", "rule"], nulls_last=True)
+        verdicts = _verdicts(con, where, violations)
+        codingbuddy = _codingbuddy_validation(con, where)
+    finally:
+        members.close()
+    return ReplayReport(violations, verdicts, codingbuddy)
+
+
+class _Members:
+    """The (system, stream) pairs in scope, as a temp table and the condition selecting them."""
+
+    TABLE = "_il_replay_streams"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, scope: Scope) -> None:
+        self.con, self.where = con, Where()
+        self.made = not scope.is_everything
+        if self.made:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {self.TABLE} AS SELECT DISTINCT system, "
+                        f"coalesce(stream, '') AS stream FROM timeline_events WHERE {scope.sql()}")
+            self.where.add(f"(system, coalesce(stream, '')) IN (SELECT system, stream "
+                           f"FROM {self.TABLE})")
+
+    def close(self) -> None:
+        if self.made:
+            self.con.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+
+def _in_window(con: duckdb.DuckDBPyConnection, violations: pl.DataFrame,
+               scope: Scope) -> pl.DataFrame:
+    """Drop the violations whose event has a time outside the scope's window (an event with no
+    time stays: its stream is in scope and nothing places it outside)."""
+    if not scope.windowed or violations.is_empty():
+        return violations
+    ids = violations.select("event_id").unique().drop_nulls()
+    con.register("_il_violation_ids", ids.to_arrow())
+    try:
+        outside = {row[0] for row in con.execute(
+            "SELECT event_id FROM events SEMI JOIN _il_violation_ids USING (event_id) "
+            f"WHERE ts IS NOT NULL AND NOT ({scope.sql()})").fetchall()}
+    finally:
+        con.unregister("_il_violation_ids")
+    return violations.filter(~pl.col("event_id").is_in(list(outside)).fill_null(False))
 
 
 def _in_scope(scope: Where, extra: str) -> tuple[str, list[Any]]:
@@ -519,16 +569,24 @@ def _verdicts(
     )
 
 
-def codingbuddy_validation(con: duckdb.DuckDBPyConnection, *, streams: Any = None) -> pl.DataFrame:
+def codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Scope | None = None,
+                           **fields: Any) -> pl.DataFrame:
     """What `deepseek replay run --deterministic` reports per session (validate_replay_events).
 
     In file order: monotonic_seq is false when a seq_no is lower than the one before (equal is
     allowed); missing = (approved proposals ∪ ToolApproved) without any ToolResult; orphan =
     ToolResults whose invocation was never approved; both lists sorted; passed = all clear.
+    Sessions are in scope when one of their events is; each is validated whole.
     """
-    where, params = _in_scope(
-        Where().one_of("stream", streams), "system = 'codingbuddy' AND seq IS NOT NULL"
-    )
+    members = _Members(con, Scope.of(scope, **fields))
+    try:
+        return _codingbuddy_validation(con, members.where)
+    finally:
+        members.close()
+
+
+def _codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
+    where, params = _in_scope(scope, "system = 'codingbuddy' AND seq IS NOT NULL")
     sql = f"""
     WITH e AS (
         SELECT stream, seq, position, record_no, event_type, correlation_id,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from ._sql import SEVERITY_RANK, SEVERITY_SQL, Where, frame, to_ts
+from ..scope import Scope
+from ._sql import SEVERITY_RANK, SEVERITY_SQL, Where, frame
 from .incidents import MTIME_SQL
 from .milestones import MILESTONES, durations, milestones
 
@@ -33,32 +33,26 @@ ORDER = "ts, source_rank, system, source, stream, position, record_no, event_id"
 
 def timeline(
     con: duckdb.DuckDBPyConnection,
+    scope: Scope | None = None,
     *,
-    start: Any = None,
-    end: Any = None,
-    pivot: Any = None,
-    span_minutes: float | None = None,
-    systems: Any = None,
-    projects: Any = None,
-    streams: Any = None,
-    correlation_id: str | None = None,
     event_types: Any = None,
     min_severity: str | None = None,
     limit: int | None = None,
     include_debug: bool = False,
     include_mtime: bool = False,
+    **fields: Any,
 ) -> pl.DataFrame:
     """All sources merged in one stable order (ts, source rank, position), filtered and bounded.
 
-    `pivot` with `span_minutes` (default 30) selects pivot ± span; `limit` keeps the newest N
-    entries (as Jido's incident_timeline does) but returns them oldest first. Event types ending in
-    `.*` match a prefix (`security.*`). Events of severity debug (hook telemetry and the like)
-    and events whose time is a file's mtime (a copy moves it: see incidents.MTIME_SQL) are
-    left out unless asked for; `hidden` counts them.
+    `scope` (or its fields: start, end, pivot with span_minutes, systems, projects, streams,
+    correlation_id) says what is looked at; `limit` keeps the newest N entries (as Jido's
+    incident_timeline does) but returns them oldest first. Event types ending in `.*` match a
+    prefix (`security.*`). Events of severity debug (hook telemetry and the like) and events
+    whose time is a file's mtime (a copy moves it: see incidents.MTIME_SQL) are left out unless
+    asked for; `hidden` counts them.
     """
-    where = _where(start=start, end=end, pivot=pivot, span_minutes=span_minutes, systems=systems,
-                   projects=projects, streams=streams, correlation_id=correlation_id,
-                   event_types=event_types, min_severity=min_severity)
+    where = _where(Scope.of(scope, **fields), event_types=event_types,
+                   min_severity=min_severity)
     if not include_debug and min_severity is None:
         where.add("coalesce(severity, '') <> 'debug'")
     if not include_mtime:
@@ -86,10 +80,13 @@ def timeline(
     return frame(con, sql, params).drop("source_rank")
 
 
-def hidden(con: duckdb.DuckDBPyConnection, **filters: Any) -> dict[str, Any]:
-    """What `timeline` leaves out by default under these filters: debug events, and events
-    whose time is a file mtime, with the files they come from."""
-    where = _where(**filters)
+def hidden(con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *,
+           event_types: Any = None, min_severity: str | None = None,
+           **fields: Any) -> dict[str, Any]:
+    """What `timeline` leaves out by default in this scope: debug events, and events whose
+    time is a file mtime, with the files they come from."""
+    where = _where(Scope.of(scope, **fields), event_types=event_types,
+                   min_severity=min_severity)
     sql = f"""
         SELECT count(*) FILTER (WHERE coalesce(severity, '') = 'debug') AS debug,
                count(*) FILTER (WHERE {MTIME_SQL}) AS mtime,
@@ -100,20 +97,8 @@ def hidden(con: duckdb.DuckDBPyConnection, **filters: Any) -> dict[str, Any]:
     return {"debug": debug, "mtime": mtime, "mtime_files": files or []}
 
 
-def _where(*, start: Any = None, end: Any = None, pivot: Any = None,
-           span_minutes: float | None = None, systems: Any = None, projects: Any = None,
-           streams: Any = None, correlation_id: str | None = None, event_types: Any = None,
-           min_severity: str | None = None) -> Where:
-    where = Where()
-    if pivot is not None:
-        center = to_ts(pivot, "pivot")
-        span = timedelta(minutes=30 if span_minutes is None else span_minutes)
-        start = max(to_ts(start), center - span) if start is not None else center - span
-        end = min(to_ts(end), center + span) if end is not None else center + span
-    where.within("ts", start, end)
-    where.one_of("system", systems).one_of("project", projects).one_of("stream", streams)
-    if correlation_id is not None:
-        where.add("correlation_id = ?", correlation_id)
+def _where(scope: Scope, *, event_types: Any = None, min_severity: str | None = None) -> Where:
+    where = Where().add(scope.sql())
     if event_types is not None:
         types = [event_types] if isinstance(event_types, str) else list(event_types)
         exact = [t for t in types if not t.endswith(".*")]
@@ -127,11 +112,13 @@ def _where(*, start: Any = None, end: Any = None, pivot: Any = None,
 
 
 def silences(
-    con: duckdb.DuckDBPyConnection, *, threshold_minutes: float = 10, systems: Any = None
+    con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *,
+    threshold_minutes: float = 10, **fields: Any,
 ) -> pl.DataFrame:
     """Gaps longer than the threshold between consecutive events of one stream (time order);
     times from file mtimes are not evidence of when anything happened, so they make no gap."""
-    where = Where().add(f"ts IS NOT NULL AND NOT {MTIME_SQL}").one_of("system", systems)
+    where = Where().add(f"ts IS NOT NULL AND NOT {MTIME_SQL}").add(
+        Scope.of(scope, **fields).sql())
     sql = f"""
         SELECT stream, system, prev_ts AS gap_start, ts AS gap_end,
                date_diff('millisecond', prev_ts, ts) / 60000.0 AS gap_minutes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
 from typing import Any
 
 import click
@@ -13,10 +12,11 @@ from .. import store
 from ..analysis import classify as classify_mod
 from ..analysis import incidents as incidents_mod
 from ..analysis import metrics, replay, timeline
-from ..analysis._sql import to_ts
 from ..analysis.milestones import DURATIONS, fmt_duration
 from ..analysis.redact import Redactor
 from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+from ..scope import Scope
+from .scope_options import scope_options
 
 DB_OPTION = click.option(
     "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
@@ -25,8 +25,6 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSO
 REDACT_OPTION = click.option(
     "--no-redact", is_flag=True, help="Show secrets and e-mail addresses unmasked."
 )
-START = click.option("--start", help="Window start (ISO time, naive = UTC).")
-END = click.option("--end", help="Window end (ISO time, naive = UTC).")
 
 
 def _rows(df: pl.DataFrame, redactor: Redactor | None = None) -> list[dict[str, Any]]:
@@ -42,14 +40,6 @@ def _short(value: Any, width: int = 80) -> Any:
 
 @click.command("timeline")
 @DB_OPTION
-@START
-@END
-@click.option("--pivot", help="Center the window on this time (with --span).")
-@click.option("--span", "span_minutes", type=float, help="Minutes either side of --pivot [30].")
-@click.option("--system", "systems", multiple=True, help="Only these systems (repeatable).")
-@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
-@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
-@click.option("--correlation-id", help="Only events with this correlation id.")
 @click.option("--type", "event_types", multiple=True,
               help="Only these event types; `security.*` matches a prefix (repeatable).")
 @click.option("--min-severity", type=click.Choice(["debug", "info", "warning", "error",
@@ -71,10 +61,8 @@ def _short(value: Any, width: int = 80) -> Any:
 @REDACT_OPTION
 @JSON_OPTION
 @handle_errors
-def timeline_command(db: str, start: str | None, end: str | None, pivot: str | None,
-                     span_minutes: float | None, systems: tuple[str, ...],
-                     projects: tuple[str, ...], streams: tuple[str, ...],
-                     correlation_id: str | None, event_types: tuple[str, ...],
+@scope_options
+def timeline_command(db: str, scope: Scope, event_types: tuple[str, ...],
                      min_severity: str | None, limit: int, include_debug: bool,
                      include_mtime: bool, show_milestones: bool, incident: str | None,
                      rules: str | None, no_redact: bool, as_json: bool) -> None:
@@ -83,28 +71,25 @@ def timeline_command(db: str, start: str | None, end: str | None, pivot: str | N
     Debug events and events timed by a file's mtime are left out unless asked for; the output
     says how many.
     """
-    filters = {"start": start, "end": end, "pivot": pivot, "span_minutes": span_minutes,
-               "systems": systems or None, "projects": projects or None,
-               "streams": streams or None, "correlation_id": correlation_id,
-               "event_types": event_types or None, "min_severity": min_severity}
+    listing = {"event_types": event_types or None, "min_severity": min_severity}
     con = store.connect(db, read_only=True)
     try:
-        events = timeline.timeline(con, **filters, limit=limit, include_debug=include_debug,
-                                   include_mtime=include_mtime)
-        hidden = timeline.hidden(con, **filters)
+        events = timeline.timeline(con, scope, **listing, limit=limit,
+                                   include_debug=include_debug, include_mtime=include_mtime)
+        hidden = timeline.hidden(con, scope, **listing)
         marks = found = None
         if show_milestones:
-            scope = _scope(filters)
-            found = incidents_mod.incidents(con, rules_path=rules, **scope)
+            found = incidents_mod.incidents(con, scope, rules_path=rules)
             chosen = incidents_mod.select(found, incident)
-            marks = timeline.milestones(con, incident=chosen, rules_path=rules, **scope)
+            marks = timeline.milestones(con, scope, incident=chosen, rules_path=rules)
     finally:
         con.close()
     redactor = None if no_redact else Redactor(rules_path=rules)
     rows = _rows(events, redactor)
     spans = timeline.durations(marks) if marks is not None else None
     if as_json:
-        out: dict[str, Any] = {"events": rows, "count": len(rows), "hidden": {
+        out: dict[str, Any] = {"scope": scope.to_dict(), "events": rows, "count": len(rows),
+                               "hidden": {
             "debug": 0 if include_debug else hidden["debug"],
             "mtime": 0 if include_mtime else hidden["mtime"],
             "mtime_files": hidden["mtime_files"]}}
@@ -126,19 +111,6 @@ def timeline_command(db: str, start: str | None, end: str | None, pivot: str | N
         _print_milestones(_rows(marks, redactor), spans, found)
     if redactor is not None and redactor.count:
         console.print(f"{redactor.count} value(s) redacted (--no-redact shows them)")
-
-
-def _scope(filters: dict[str, Any]) -> dict[str, Any]:
-    """The timeline's filters as an incident scope (a pivot becomes its window)."""
-    start, end = filters["start"], filters["end"]
-    if filters["pivot"]:
-        center = to_ts(filters["pivot"], "pivot")
-        span = timedelta(minutes=filters["span_minutes"] or 30)
-        start = max(filter(None, [to_ts(start), center - span]))  # type: ignore[operator]
-        end = min(filter(None, [to_ts(end), center + span]))  # type: ignore[operator]
-    return {"start": start, "end": end, "systems": filters["systems"],
-            "projects": filters["projects"], "streams": filters["streams"],
-            "correlation_id": filters["correlation_id"]}
 
 
 def _print_hidden(hidden: dict[str, Any], include_debug: bool, include_mtime: bool) -> None:
@@ -176,12 +148,6 @@ def _print_milestones(marks: list[dict[str, Any]], spans: dict[str, Any],
 
 @click.command("incidents")
 @DB_OPTION
-@START
-@END
-@click.option("--system", "systems", multiple=True, help="Only these systems (repeatable).")
-@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable).")
-@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
-@click.option("--correlation-id", help="Only events with this correlation id.")
 @click.option("--quiet-minutes", type=click.FloatRange(min=0, min_open=True), default=30,
               show_default=True, help="Minutes without a failure signal that end an incident.")
 @click.option("--by", type=click.Choice(list(incidents_mod.PARTITIONS)), default="none",
@@ -191,9 +157,8 @@ def _print_milestones(marks: list[dict[str, Any]], spans: dict[str, Any],
 @click.option("--no-alerts", is_flag=True, help="Cluster failure events only (skip the rules).")
 @JSON_OPTION
 @handle_errors
-def incidents_command(db: str, start: str | None, end: str | None, systems: tuple[str, ...],
-                      projects: tuple[str, ...], streams: tuple[str, ...],
-                      correlation_id: str | None, quiet_minutes: float, by: str,
+@scope_options
+def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
                       rules: str | None, no_alerts: bool, as_json: bool) -> None:
     """List candidate incidents: failure signals and alert evidence, cut by quiet time.
 
@@ -204,17 +169,14 @@ def incidents_command(db: str, start: str | None, end: str | None, systems: tupl
     """
     con = store.connect(db, read_only=True)
     try:
-        found = incidents_mod.incidents(
-            con, quiet_minutes=quiet_minutes, by=by, rules_path=rules, with_alerts=not no_alerts,
-            start=start, end=end, systems=systems or None, projects=projects or None,
-            streams=streams or None, correlation_id=correlation_id)
-        untimed = incidents_mod.untimed_signals(
-            con, systems=systems or None, projects=projects or None, streams=streams or None,
-            correlation_id=correlation_id)
+        found = incidents_mod.incidents(con, scope, quiet_minutes=quiet_minutes, by=by,
+                                        rules_path=rules, with_alerts=not no_alerts)
+        untimed = incidents_mod.untimed_signals(con, scope)
     finally:
         con.close()
     if as_json:
-        print_json({"count": found.height, "quiet_minutes": quiet_minutes, "by": by,
+        print_json({"scope": scope.to_dict(), "count": found.height,
+                    "quiet_minutes": quiet_minutes, "by": by,
                     "untimed_signals": untimed, "incidents": found.to_dicts()})
         return
     rows = [{**r, "systems": ", ".join(r["systems"]),
@@ -236,27 +198,28 @@ def incidents_command(db: str, start: str | None, end: str | None, systems: tupl
 
 @click.command("replay")
 @DB_OPTION
-@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
 @click.option("--tolerance-ms", type=float, default=1000, show_default=True,
               help="Time going back by at most this much is clock skew, not reordering.")
 @JSON_OPTION
 @handle_errors
-def replay_command(db: str, streams: tuple[str, ...], tolerance_ms: float,
-                   as_json: bool) -> None:
+@scope_options
+def replay_command(db: str, scope: Scope, tolerance_ms: float, as_json: bool) -> None:
     """Check replay integrity per stream, fail closed; exit 1 when any stream fails.
 
     Sequences (start, gaps, duplicates, regressions), time order, pairing (tool calls and
     results, LLM calls, Tapps steps), state machines (CodingBuddy sessions, curriculum-builder
     stages) and mirrors that must agree (events.jsonl vs store.sqlite, run.json vs events.jsonl,
-    Tapps completed_steps vs its event log).
+    Tapps completed_steps vs its event log). A stream is checked whole when one of its events is
+    in scope; violations outside the window are not shown.
     """
     con = store.connect(db, read_only=True)
     try:
-        report = replay.check(con, streams=streams or None, tolerance_ms=tolerance_ms)
+        report = replay.check(con, scope, tolerance_ms=tolerance_ms)
     finally:
         con.close()
     if as_json:
         print_json({
+            "scope": scope.to_dict(),
             "passed": report.passed,
             "verdicts": report.verdicts.to_dicts(),
             "violations": report.violations.to_dicts(),
@@ -285,18 +248,18 @@ def replay_command(db: str, streams: tuple[str, ...], tolerance_ms: float,
 @DB_OPTION
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
               help="Rules file (TOML) instead of the shipped runbook rules.")
-@START
-@END
 @click.option("--fail-on", type=click.Choice(["warn", "warning", "page", "critical", "never"]),
               default="page", show_default=True, help="Exit 1 when an alert at or above fired.")
 @JSON_OPTION
 @handle_errors
-def alerts_command(db: str, rules: str | None, start: str | None, end: str | None,
-                   fail_on: str, as_json: bool) -> None:
-    """Evaluate the runbooks' alert rules: when each fired, its peak, when it cleared."""
+@scope_options
+def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str,
+                   as_json: bool) -> None:
+    """Evaluate the alert rules on the evidence in scope: when each fired, its peak, when it
+    cleared."""
     con = store.connect(db, read_only=True)
     try:
-        alerts = metrics.evaluate_rules(con, rules_path=rules, start=start, end=end)
+        alerts = metrics.evaluate_rules(con, scope, rules_path=rules)
     finally:
         con.close()
     fail_on = "warn" if fail_on == "warning" else fail_on
@@ -304,7 +267,8 @@ def alerts_command(db: str, rules: str | None, start: str | None, end: str | Non
     failing = (fail_on != "never" and top is not None
                and metrics.LEVELS[top] >= metrics.LEVELS[fail_on])
     if as_json:
-        print_json({"max_level": top, "fail_on": fail_on, "alerts": alerts.to_dicts()})
+        print_json({"scope": scope.to_dict(), "max_level": top, "fail_on": fail_on,
+                    "alerts": alerts.to_dicts()})
     else:
         rows = [{**r, "event_ids": f"{len(r['event_ids'])}: " + ", ".join(r["event_ids"][:3])}
                 for r in alerts.to_dicts()]
@@ -316,20 +280,21 @@ def alerts_command(db: str, rules: str | None, start: str | None, end: str | Non
 
 @click.command("classify")
 @DB_OPTION
-@START
-@END
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="Rules file whose firings' evidence counts for failure modes built on rules.")
 @JSON_OPTION
 @handle_errors
-def classify_command(db: str, start: str | None, end: str | None, as_json: bool) -> None:
-    """Match the evidence to the runbooks' failure modes and suggest SEV1-3."""
+@scope_options
+def classify_command(db: str, scope: Scope, rules: str | None, as_json: bool) -> None:
+    """Match the evidence in scope to the failure modes and suggest SEV1-3."""
     con = store.connect(db, read_only=True)
     try:
-        result = classify_mod.classify(con, start=start, end=end)
+        result = classify_mod.classify(con, scope, rules_path=rules)
     finally:
         con.close()
     if as_json:
-        print_json({"severity": result.severity, "severity_reason": result.severity_reason,
-                    "modes": result.modes.to_dicts()})
+        print_json({"scope": scope.to_dict(), "severity": result.severity,
+                    "severity_reason": result.severity_reason, "modes": result.modes.to_dicts()})
         return
     rows = [{**r, "evidence": f"{r['n_events']}: " + ", ".join(r["evidence_event_ids"][:3]),
              "recovery": _short(" / ".join(r["recovery_steps"]), 120)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from ..errors import UsageError
 from ..store import connect_snapshot
 from .display import Html, Section, definition_list, esc, fmt_ts, notice, table
 from .paths import resolve_db
-from .query import Filters, as_list, filtered_events, frame, parse_time, where_sql
+from .query import Filters, Scope, as_list, filtered_events, frame, parse_time
 from .secrets import clean_frame, clean_text, make_redactor
 
 EVENT_LIMIT = 20000
@@ -28,7 +27,8 @@ TIMED_RANGE = (f"min(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_min, "
                f"max(ts) FILTER (WHERE NOT {MTIME_SQL}) AS ts_max, "
                f"count(*) FILTER (WHERE {MTIME_SQL}) AS mtime_events")
 MTIME_FILES_SQL = ("SELECT source_path AS path, system, count(*) AS events, min(ts) AS mtime "
-                   f"FROM timeline_events WHERE {MTIME_SQL} GROUP BY ALL ORDER BY path")
+                   f"FROM timeline_events WHERE {MTIME_SQL} AND {{scope}} GROUP BY ALL "
+                   "ORDER BY path")
 SHOWN_EVENTS = 200
 EVENT_COLUMNS = ["ts", "system", "stream", "seq", "event_type", "actor", "name", "outcome",
                  "severity", "message", "event_id"]
@@ -52,13 +52,19 @@ def missing(module: str) -> Html:
 
 @dataclass
 class Context:
-    """Everything a section needs: the open database, the filters, the zone and the redactor."""
+    """Everything a section needs: the open database, the scope, the zone and the redactor.
+
+    `scope` is the one scope every section applies (the parameters' window, systems, streams
+    and correlation id, cut to the incident the report covers); `asked` is the scope as the
+    parameters gave it, before that cut.
+    """
 
     db: Any
     con: duckdb.DuckDBPyConnection
     incident_id: str
     title: str
-    filters: Filters
+    scope: Scope
+    asked: Scope
     tz: ZoneInfo
     redact: bool
     redactor: Any
@@ -97,6 +103,7 @@ def context(
     pivot: str = "",
     span_minutes: float = 30,
     systems: Any = (),
+    projects: Any = (),
     streams: Any = (),
     correlation_id: str = "",
     display_tz: str = "UTC",
@@ -117,7 +124,7 @@ def context(
     params = {
         "db": db, "incident_id": incident_id, "title": title, "start": start, "end": end,
         "pivot": pivot, "span_minutes": span_minutes, "systems": as_list(systems),
-        "streams": as_list(streams), "correlation_id": correlation_id,
+        "projects": as_list(projects), "streams": as_list(streams), "correlation_id": correlation_id,
         "display_tz": display_tz, "redact": redact, "severity": severity,
         "milestones": dict(milestones or {}), "rules_path": rules_path, "incident": incident,
         "include_debug": include_debug, **extra,
@@ -127,61 +134,47 @@ def context(
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageError(f"display_tz: unknown time zone {display_tz!r}",
                          hint="use an IANA name such as UTC or Europe/Berlin") from exc
-    filters = Filters.build(start=start, end=end, pivot=pivot, span_minutes=span_minutes,
-                            systems=systems, streams=streams, correlation_id=correlation_id)
+    asked = Scope.build(start=start, end=end, pivot=pivot, span_minutes=span_minutes,
+                        systems=systems, projects=projects, streams=streams,
+                        correlation_id=correlation_id)
     overrides = {str(k): parse_time(v, f"milestones[{k}]") for k, v in (milestones or {}).items()}
     path = resolve_db(db)
     redactor = make_redactor(bool(redact))
     con = connect_snapshot(path)
-    found, chosen = find_incidents(con, filters, str(incident or ""), rules_path or None)
-    if chosen is not None:
-        filters = narrowed(filters, chosen)
+    found, chosen = find_incidents(con, asked, str(incident or ""), rules_path or None)
+    scope = asked if chosen is None else asked.narrowed(chosen["start_ts"], chosen["end_ts"])
     return Context(
         db=path, con=con,
         incident_id=str(incident_id or (chosen["incident_id"] if chosen else path.stem)),
-        title=str(clean_text(redactor, str(title or default_title(con, filters, chosen, path)))),
-        filters=filters, tz=tz, redact=bool(redact),
+        title=str(clean_text(redactor, str(title or default_title(con, scope, chosen, path)))),
+        scope=scope, asked=asked, tz=tz, redact=bool(redact),
         redactor=redactor, severity=str(severity or ""),
         milestone_overrides={k: v for k, v in overrides.items() if v is not None},
         params=params, incidents=found, incident=chosen, include_debug=bool(include_debug),
     )
 
 
-def find_incidents(con: duckdb.DuckDBPyConnection, filters: Filters, wanted: str,
+def find_incidents(con: duckdb.DuckDBPyConnection, scope: Scope, wanted: str,
                    rules_path: str | None) -> tuple[pl.DataFrame | None, dict[str, Any] | None]:
     """The scope's candidate incidents and the one asked for (default: the largest)."""
     module = analysis("incidents")
     if module is None:
         return None, None
-    start, end = filters.window()
-    found = module.incidents(con, rules_path=rules_path, start=start, end=end,
-                             with_alerts=analysis("metrics") is not None,
-                             systems=filters.systems or None, streams=filters.streams or None,
-                             correlation_id=filters.correlation_id)
+    found = module.incidents(con, scope, rules_path=rules_path,
+                             with_alerts=analysis("metrics") is not None)
     if wanted == "all":
         return found, None
     return found, module.select(found, wanted or None)
 
 
-def narrowed(filters: Filters, incident: dict[str, Any]) -> Filters:
-    """The filters cut to the incident's window, so every section stays inside it."""
-    start, end = filters.window()
-    lo = max(t for t in (start, incident["start_ts"]) if t is not None)
-    hi = min(t for t in (end, incident["end_ts"]) if t is not None)
-    return dataclasses.replace(filters, start=lo, end=hi, pivot=None)
-
-
-def default_title(con: duckdb.DuckDBPyConnection, filters: Filters,
+def default_title(con: duckdb.DuckDBPyConnection, scope: Scope,
                   incident: dict[str, Any] | None, path: Any) -> str:
     """The incident's own title (systems, signals, window); without one, what the scope holds."""
     if incident is not None:
         return str(incident["title"])
-    start, end = filters.window()
-    where, params = where_sql(dataclasses.replace(filters, start=start, end=end, pivot=None))
-    timed = f"{where} AND" if where else " WHERE"
     [(systems, lo, hi)] = con.execute(
-        f"SELECT list(DISTINCT system ORDER BY system), min(ts), max(ts) FROM timeline_events"
-        f"{timed} NOT {MTIME_SQL}", params).fetchall()
+        f"SELECT list(DISTINCT system ORDER BY system), min(ts), max(ts) FROM timeline_events "
+        f"WHERE {scope.sql()} AND NOT {MTIME_SQL}").fetchall()
     if lo is None:
         return f"{path.stem}: no timed events in scope"
     return (f"{', '.join(systems)}: no failure signal, {lo:%Y-%m-%d %H:%M} .. "
@@ -198,22 +191,17 @@ def cached(ctx: Context, key: str, compute: Any) -> Any:
 
 
 def events(ctx: Context) -> pl.DataFrame:
-    """The events in the report window (timeline filters applied), redacted; debug events
-    (unless include_debug) and events timed by a file's mtime are left out, see `hidden`."""
+    """The events in scope, redacted; debug events (unless include_debug) and events timed by
+    a file's mtime are left out, see `hidden`."""
 
     def compute() -> pl.DataFrame:
         timeline = analysis("timeline")
-        f = ctx.filters
         df = None
         if timeline is not None:
-            df = timeline.timeline(
-                ctx.con, start=f.start, end=f.end, pivot=f.pivot, span_minutes=f.span_minutes,
-                systems=f.systems or None, projects=None, streams=f.streams or None,
-                correlation_id=f.correlation_id, event_types=None, min_severity=None,
-                limit=EVENT_LIMIT, include_debug=ctx.include_debug,
-            )
+            df = timeline.timeline(ctx.con, ctx.scope, limit=EVENT_LIMIT,
+                                   include_debug=ctx.include_debug)
         if df is None or not set(EVENT_COLUMNS) <= set(df.columns):
-            limited = Filters(**{**f.__dict__, "limit": EVENT_LIMIT})
+            limited = Filters(ctx.scope, limit=EVENT_LIMIT)
             df = filtered_events(ctx.con, limited, ", ".join(EVENT_COLUMNS))
         return ctx.frame(df)
 
@@ -225,11 +213,7 @@ def hidden(ctx: Context) -> dict[str, Any]:
     timeline = analysis("timeline")
     if timeline is None or not hasattr(timeline, "hidden"):
         return {"debug": 0, "mtime": 0, "mtime_files": []}
-    start, end = ctx.filters.window()
-    f = ctx.filters
-    return cached(ctx, "hidden", lambda: timeline.hidden(
-        ctx.con, start=start, end=end, systems=f.systems or None, streams=f.streams or None,
-        correlation_id=f.correlation_id))
+    return cached(ctx, "hidden", lambda: timeline.hidden(ctx.con, ctx.scope))
 
 
 def milestone_frame(ctx: Context) -> pl.DataFrame:
@@ -246,14 +230,10 @@ def milestone_frame(ctx: Context) -> pl.DataFrame:
                       f"this report covers {n} incidents (incident=all); milestones are "
                       "derived within one incident")
             return ctx.frame(module.undetermined(reason, overrides))
-        f = ctx.filters
-        start, end = f.window()
         return ctx.frame(module.milestones(
-            ctx.con, incident=ctx.incident, overrides=overrides,
+            ctx.con, ctx.scope, incident=ctx.incident, overrides=overrides,
             rules_path=ctx.params.get("rules_path") or None,
-            alerts=raw_alerts(ctx) if analysis("metrics") is not None else pl.DataFrame(),
-            start=start, end=end, systems=f.systems or None, streams=f.streams or None,
-            correlation_id=f.correlation_id))
+            alerts=raw_alerts(ctx) if analysis("metrics") is not None else pl.DataFrame()))
 
     return cached(ctx, "milestones", compute)
 
@@ -280,18 +260,17 @@ def classification(ctx: Context) -> Any | None:
     classify = analysis("classify")
     if classify is None:
         return None
-    start, end = ctx.filters.window()
-    return cached(ctx, "classify", lambda: classify.classify(ctx.con, start=start, end=end))
+    return cached(ctx, "classify", lambda: classify.classify(
+        ctx.con, ctx.scope, rules_path=ctx.params.get("rules_path") or None))
 
 
 def raw_alerts(ctx: Context) -> pl.DataFrame | None:
-    """Rule firings in the report window, as evaluated (ids unredacted, for the analysis)."""
+    """Rule firings in scope, as evaluated (ids unredacted, for the analysis)."""
     metrics = analysis("metrics")
     if metrics is None:
         return None
-    start, end = ctx.filters.window()
     return cached(ctx, "raw_alerts", lambda: metrics.evaluate_rules(
-        ctx.con, rules_path=ctx.params.get("rules_path") or None, start=start, end=end))
+        ctx.con, ctx.scope, rules_path=ctx.params.get("rules_path") or None))
 
 
 def alert_frame(ctx: Context) -> pl.DataFrame | None:
@@ -303,8 +282,7 @@ def replay_report(ctx: Context) -> Any | None:
     replay = analysis("replay")
     if replay is None:
         return None
-    streams = ctx.filters.streams or None
-    return cached(ctx, "replay", lambda: replay.check(ctx.con, streams=streams))
+    return cached(ctx, "replay", lambda: replay.check(ctx.con, ctx.scope))
 
 
 def severity_of(ctx: Context) -> tuple[str, str]:
@@ -328,46 +306,106 @@ def fmt_duration(value: Any) -> str:
 
 
 def db_info(ctx: Context) -> dict[str, Any]:
-    """The same facts as `incidentlab info`, read through the context's connection."""
+    """The facts of `incidentlab info`, for the scope: its events, metric points and streams;
+    the files that hold them (and failed files of its systems), with their quarantined records.
+    `database_loads` counts every file of the database."""
 
     def rows(sql: str) -> list[dict[str, Any]]:
         return frame(ctx.con, sql).to_dicts()
 
+    def one(sql: str) -> Any:
+        return ctx.con.execute(sql).fetchall()[0][0]
+
     def compute() -> dict[str, Any]:
+        scope = ctx.scope.sql()
         counts = ctx.con.execute(
             "SELECT count(*) FILTER (WHERE NOT is_mirror), count(*) FILTER (WHERE is_mirror) "
-            "FROM events").fetchall()[0]
+            f"FROM events WHERE {scope}").fetchall()[0]
+        loads = scoped_loads(ctx)
         return {
             "events": counts[0],
             "mirror_events": counts[1],
-            "metrics": ctx.con.execute("SELECT count(*) FROM metrics").fetchall()[0][0],
-            "quarantined": ctx.con.execute("SELECT count(*) FROM _load_warnings").fetchall()[0][0],
+            "metrics": one(f"SELECT count(*) FROM metrics WHERE {ctx.scope.metrics_sql()}"),
+            "quarantined": one(f"SELECT count(*) FROM _load_warnings WHERE load_id IN ({loads})"),
             "systems": rows(f"SELECT system, count(*) AS events, count(DISTINCT stream) AS streams, "
-                            f"{TIMED_RANGE} FROM timeline_events GROUP BY system ORDER BY system"),
-            "mtime_files": rows(MTIME_FILES_SQL),
+                            f"{TIMED_RANGE} FROM timeline_events WHERE {scope} "
+                            "GROUP BY system ORDER BY system"),
+            "mtime_files": rows(MTIME_FILES_SQL.format(scope=ctx.scope.sql(window=False))),
             "loads": rows("SELECT loader, path, sha256, records_read, event_rows, metric_rows, "
                           "quarantined, status, CASE WHEN status <> 'ok' THEN facts->>'error' END "
-                          "AS error, tz, finished_at FROM _loads ORDER BY path"),
+                          f"AS error, tz, finished_at FROM _loads WHERE load_id IN ({loads}) "
+                          "ORDER BY path"),
+            "database_loads": one("SELECT count(*) FROM _loads"),
         }
 
     return cached(ctx, "info", compute)
 
 
+def scoped_loads(ctx: Context) -> str:
+    """SQL selecting the load ids of the scope: files holding an event or metric point in it,
+    and files of its systems that failed (they hold nothing to place in a window)."""
+    if ctx.scope.is_everything:
+        return "SELECT load_id FROM _loads"
+    failed = Scope(systems=ctx.scope.systems).sql()
+    return (f"SELECT load_id FROM events WHERE {ctx.scope.sql()} "
+            f"UNION SELECT load_id FROM metrics WHERE {ctx.scope.metrics_sql()} "
+            f"UNION SELECT load_id FROM _loads WHERE status <> 'ok' AND {failed}")
+
+
+def scope_note(ctx: Context, info: dict[str, Any]) -> str:
+    """" In scope: ...; the database holds N files." when the report does not cover it all."""
+    if ctx.scope.is_everything:
+        return ""
+    return (f" These counts are for the scope ({ctx.clean(ctx.scope.describe())}); the "
+            f"database holds {info['database_loads']} files in all.")
+
+
+def shown_sql(ctx: Context) -> str:
+    """The events the report shows: in scope, not timed by a file's mtime, and not debug
+    (unless include_debug), the same rule as `events` (timeline.timeline)."""
+    debug = "" if ctx.include_debug else " AND coalesce(severity, '') <> 'debug'"
+    return f"{ctx.scope.sql()} AND NOT {MTIME_SQL}{debug}"
+
+
+def counts(ctx: Context) -> dict[str, Any]:
+    """Counts of the events the report shows, over all of them (not a bounded listing)."""
+    return cached(ctx, "counts", lambda: frame(ctx.con, f"""
+        SELECT count(*) AS events,
+               count(*) FILTER (WHERE severity IN ('error', 'critical')) AS errors,
+               count(*) FILTER (WHERE event_type = 'tool.result' AND outcome <> 'ok')
+                   AS failed_tools,
+               count(*) FILTER (WHERE outcome = 'denied') AS denied,
+               count(DISTINCT stream) AS streams,
+               count(DISTINCT stream) FILTER (WHERE severity IN ('warning', 'error', 'critical'))
+                   AS loud_streams,
+               list(DISTINCT system ORDER BY system) AS systems,
+               min(ts) AS first_ts, max(ts) AS last_ts
+        FROM timeline_events WHERE {shown_sql(ctx)}""").row(0, named=True))
+
+
+def evidence_range(ctx: Context) -> tuple[Any, Any]:
+    """First and last event time in scope, leaving out times taken from file mtimes."""
+    return cached(ctx, "evidence_range", lambda: tuple(ctx.con.execute(
+        f"SELECT min(ts), max(ts) FROM timeline_events WHERE {ctx.scope.sql()} "
+        f"AND NOT {MTIME_SQL}").fetchall()[0]))
+
+
 def header(ctx: Context) -> Section:
-    start, end = ctx.filters.window()
+    start, end = ctx.scope.start, ctx.scope.end
     window = (f"{ctx.ts(start) if start else 'first event'} .. "
               f"{ctx.ts(end) if end else 'last event'}")
     facts = [
         ("incident", ctx.incident_id),
         ("database", ctx.db.name),
         ("window", window),
-        ("systems", ", ".join(ctx.filters.systems) or "all"),
-        ("streams", ", ".join(ctx.filters.streams) or "all"),
+        ("systems", ", ".join(ctx.scope.systems) or "all"),
+        ("projects", ", ".join(ctx.scope.projects) or "all"),
+        ("streams", ", ".join(ctx.scope.streams) or "all"),
         ("display time zone", ctx.tz.key),
         ("redaction", "on" if ctx.redact else "OFF: evidence shown verbatim"),
     ]
-    if ctx.filters.correlation_id:
-        facts.append(("correlation id", ctx.clean(ctx.filters.correlation_id)))
+    if ctx.scope.correlation_id:
+        facts.append(("correlation id", ctx.clean(ctx.scope.correlation_id)))
     title = Html(f'<h1 class="il-title">{esc(ctx.title)}</h1>', ctx.title)
     return Section(title, definition_list(facts, ctx.tz), incidents_notice(ctx))
 

@@ -13,6 +13,7 @@ from .context import (
     Context,
     alert_frame,
     classification,
+    counts,
     db_info,
     durations,
     events,
@@ -38,17 +39,15 @@ from .secrets import mask_params
 
 
 def pm_summary(ctx: Context) -> Section:
-    df = events(ctx)
+    n = counts(ctx)
     sev, reason = severity_of(ctx)
     ms = milestone_frame(ctx)
-    timed = df.filter(pl.col("ts").is_not_null())
-    first = timed["ts"].min() if not timed.is_empty() else None
-    last = timed["ts"].max() if not timed.is_empty() else None
+    first, last = n["first_ts"], n["last_ts"]
     d = durations(ctx)
     facts = [
         ("severity", f"{sev} ({reason})"),
         ("evidence window", f"{ctx.ts(first)} .. {ctx.ts(last)}" if first else "no timed events"),
-        ("systems involved", ", ".join(sorted(df["system"].unique().drop_nulls().to_list()))),
+        ("systems involved", ", ".join(n["systems"] or [])),
         ("milestones found",
          ", ".join(ms.filter(pl.col("ts").is_not_null())["milestone"].to_list()) or "none"),
         *duration_facts(d),
@@ -72,18 +71,13 @@ def duration_facts(d: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def pm_impact(ctx: Context) -> Section:
-    df = events(ctx)
-    errors = df.filter(pl.col("severity").is_in(["error", "critical"]))
-    failed_tools = df.filter((pl.col("event_type") == "tool.result") & (pl.col("outcome") != "ok"))
-    denied = df.filter(pl.col("outcome") == "denied")
-    affected = df.filter(pl.col("severity").is_in(["warning", "error", "critical"]))
+    n = counts(ctx)
     facts = [
-        ("events in window", len(df)),
-        ("errors", len(errors)),
-        ("failed tool calls", len(failed_tools)),
-        ("denied actions", len(denied)),
-        ("streams with warnings or errors",
-         f"{affected['stream'].n_unique()} of {df['stream'].n_unique()}"),
+        ("events in scope", n["events"]),
+        ("errors", n["errors"]),
+        ("failed tool calls", n["failed_tools"]),
+        ("denied actions", n["denied"]),
+        ("streams with warnings or errors", f"{n['loud_streams']} of {n['streams']}"),
     ]
     return Section(
         definition_list(facts, ctx.tz),

@@ -19,11 +19,14 @@ from .context import (
     db_info,
     durations,
     events,
+    evidence_range,
     header,
     hidden,
     milestone_frame,
     missing,
     replay_report,
+    scope_note,
+    scoped_loads,
 )
 from .display import Figure, Section, definition_list, notice, paragraph
 from .postmortem import (
@@ -65,6 +68,7 @@ def sources(ctx: Context) -> Section:
         f"{info['metrics']} metric points, {info['quarantined']} quarantined records "
         f"from {len(info['loads']) - len(failed)} files"
         + (f"; {len(failed)} files could not be loaded (status and error below)." if failed else ".")
+        + scope_note(ctx, info)
     )
     return Section(totals, ctx.table(loads, "Files ingested (sha256 shortened)"))
 
@@ -80,7 +84,8 @@ def coverage(ctx: Context) -> Section:
         f"min(ts) FILTER (WHERE NOT {MTIME_SQL}) AS first, "
         f"max(ts) FILTER (WHERE NOT {MTIME_SQL}) AS last, "
         "count(*) FILTER (WHERE severity IN ('error', 'critical')) AS errors "
-        "FROM timeline_events GROUP BY system, stream ORDER BY system, first"
+        f"FROM timeline_events WHERE {ctx.scope.sql()} GROUP BY system, stream "
+        "ORDER BY system, first"
     )
     return Section(fig, ctx.table(systems, "Coverage per system"),
                    ctx.table(per_stream, "Streams (sessions, runs) per system", max_rows=50))
@@ -88,13 +93,14 @@ def coverage(ctx: Context) -> Section:
 
 def time_quality(ctx: Context) -> Section:
     quality = frame(ctx.con,
-        "SELECT system, ts_quality, count(*) AS events FROM timeline_events "
-        "GROUP BY ALL ORDER BY system, ts_quality"
+        f"SELECT system, ts_quality, count(*) AS events FROM timeline_events "
+        f"WHERE {ctx.scope.sql()} GROUP BY ALL ORDER BY system, ts_quality"
     )
     types = frame(ctx.con,
         "SELECT system, event_type, count(*) AS events, "
         "count(*) FILTER (WHERE severity IN ('warning', 'error', 'critical')) AS warnings_or_worse "
-        "FROM timeline_events GROUP BY ALL ORDER BY system, events DESC"
+        f"FROM timeline_events WHERE {ctx.scope.sql()} GROUP BY ALL "
+        "ORDER BY system, events DESC"
     )
     return Section(
         paragraph("How each time was obtained: exact (the source wrote a zone), assumed_utc, "
@@ -109,6 +115,7 @@ def quarantine(ctx: Context) -> Section:
     rows = frame(ctx.con,
         "SELECT w.source_path, w.record_no, w.reason, left(w.raw, 300) AS raw, l.loader "
         "FROM _load_warnings w LEFT JOIN _loads l USING (load_id) "
+        f"WHERE w.load_id IN ({scoped_loads(ctx)}) "
         "ORDER BY w.source_path, w.record_no LIMIT 500"
     )
     if rows.is_empty():
@@ -192,8 +199,7 @@ def silences(ctx: Context, threshold_minutes: float = 10) -> Section:
     timeline = analysis("timeline")
     if timeline is None:
         return Section(missing("timeline"))
-    df = timeline.silences(ctx.con, threshold_minutes=threshold_minutes,
-                           systems=ctx.filters.systems or None)
+    df = timeline.silences(ctx.con, ctx.scope, threshold_minutes=threshold_minutes)
     if df.is_empty():
         return Section(notice(f"No stream went silent for more than {threshold_minutes} minutes.",
                               "ok"))
@@ -239,10 +245,10 @@ _BUCKETS = [("1 minute", 60), ("5 minutes", 300), ("15 minutes", 900), ("1 hour"
 
 def _bucket(ctx: Context) -> str:
     """The smallest bucket that keeps the trend chart under ~120 bars."""
-    df = events(ctx)
-    if df.is_empty() or df["ts"].null_count() == len(df):
+    lo, hi = evidence_range(ctx)
+    if lo is None:
         return "5 minutes"
-    seconds = (df["ts"].max() - df["ts"].min()).total_seconds()
+    seconds = (hi - lo).total_seconds()
     return next((name for name, size in _BUCKETS if seconds / size <= 120), _BUCKETS[-1][0])
 
 
@@ -250,15 +256,9 @@ def trends(ctx: Context, every: str = "") -> Section:
     metrics = analysis("metrics")
     if metrics is None:
         return Section(missing("metrics"))
-    start, end = ctx.filters.window()
-    df_events = events(ctx)
-    timed = df_events.filter(pl.col("ts").is_not_null())
-    if start is None and not timed.is_empty():
-        start = timed["ts"].min()  # axes from the evidence, never from a file's mtime
-    if end is None and not timed.is_empty():
-        end = timed["ts"].max()
+    lo, hi = evidence_range(ctx)  # axes from the evidence, never from a file's mtime
     every = every or _bucket(ctx)
-    df = metrics.trend(ctx.con, every=every, by="system", event_types=None, start=start, end=end)
+    df = metrics.trend(ctx.con, ctx.scope.narrowed(lo, hi), every=every, by="system")
     if df.is_empty():
         return Section(notice("No events to chart.", "empty"))
     return Section(Figure(figures.trend(ctx.frame(df), ctx.tz,
