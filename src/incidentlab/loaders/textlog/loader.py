@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,7 +13,7 @@ from ...errors import LoaderError, NeedsTimezoneError
 from ...timeparse import parse_ts
 from ..base import LoadContext, LoadResult, Quarantine, excerpt, read_head
 from ..records import unmapped
-from .grammar import TRACEBACK, Grammar, Stamp, choose_grammar, mtime_utc, split_header, with_year
+from .grammar import TRACEBACK, Grammar, Parsed, Stamp, infer_grammar, mtime_utc, with_year
 from .templates import TEMPLATE_TABLE, mine, template_id, template_rows
 
 SAMPLE_LINES = 2000
@@ -81,14 +81,59 @@ def _unstamped(path: Path, lines: list[tuple[int, str]]) -> LoadResult:
     return LoadResult(records_read=1, events=[], quarantine=[problem], facts=facts)
 
 
+def _key(stamp: Stamp) -> datetime | None:
+    """A year-less stamp's month/day/time in the placeholder year (for ordering), or None."""
+    try:
+        return datetime.fromisoformat(stamp.iso[:19])
+    except ValueError:
+        return None
+
+
+def _years(records: list[_Record], reference: datetime, year: int | None,
+           tz: ZoneInfo | None = None) -> dict[int, int]:
+    """The year of each year-less record (by index), from the evidence around it.
+
+    With an explicit year, the first record is in it and each later one that goes back in the
+    calendar by more than a day starts the next year. Without one, the last record is in the
+    year of the file's mtime unless that would be after the mtime; walking back, a record later
+    in the calendar than the one after it by more than a day is from the year before.
+    """
+    keyed = [(i, k) for i, r in enumerate(records) if r.stamp and (k := _key(r.stamp))]
+    if not keyed:
+        return {}
+    day = timedelta(days=1)
+    years: dict[int, int] = {}
+    if year is not None:
+        current, previous = year, None
+        for index, key in keyed:
+            if previous is not None and key < previous - day:
+                current += 1
+            years[index], previous = current, key
+        return years
+    last = keyed[-1][1]
+    moment = (reference.astimezone(tz) if tz else reference).replace(tzinfo=None)
+    try:
+        in_2000 = moment.replace(year=2000)
+    except ValueError:  # never: 2000 is a leap year
+        in_2000 = moment
+    current = moment.year if last <= in_2000 else moment.year - 1
+    following = None
+    for index, key in reversed(keyed):
+        if following is not None and key > following + day:
+            current -= 1
+        years[index], following = current, key
+    return years
+
+
 class TextLogLoader:
     name: ClassVar[str] = "generic.textlog"
     system: ClassVar[str] = "generic"
     source: ClassVar[str] = "textlog"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     description: ClassVar[str] = (
-        "Plain-text logs with a timestamp prefix (ISO, syslog, Apache, log4j, HDFS-style); "
-        "multi-line records, Drain3 templates into textlog_templates"
+        "Plain-text logs of any line grammar with a timestamp (inferred per file: timestamp "
+        "format and position, level, component, pid, thread); multi-line records; Drain3 "
+        "templates of the message content into textlog_templates"
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
@@ -107,14 +152,14 @@ class TextLogLoader:
         if len(clean) < len(lines) - len(clean) or not clean:
             return False
         lines = clean
-        grammar, share = choose_grammar(lines[:50])
+        grammar = infer_grammar(lines[:50])
         if grammar is None:
             return False
-        if share >= 0.5:
+        hits = sum(1 for line in lines[:50] if grammar.match(line))
+        if hits >= 0.5 * len(lines[:50]):
             return True
         # long multi-line records (config dumps, tracebacks): the file must start with a header
-        hits = sum(1 for line in lines if grammar.pattern.match(line))
-        return bool(grammar.pattern.match(lines[0])) and hits >= 2
+        return bool(grammar.match(lines[0])) and hits >= 2
 
     def load(self, ctx: LoadContext) -> LoadResult:
         if read_head(ctx.path, 16).startswith(BINARY_MAGIC):
@@ -122,7 +167,7 @@ class TextLogLoader:
                               hint="ingest it with another loader (--loader)")
         lines = _lines(ctx.path)
         sample = [t.lstrip("\ufeff") for _, t in lines if t.strip()][:SAMPLE_LINES]
-        grammar, share = choose_grammar(sample)
+        grammar = infer_grammar(sample)
         if grammar is None:
             return _unstamped(ctx.path, lines)
         records = _records(lines, grammar)
@@ -132,11 +177,18 @@ class TextLogLoader:
         if naive is not None and ctx.tz is None and not utc_file:
             raise NeedsTimezoneError(str(ctx.path), naive.raw)
         reference = mtime_utc(ctx.path.stat().st_mtime)
+        years = _years(records, reference, None, ctx.tz) if grammar.year_missing else {}
 
         quarantine: list[Quarantine] = []
-        kept: list[tuple[Any, ...]] = []
+        kept: list[tuple[int, _Record, datetime | None, str, Parsed | None]] = []
+        moved_back = 0
         for position, record in enumerate(records, start=1):
-            ts, quality = self._time(record.stamp, ctx, utc_file, reference)
+            ts, quality = self._time(record.stamp, ctx, utc_file, years.get(position - 1))
+            if (ts is not None and record.stamp is not None and record.stamp.year_missing
+                    and ts > reference):
+                # a year-less time is never after the file was written: the year before
+                ts, quality = self._time(record.stamp, ctx, utc_file, years[position - 1] - 1)
+                moved_back += 1
             if record.stamp is not None and ts is None:
                 quarantine.append(Quarantine(
                     record.line, f"timestamp {record.stamp.raw!r} is not a valid date",
@@ -145,31 +197,39 @@ class TextLogLoader:
                 continue
             try:
                 first = record.lines[0].lstrip("\ufeff")
-                rest = first[record.stamp.end:] if record.stamp else first
-                level, content, fields = split_header(grammar, rest)
+                parsed = grammar.split(first, record.stamp) if record.stamp else None
             except Exception as exc:  # whatever the text, only this record is lost
                 quarantine.append(Quarantine(record.line, unmapped(exc),
                                              excerpt("\n".join(record.lines))))
                 continue
-            kept.append((position, record, ts, quality, level, content, fields))
+            kept.append((position, record, ts, quality, parsed))
 
-        mined = mine(k[5] for k in kept)
-        assigned = [(template_id(text), text) for _, text in mined]
+        # mined in time order (file order among equal or missing times), as new_templates() does
+        order = sorted(range(len(kept)), key=lambda i: (
+            (False, kept[i][2], i) if kept[i][2] is not None else (True, reference, i)))
+        contents = [self._content(kept[i][1], kept[i][4]) for i in order]
+        mined = mine(contents)
+        assigned: list[tuple[str, str]] = [("", "")] * len(kept)
+        for i, (_, text) in zip(order, mined, strict=True):
+            assigned[i] = (template_id(text), text)
         events = [
-            self._event(ctx, position, record, ts, quality, level, content, fields, tid, text)
-            for (position, record, ts, quality, level, content, fields), (tid, text)
+            self._event(ctx, position, record, ts, quality, parsed, tid, text)
+            for (position, record, ts, quality, parsed), (tid, text)
             in zip(kept, assigned, strict=True)
         ]
         templates = template_rows(assigned, [k[2] for k in kept])
         facts: dict[str, Any] = {
             "grammar": grammar.name,
-            "header_share": round(share, 3),
+            "header": grammar.describe(),
+            "header_share": round(grammar.share, 3),
             "lines": len(lines),
             "multiline_records": sum(1 for r in records if len(r.lines) > 1),
             "templates": len(templates),
         }
         if grammar.year_missing:
             facts["year_from_mtime"] = reference.isoformat()
+            if moved_back:
+                facts["year_moved_back"] = moved_back
         if naive is not None and ctx.tz is None:
             facts["naive_assumed_utc"] = "zoned timestamps in this file are all UTC"
         return LoadResult(
@@ -178,12 +238,20 @@ class TextLogLoader:
         )
 
     @staticmethod
+    def _content(record: _Record, parsed: Parsed | None) -> str:
+        return parsed.content if parsed is not None else record.lines[0].lstrip("\ufeff").strip()
+
+    @staticmethod
     def _time(
-        stamp: Stamp | None, ctx: LoadContext, utc_file: bool, reference: datetime
+        stamp: Stamp | None, ctx: LoadContext, utc_file: bool, year: int | None
     ) -> tuple[datetime | None, str]:
         if stamp is None:
             return None, "missing"
-        iso = with_year(stamp.iso, reference) if stamp.year_missing else stamp.iso
+        iso = stamp.iso
+        if stamp.year_missing:
+            if year is None:
+                return None, "missing"
+            iso = with_year(iso, year)
         if stamp.has_zone:
             return _parse(iso, "utc", None)
         if ctx.tz is not None:
@@ -194,17 +262,19 @@ class TextLogLoader:
             quality = "derived"
         return ts, quality
 
-    @staticmethod
     def _event(
-        ctx: LoadContext, position: int, record: _Record, ts: datetime | None, quality: str,
-        level: str | None, content: str, fields: dict[str, str], tid: str, template: str,
+        self, ctx: LoadContext, position: int, record: _Record, ts: datetime | None, quality: str,
+        parsed: Parsed | None, tid: str, template: str,
     ) -> dict[str, Any]:
+        content = self._content(record, parsed)
         body = "\n".join([content, *record.lines[1:]])
         traceback = any(TRACEBACK.match(line) for line in record.lines[1:])
-        severity = level or "info"
+        level = parsed.level if parsed else None
+        severity = (parsed.severity if parsed else None) or "info"
         if traceback and severity not in ("error", "critical"):
             severity = "error"
         is_error = severity in ("error", "critical")
+        fields = parsed.fields if parsed else {}
         return {
             "record_no": record.line,
             "ts": ts,
@@ -213,7 +283,9 @@ class TextLogLoader:
             "stream": ctx.path.name,
             "position": position,
             "event_type": "error" if is_error else "log",
-            "name": tid,
+            "event_type_raw": tid,
+            "actor": fields.get("component"),
+            "name": template,
             "severity": severity,
             "message": body,
             "attrs": {
