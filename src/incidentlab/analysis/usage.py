@@ -112,7 +112,9 @@ def usage_sql(scope: Scope, by: Sequence[str], decls: Sequence[tuple[str, Usage]
         {sums},
         sum(amount) FILTER (WHERE field IN ({", ".join(repr(f) for f in TOKEN_FIELDS)})
                             AND within IS NULL) AS total_tokens,
-        sum(amount) FILTER (WHERE field = 'cost_usd') AS cost_usd,
+        -- a counter's growths add up to its last value but for float noise (0.42000000000000015):
+        -- 9 decimals keep every digit a cost in evidence has
+        round(sum(amount) FILTER (WHERE field = 'cost_usd'), 9) AS cost_usd,
         count(*) AS points,
         count(*) FILTER (WHERE field = 'cost_usd') AS cost_points,
         min(ts) AS first_ts, max(ts) AS last_ts,
