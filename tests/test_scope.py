@@ -171,6 +171,9 @@ def test_a_scoped_report_holds_nothing_from_outside(mixed):
         assert set(loaded["loader"].str.split(".").list.first()) <= {"codingbuddy", "jido"}
         assert info["database_loads"] > loaded.height
         assert "These counts are for the scope" in repr(sections.sources(ctx))
+        spent = report.usage_frame(ctx)
+        assert spent.height and set(spent["system"]) <= set(scope.systems)
+        assert spent["first_ts"].min() >= scope.start and spent["last_ts"].max() <= scope.end
         counts = report.counts(ctx)
         assert counts["systems"] and set(counts["systems"]) <= set(scope.systems)
         assert scope.start <= counts["first_ts"] <= counts["last_ts"] <= scope.end

@@ -294,6 +294,20 @@ def severity_of(ctx: Context) -> tuple[str, str]:
     return str(result.severity), str(ctx.clean(result.severity_reason))
 
 
+def usage_frame(ctx: Context) -> pl.DataFrame | None:
+    """Tokens and cost in scope per system, session and model, each call counted once."""
+    module = analysis("usage")
+    if module is None:
+        return None
+    return cached(ctx, "usage", lambda: module.usage(ctx.con, ctx.scope))
+
+
+def usage_totals(ctx: Context) -> dict[str, Any] | None:
+    module = analysis("usage")
+    frame_ = usage_frame(ctx)
+    return None if module is None or frame_ is None else module.totals(frame_)
+
+
 def fmt_duration(value: Any) -> str:
     """1h 02m 03s / 4m 05s; "not determined" for None."""
     if value is None:

@@ -21,6 +21,7 @@ from .context import (
     milestone_frame,
     missing,
     severity_of,
+    usage_totals,
 )
 from .display import (
     Html,
@@ -78,11 +79,34 @@ def pm_impact(ctx: Context) -> Section:
         ("failed tool calls", n["failed_tools"]),
         ("denied actions", n["denied"]),
         ("streams with warnings or errors", f"{n['loud_streams']} of {n['streams']}"),
+        ("tokens and cost", usage_sentence(ctx)),
     ]
     return Section(
         definition_list(facts, ctx.tz),
         prompt("Who or what was affected (users, repositories, money spent, work lost)?"),
     )
+
+
+def usage_sentence(ctx: Context) -> str:
+    """"N tokens (input a, output b, ...) in k sessions; cost $x" from the evidence in scope."""
+    totals = usage_totals(ctx)
+    if totals is None:
+        return "usage analysis not available"
+    if not totals["groups"]:
+        return "no token or cost figures in the evidence"
+    parts = [f"{label} {totals[key]:,.0f}" for key, label in (
+        ("input_tokens", "input"), ("output_tokens", "output"), ("cache_read_tokens", "cache read"),
+        ("cache_creation_tokens", "cache write"), ("reasoning_tokens", "reasoning"))
+        if totals.get(key) is not None]
+    tokens = (f"{totals['total_tokens']:,.0f} tokens ({', '.join(parts)})"
+              if totals.get("total_tokens") is not None else "no token counts")
+    cost = totals.get("cost_usd")
+    missing_cost = totals["groups_without_cost"]
+    cost_text = ("cost not in evidence" if cost is None else
+                 f"cost ${cost:,.4f} from the evidence" + (
+                     f" ({missing_cost} of {totals['groups']} groups have no cost)"
+                     if missing_cost else ""))
+    return f"{tokens} over {totals['groups']} session/model groups; {cost_text}"
 
 
 def pm_detection(ctx: Context) -> Section:
@@ -220,7 +244,10 @@ def summary(ctx: Context) -> Summary:
         "title": ctx.title,
         "severity": sev,
         "severity_reason": reason,
-        "events": len(events(ctx)),
+        "events": counts(ctx)["events"],
+        "scope": ctx.scope.to_dict(),
+        "usage": {k: v for k, v in (usage_totals(ctx) or {}).items()
+                  if k in ("total_tokens", "cost_usd", "groups", "groups_without_cost")},
         "incidents_in_scope": 0 if ctx.incidents is None else ctx.incidents.height,
         "milestones": {m: ts.isoformat() if isinstance(ts, datetime) else None
                        for m, ts in ms.select("milestone", "ts").iter_rows()},

@@ -27,6 +27,7 @@ from .context import (
     replay_report,
     scope_note,
     scoped_loads,
+    usage_frame,
 )
 from .display import Figure, Section, definition_list, notice, paragraph
 from .postmortem import (
@@ -41,6 +42,7 @@ from .postmortem import (
     pm_timeline,
     provenance,
     summary,
+    usage_sentence,
 )
 from .query import frame
 
@@ -48,7 +50,7 @@ __all__ = [
     "alerts", "context", "coverage", "event_table", "header", "key_moments", "pm_actions",
     "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_summary", "pm_timeline",
     "provenance", "quarantine", "replay", "silences", "sources", "summary", "swimlane",
-    "time_quality", "trends",
+    "time_quality", "trends", "usage",
 ]
 
 
@@ -89,6 +91,25 @@ def coverage(ctx: Context) -> Section:
     )
     return Section(fig, ctx.table(systems, "Coverage per system"),
                    ctx.table(per_stream, "Streams (sessions, runs) per system", max_rows=50))
+
+
+USAGE_COLUMNS = ["system", "stream", "model", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens", "total_tokens",
+                 "cost_usd", "points", "semantics"]
+
+
+def usage(ctx: Context) -> Section:
+    """Tokens and cost per session and model in scope, each call counted once; a cost the
+    evidence does not hold stays empty (not in evidence), never estimated."""
+    df = usage_frame(ctx)
+    if df is None:
+        return Section(missing("usage"))
+    if df.is_empty():
+        return Section(notice("No token or cost figures in scope.", "empty"))
+    return Section(paragraph(usage_sentence(ctx)),
+                   ctx.table(df.select([c for c in USAGE_COLUMNS if c in df.columns]),
+                             "Usage per session and model (each call counted once; empty cost: "
+                             "not in evidence)", max_rows=100))
 
 
 def time_quality(ctx: Context) -> Section:
