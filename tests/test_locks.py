@@ -53,7 +53,8 @@ def test_ingest_waits_for_a_reader_in_another_process(db, capsys):
 
 
 def test_info_waits_for_a_writer_in_another_process(db):
-    writer = _holder(db, "write", 1.5)
+    # Held longer than a loaded machine takes to start the CLI, so `info` meets the lock.
+    writer = _holder(db, "write", 6)
     result = _cli("info", "--db", str(db), "--json")
     writer.wait(timeout=30)
     assert result.returncode == 0, result.stderr
