@@ -10,6 +10,7 @@ from .. import store
 from ..analysis import usage as usage_mod
 from ..cli import console, handle_errors, print_json, print_table
 from ..scope import Scope
+from .scope_options import scope_options
 
 NOT_IN_EVIDENCE = "not in evidence"
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
@@ -58,29 +59,20 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 @click.command("usage")
 @click.option("--db", required=True, type=click.Path(dir_okay=False),
               help="DuckDB file of the incident.")
-@click.option("--start", help="Only metric points at or after this time (ISO 8601).")
-@click.option("--end", help="Only metric points at or before this time (ISO 8601).")
-@click.option("--system", "systems", multiple=True, help="Only this system (repeatable).")
-@click.option("--stream", "streams", multiple=True,
-              help="Only this stream / session (repeatable).")
-@click.option("--project", "projects", multiple=True, help="Only this project (repeatable).")
 @click.option("--by", default=",".join(usage_mod.DEFAULT_BY), show_default=True,
               help=f"Group by these columns, comma-separated ({', '.join(usage_mod.GROUPABLE)}; "
               "empty: one total).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
-def usage_command(db: str, start: str | None, end: str | None, systems: tuple[str, ...],
-                  streams: tuple[str, ...], projects: tuple[str, ...], by: str,
-                  as_json: bool) -> None:
+@scope_options
+def usage_command(db: str, scope: Scope, by: str, as_json: bool) -> None:
     """Tokens (input, output, cache read / write, reasoning) and cost per session and model.
 
     Every call is counted once: what each metric means (per call, a running total, a session
     total; part of another count) is declared by the loader that wrote it. A cost the evidence
     does not hold is shown as "not in evidence", never estimated. Metric points without a time
-    (e.g. OpenHands resolver costs) fall outside any --start/--end window.
+    (e.g. OpenHands resolver costs) fall outside any window (--start/--end, --pivot).
     """
-    scope = Scope.build(start=start, end=end, systems=systems, streams=streams,
-                        projects=projects)
     columns = usage_mod.group_columns(by)
     con = store.connect(db, read_only=True)
     try:
