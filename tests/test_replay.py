@@ -361,3 +361,61 @@ def test_sparse_sequences_and_multi_row_records(tmp_path):
     found = check(con).violations
     assert [(r["rule"], r["position"]) for r in found.iter_rows(named=True)
             if r["rule"].startswith("seq")] == [("seq_duplicate", 6)]
+
+
+# ---- declared checks: a system's checks live with its loaders; a new system adds only its own
+
+def _new_system_rows() -> list[dict]:
+    base = {"system": "newsys", "source": "log", "stream": "n1"}
+    kinds = ["begin", "open", "close", "open", "state", "state", "end", "after"]
+    rows = []
+    for i, kind in enumerate(kinds, start=1):
+        row = {**base, "position": i, "record_no": i, "seq": i, "ts": at(seconds=i),
+               "event_type": kind, "correlation_id": "k"}
+        if kind == "state":
+            row["attrs"] = {"from": "a", "to": "c"} if i == 5 else {"from": "b", "to": "a"}
+        rows.append(row)
+    return rows
+
+
+NEW_SYSTEM_CASES = [
+    ("pairing", "Pairing('newsys_unclosed', \"event_type = 'open'\", \"event_type = 'close'\", "
+                "'correlation_id')", [("newsys_unclosed", 4)]),
+    ("state machine", "StateMachine('newsys_transition', 'newsys_discontinuity', "
+                      "\"event_type = 'state'\", \"json_extract_string(attrs, '$.from')\", "
+                      "\"json_extract_string(attrs, '$.to')\", (('a', ('b',)), ('b', ('a',))))",
+     [("newsys_transition", 5), ("newsys_discontinuity", 6)]),
+    ("bounds", "Bounds(\"seq IS NOT NULL\", 'begin', 'end', 'newsys_first', 'newsys_last')",
+     [("newsys_last", 8)]),
+]
+
+
+@pytest.mark.parametrize(("kind", "declaration", "expected"), NEW_SYSTEM_CASES,
+                         ids=[c[0] for c in NEW_SYSTEM_CASES])
+def test_new_system_declares_its_checks(tmp_path, monkeypatch, kind, declaration, expected):
+    from incidentlab.analysis import replay
+    from incidentlab.loaders import base
+
+    declared = eval(declaration, vars(base))  # the declarations in the table above
+
+    class NewLoader:
+        name, system, source, version, description = "newsys.log", "newsys", "log", "1", "x"
+        checks = (declared,)
+
+    loaders = replay.all_loaders()
+    monkeypatch.setattr(replay, "all_loaders", lambda: [*loaders, NewLoader()])
+    con = make_db(tmp_path)
+    insert(con, _new_system_rows())
+    assert found(check(con)) == sorted(expected)
+    monkeypatch.setattr(replay, "all_loaders", lambda: loaders)
+    assert found(check(con)) == []
+
+
+def test_every_kind_is_declared_by_a_system():
+    from incidentlab.analysis.replay import declared_checks
+
+    kinds = {type(c).__name__ for _, c in declared_checks()}
+    assert kinds == {"Pairing", "StateMachine", "Progression", "Bounds", "Mirror", "Listed"}
+    systems = {s for s, c in declared_checks() if type(c).__name__ == "Pairing"}
+    assert {"jido", "tapps", "codingbuddy", "claude_code", "codex_cli", "gemini_cli", "swe_agent",
+            "mini_swe_agent", "openhands", "otel"} <= systems

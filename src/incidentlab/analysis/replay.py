@@ -1,4 +1,18 @@
-"""Replay integrity per stream, fail closed: sequences, time order, pairing, state machines, mirrors."""
+"""Replay integrity per stream, fail closed: sequences, time order, and the checks each system
+declares (loaders/base.py: pairings, state machines, progressions, bounds, mirrors, lists).
+
+A small engine over a handful of set-based passes:
+
+1. one aggregate per (system, source, stream): the verdict rows, which streams several sources
+   share, which have rows without seq, time or position, and the bounds checks' counts;
+2. one ordered pass (LAG per stream in file order) whose per-stream aggregate clears every
+   stream whose sequence steps by one (or only rises, for sparse sources), whose time never
+   goes back and whose file order has no ties;
+3. the exact sequence, time-order and bounds rules, over a temp table holding only the streams
+   the first two passes did not clear;
+4. all pairing rules in one statement; one small statement per other declared check, run only
+   when its system has events in scope.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +23,10 @@ import duckdb
 import polars as pl
 
 from ..loaders import all_loaders
-from ..loaders.base import trait
+from ..loaders.base import Bounds, Check, Listed, Mirror, Pairing, Progression, StateMachine, checks_of, trait
 from ..scope import Scope
-from ._sql import Where, frame
+from . import replay_checks as kinds
+from ._sql import Where, frame, quote
 
 VIOLATION_COLUMNS = (
     "stream", "system", "rule", "severity", "position", "record_no", "expected", "found",
@@ -26,23 +41,20 @@ VIOLATION_SCHEMA = {
 # discontinuities the source itself tolerates) are reported but do not fail it.
 FAILING = ("error",)
 
-# CodingBuddy `is_valid_session_state_transition` (FORMATS §1.1); same -> same is always allowed.
-SESSION_TRANSITIONS = {
-    "Idle": ("Planning", "Paused", "Failed"),
-    "Planning": ("ExecutingStep", "Verifying", "Paused", "Failed"),
-    "ExecutingStep": ("AwaitingApproval", "Verifying", "Planning", "Completed", "Paused", "Failed"),
-    "AwaitingApproval": ("ExecutingStep", "Planning", "Paused", "Failed"),
-    "Verifying": ("Planning", "ExecutingStep", "Completed", "Paused", "Failed"),
-    "Completed": ("Idle", "Planning"),
-    "Paused": ("Planning", "ExecutingStep", "Failed"),
-    "Failed": ("Planning", "Idle"),
-}
-
 
 def _sources_with(name: str, value: Any) -> tuple[tuple[str, str], ...]:
     """(system, source) of the registered loaders that declare this order trait (see base.py)."""
     return tuple(sorted({(loader.system, loader.source) for loader in all_loaders()
                          if trait(loader, name) == value}))
+
+
+def declared_checks() -> tuple[tuple[str, Check], ...]:
+    """(system, check) for every check the registered loaders declare, each once, in order."""
+    seen: dict[tuple[str, Check], None] = {}
+    for loader in all_loaders():
+        for declared in checks_of(loader):
+            seen.setdefault((loader.system, declared), None)
+    return tuple(seen)
 
 
 # Loaders whose `position` numbers rows per table or per snapshot, not one file order; bounded
@@ -51,30 +63,8 @@ def _sources_with(name: str, value: Any) -> tuple[tuple[str, str], ...]:
 UNORDERED_SOURCES = tuple(source for _, source in _sources_with("positions", "grouped"))
 SNAPSHOT_SOURCES = tuple(source for _, source in _sources_with("snapshot", True))
 SPARSE_SEQ_SOURCES = _sources_with("sequence", "sparse")
-STAGE_ORDER = ("initialized", "spec_ready", "generated", "validated", "planned", "iterated")
-AUTO_SYNC_PREFIX = "auto-sync from artifacts"
 
-# (rule, system, opener condition, closer condition, pairing key): k-th opener pairs with k-th
-# closer of the same key in the same source and stream. Tapps pairs only in its event log (rows
-# with `seq`): structured logs only write "Step completed" and state files are snapshots.
-# File order is (position, record_no); rows sharing a position (a state file's step execution
-# yields its start and its finish) are ordered by time.
-PAIRINGS = (
-    ("jido_tool_unclosed", "jido", "event_type = 'tool.call'", "event_type = 'tool.result'",
-     "coalesce(correlation_id, '') || '|' || coalesce(name, '')"),
-    ("jido_llm_unclosed", "jido", "event_type = 'llm.request'",
-     "event_type IN ('llm.response', 'llm.error')", "coalesce(correlation_id, '')"),
-    ("tapps_step_unclosed", "tapps", "seq IS NOT NULL AND event_type = 'step.start'",
-     "seq IS NOT NULL AND event_type IN ('step.finish', 'step.fail', 'step.skip')",
-     "coalesce(name, json_extract_string(attrs, '$.step_id'), '')"),
-    # Agent transcripts and OTel spans: a tool call and its result share the tool call id.
-    *(
-        ("tool_call_unclosed", system, "event_type = 'tool.call'", "event_type = 'tool.result'",
-         "coalesce(correlation_id, '')")
-        for system in ("claude_code", "codex_cli", "gemini_cli", "swe_agent", "mini_swe_agent",
-                       "openhands", "otel")
-    ),
-)
+GROUPS, ROWS = "_il_replay_groups", "_il_replay_rows"
 
 
 @dataclass
@@ -100,29 +90,27 @@ def check(
     """
     scope = Scope.of(scope, **fields)
     members = _Members(con, scope)
+    declared = declared_checks()
     try:
-        where = members.where
-        parts = [
-            _sequence(con, where),
-            _time_order(con, where, tolerance_ms),
-            *(_pairing(con, where, *p) for p in PAIRINGS),
-            _codingbuddy_pairs(con, where),
-            _tapps_bounds(con, where),
-            _session_states(con, where),
-            _stage_order(con, where),
-            _codingbuddy_mirror(con, where),
-            _curriculum_mirror(con, where),
-            _tapps_completed(con, where),
-        ]
+        # The scope is a temp table of streams: a condition without parameters.
+        where = members.where.sql("").strip() or "true"
+        bounds = [(system, c) for system, c in declared if isinstance(c, Bounds)]
+        con.execute(_groups_sql(where, bounds))
+        present = {row[0] for row in con.execute(f"SELECT DISTINCT system FROM {GROUPS}").fetchall()}
+        parts = [*_ordered(con, where, bounds, tolerance_ms),
+                 *_declared(con, where, [d for d in declared if d[0] in present])]
         violations = pl.concat(
             [p.select(VIOLATION_COLUMNS).cast(VIOLATION_SCHEMA) for p in parts if p.height],
             how="vertical",
         ) if any(p.height for p in parts) else pl.DataFrame(schema=VIOLATION_SCHEMA)
         violations = _in_window(con, violations, scope).sort(
             ["system", "stream", "position", "rule"], nulls_last=True)
-        verdicts = _verdicts(con, where, violations)
-        codingbuddy = _codingbuddy_validation(con, where)
+        verdicts = _verdicts(con, violations)
+        codingbuddy = _codingbuddy_validation(con, members.where, (
+            f"SELECT coalesce(stream, '') FROM {ROWS} WHERE system = 'codingbuddy'"))
     finally:
+        con.execute(f"DROP TABLE IF EXISTS {GROUPS}")
+        con.execute(f"DROP TABLE IF EXISTS {ROWS}")
         members.close()
     return ReplayReport(violations, verdicts, codingbuddy)
 
@@ -163,49 +151,102 @@ def _in_window(con: duckdb.DuckDBPyConnection, violations: pl.DataFrame,
     return violations.filter(~pl.col("event_id").is_in(list(outside)).fill_null(False))
 
 
-def _in_scope(scope: Where, extra: str) -> tuple[str, list[Any]]:
-    where = Where()
-    where.parts, where.params = [*scope.parts, extra], list(scope.params)
-    return where.sql(), where.params
+# ---- pass 1: one aggregate per (system, source, stream)
+
+def _groups_sql(where: str, bounds: list[tuple[str, Bounds]]) -> str:
+    """The groups table, with `settled`: true when the group needs no exact bounds check (its
+    declared first event is strictly before every other row, at most one last event strictly
+    after every other row; conservative, positions all present)."""
+    aggregates, unsettled = [], []
+    for i, (system, b) in enumerate(bounds):
+        mine = f"system = {quote(system)}"
+        first, last = quote(b.first), quote(b.last)
+        aggregates += [
+            f"bool_or({mine} AND ({b.applies})) AS b{i}_log",
+            f"count(*) FILTER (WHERE {mine} AND event_type = {first}) AS b{i}_nf",
+            f"min(position) FILTER (WHERE {mine} AND event_type = {first}) AS b{i}_pf",
+            f"min(position) FILTER (WHERE {mine} AND event_type <> {first}) AS b{i}_po",
+            f"count(*) FILTER (WHERE {mine} AND event_type = {last}) AS b{i}_nl",
+            f"max(position) FILTER (WHERE {mine} AND event_type = {last}) AS b{i}_pl",
+            f"max(position) FILTER (WHERE {mine} AND event_type IS DISTINCT FROM {last}) "
+            f"AS b{i}_pm",
+        ]
+        unsettled.append(
+            f"(b{i}_log AND (npos < n OR NOT (b{i}_nf >= 1 AND (b{i}_po IS NULL OR b{i}_pf < "
+            f"b{i}_po)) OR (b{i}_nl >= 1 AND NOT (b{i}_nl = 1 AND (b{i}_pm IS NULL OR b{i}_pl > "
+            f"b{i}_pm)))))")
+    extra = "".join(f", {a}" for a in aggregates)
+    return f"""
+    CREATE OR REPLACE TEMP TABLE {GROUPS} AS
+    SELECT system, source, stream, n, nseq, nts, npos, nrec, named,
+           count(*) OVER (PARTITION BY stream) > 1 AS shared,
+           {' OR '.join(unsettled) or 'false'} AS bounds_open
+    FROM (
+        SELECT system, source, coalesce(stream, '') AS stream, count(*) AS n, count(seq) AS nseq,
+               count(ts) AS nts, count(position) AS npos, count(record_no) AS nrec,
+               count(stream) AS named{extra}
+        FROM timeline_events WHERE {where} GROUP BY system, source, coalesce(stream, '')
+    )"""
 
 
-# Window partitions over one column are several times faster in DuckDB than over three, so
-# streams that only one (system, source) writes are partitioned by stream alone and the rest
-# (a stream id shared by several sources or systems) by all three.
-_MULTI = """multi AS (
-        SELECT coalesce(stream, '') AS stream FROM timeline_events {where} GROUP BY 1
-        HAVING min(system) <> max(system) OR min(source) <> max(source))"""
-_PATHS = (("stream", "NOT IN"), ("system, source, stream", "IN"))
+# ---- pass 2 and 3: sequence, time order and bounds
+
+def _ordered(con: duckdb.DuckDBPyConnection, where: str, bounds: list[tuple[str, Bounds]],
+             tolerance_ms: float) -> list[pl.DataFrame]:
+    """Clear streams with one LAG pass per stream, then run the exact rules on what is left.
+
+    The LAG pass partitions by stream alone and orders by (position, record_no, ts); it may
+    clear a group only when that order is the exact rules' order: one (system, source) in the
+    stream, every row with seq (or none), time (or none), position and record_no, and no two
+    consecutive rows tied on (position, record_no).
+    """
+    sparse = ", ".join(quote(f"{system}/{source}") for system, source in SPARSE_SEQ_SOURCES)
+    is_sparse = f"g.system || '/' || g.source IN ({sparse})" if sparse else "false"
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {ROWS} AS
+    WITH steps AS (
+        SELECT stream, seq, seq - lag(seq) OVER w AS step, ts < lag(ts) OVER w AS back,
+               position = lag(position) OVER w AND record_no = lag(record_no) OVER w AS tie
+        FROM timeline_events WHERE {where}
+        WINDOW w AS (PARTITION BY stream ORDER BY position, record_no, ts)
+    ), per_stream AS (
+        SELECT coalesce(stream, '') AS stream, min(step) AS min_step, max(step) AS max_step,
+               min(seq) AS first_seq, bool_or(back) AS back, bool_or(tie) AS tie
+        FROM steps GROUP BY stream
+    ), open_groups AS (
+        SELECT g.system, g.source, g.stream FROM {GROUPS} g LEFT JOIN per_stream s USING (stream)
+        WHERE g.shared OR g.bounds_open OR g.npos < g.n OR g.nrec < g.n
+           OR (g.named > 0 AND g.named < g.n) OR (g.nseq > 0 AND g.nseq < g.n)
+           OR (g.nts > 0 AND g.nts < g.n) OR s.stream IS NULL
+           OR coalesce(s.back, false) OR coalesce(s.tie, false)
+           OR (g.nseq > 0 AND CASE WHEN {is_sparse} THEN s.min_step < 1
+               ELSE s.first_seq <> 1 OR s.min_step <> 1 OR s.max_step <> 1 END)
+    )
+    SELECT system, source, stream, seq, ts, position, record_no, event_id, event_type, is_mirror
+    FROM timeline_events WHERE {where}
+      AND (system, source, coalesce(stream, '')) IN (SELECT system, source, stream FROM open_groups)
+    """)
+    if not con.execute(f"SELECT count(*) > 0 FROM {ROWS}").fetchall()[0][0]:
+        return []
+    out = [frame(con, _sequence_sql(sparse)), frame(con, _time_order_sql(tolerance_ms))]
+    out += [frame(con, _bounds_sql(system, b)) for system, b in bounds]
+    return out
 
 
-def _by_partition(
-    con: duckdb.DuckDBPyConnection, template: str, where: str, params: list[Any]
-) -> pl.DataFrame:
-    """Run a windowed check twice: single-source streams (fast path), then shared ones."""
-    frames = []
-    for part, pick in _PATHS:
-        sql = template.format(
-            multi=_MULTI.format(where=where), part=part,
-            where=f"{where} AND coalesce(stream, '') {pick} (SELECT stream FROM multi)",
-        )
-        frames.append(frame(con, sql, [*params, *params]))
-    return pl.concat([f for f in frames if f.height] or frames[:1], how="vertical")
-
-
-def _sequence(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
+def _sequence_sql(sparse: str) -> str:
     """Start other than 1, gaps (set-based), duplicates and regressions (file order) of `seq`."""
-    where, params = _in_scope(scope, "seq IS NOT NULL")
+    dense = f"system || '/' || source NOT IN ({sparse})" if sparse else "true"
     # One sort by file position answers everything for streams whose seq never goes down
     # (there, seq order is file order); only streams with a regression are sorted again by seq.
-    template = """
-    WITH {multi}, base AS (
+    return f"""
+    WITH base AS (
         SELECT system, source, coalesce(stream, '') AS stream, seq, position, record_no, ts,
                event_id
-        FROM timeline_events {where}
+        FROM {ROWS} WHERE seq IS NOT NULL
     ), by_pos AS MATERIALIZED (
         SELECT *, lag(seq) OVER w AS prev, lag(position) OVER w AS prev_pos,
                lag(record_no) OVER w AS prev_rec, row_number() OVER w AS rank
-        FROM base WINDOW w AS (PARTITION BY {part} ORDER BY position, record_no)
+        FROM base WINDOW w AS (PARTITION BY system, source, stream ORDER BY position, record_no)
     ), reordered AS (
         SELECT DISTINCT system, source, stream FROM by_pos WHERE seq < prev
     ), in_order AS (
@@ -241,12 +282,9 @@ def _sequence(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
     SELECT stream, system, 'seq_regression', 'error', position, record_no,
            '>= ' || prev, seq::VARCHAR, event_id, source
     FROM by_pos WHERE seq < prev"""
-    sparse = ", ".join(f"'{system}/{source}'" for system, source in SPARSE_SEQ_SOURCES)
-    template = template.replace("{dense}", f"system || '/' || source NOT IN ({sparse})")
-    return _by_partition(con, template, where, params)
 
 
-def _time_order(con: duckdb.DuckDBPyConnection, scope: Where, tolerance_ms: float) -> pl.DataFrame:
+def _time_order_sql(tolerance_ms: float) -> str:
     """Time going backwards in file order while the sequence goes forward (or has none).
 
     A step back within `tolerance_ms` is reported as `ts_skew` (warning: clock granularity,
@@ -256,18 +294,18 @@ def _time_order(con: duckdb.DuckDBPyConnection, scope: Where, tolerance_ms: floa
     tables, each numbered on its own, such as coordination.db, has no file order to hold time
     against). That condition is evaluated only for streams with a candidate violation.
     """
-    where, params = _in_scope(scope, "ts IS NOT NULL")
-    unordered = ", ".join(f"'{u}'" for u in UNORDERED_SOURCES)
+    unordered = ", ".join(quote(u) for u in UNORDERED_SOURCES) or "''"
     tolerance_us = int(float(tolerance_ms) * 1000)
-    template = f"""
-    WITH {{multi}}, e AS (
+    return f"""
+    WITH e AS (
         SELECT system, source, coalesce(stream, '') AS stream, seq, ts, position, record_no,
                event_id
-        FROM timeline_events {{where}}
+        FROM {ROWS} WHERE ts IS NOT NULL
     ), cand AS (
         SELECT * FROM (
             SELECT *, lag(ts) OVER w AS prev_ts, lag(seq) OVER w AS prev_seq
-            FROM e WINDOW w AS (PARTITION BY {{part}} ORDER BY position, record_no, ts)
+            FROM e WINDOW w AS (PARTITION BY system, source, stream
+                                ORDER BY position, record_no, ts)
         ) WHERE ts < prev_ts AND (seq IS NULL OR prev_seq IS NULL OR seq > prev_seq)
     ), ordered AS (
         SELECT system, source, stream FROM e
@@ -285,275 +323,70 @@ def _time_order(con: duckdb.DuckDBPyConnection, scope: Where, tolerance_ms: floa
            position, record_no, '>= ' || strftime(prev_ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS expected,
            strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS found, event_id, source
     FROM cand SEMI JOIN ordered USING (system, source, stream)"""
-    return _by_partition(con, template, where, params)
 
 
-def _pairing(
-    con: duckdb.DuckDBPyConnection, scope: Where, rule: str, system: str, opener: str,
-    closer: str, key: str,
-) -> pl.DataFrame:
-    snapshots = ", ".join(f"'{s}'" for s in SNAPSHOT_SOURCES)
-    where, params = _in_scope(scope, f"system = '{system}' AND source NOT IN ({snapshots})")
-    sql = f"""
-    WITH e AS (SELECT *, {key} AS pair_key FROM timeline_events {where}),
-    o AS (SELECT source, coalesce(stream, '') AS stream, pair_key, position, record_no, event_id,
-                 row_number() OVER (PARTITION BY source, stream, pair_key
-                                    ORDER BY position, record_no, ts, event_id) AS n
-          FROM e WHERE {opener}),
-    c AS (SELECT source, coalesce(stream, '') AS stream, pair_key, position, record_no, event_id,
-                 row_number() OVER (PARTITION BY source, stream, pair_key
-                                    ORDER BY position, record_no, ts, event_id) AS n
-          FROM e WHERE {closer})
-    SELECT coalesce(o.stream, c.stream) AS stream, '{system}' AS system,
-           CASE WHEN c.n IS NULL THEN '{rule}'
-                WHEN o.n IS NULL THEN '{rule.replace("_unclosed", "_orphan")}'
-                ELSE '{rule.replace("_unclosed", "_closed_before_open")}' END AS rule,
-           'error' AS severity,
-           coalesce(CASE WHEN o.n IS NULL OR c.n IS NOT NULL THEN c.position END, o.position)
-               AS position,
-           coalesce(CASE WHEN o.n IS NULL OR c.n IS NOT NULL THEN c.record_no END, o.record_no)
-               AS record_no,
-           CASE WHEN c.n IS NULL THEN 'a closing event for ' || o.pair_key
-                WHEN o.n IS NULL THEN 'an opening event before it'
-                ELSE 'after position ' || o.position END AS expected,
-           CASE WHEN c.n IS NULL THEN 'none' WHEN o.n IS NULL THEN 'none for ' || c.pair_key
-                ELSE 'position ' || c.position END AS found,
-           coalesce(CASE WHEN o.n IS NULL OR c.n IS NOT NULL THEN c.event_id END, o.event_id)
-               AS event_id,
-           coalesce(o.source, c.source) AS source
-    FROM o FULL JOIN c
-      ON o.source = c.source AND o.stream = c.stream AND o.pair_key = c.pair_key AND o.n = c.n
-    WHERE o.n IS NULL OR c.n IS NULL OR c.position < o.position"""
-    return frame(con, sql, params)
-
-
-def _codingbuddy_pairs(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """Approved proposals / ToolApproved without a ToolResult, and ToolResults never approved."""
-    where, params = _in_scope(
-        scope, "system = 'codingbuddy' AND correlation_id IS NOT NULL AND event_type IN "
-        "('tool.proposed', 'tool.approved', 'tool.result')"
-    )
-    sql = f"""
-    WITH e AS (
-        SELECT source, coalesce(stream, '') AS stream, correlation_id, event_type, position,
-               record_no, event_id,
-               event_type = 'tool.approved' OR (event_type = 'tool.proposed' AND json_extract_string(
-                   attrs, '$.kind.payload.proposal.approved') = 'true') AS opens,
-               event_type = 'tool.result' AS closes
-        FROM timeline_events {where}
-    ), k AS (
-        SELECT stream, correlation_id, bool_or(opens) AS opened, bool_or(closes) AS closed
-        FROM e GROUP BY stream, correlation_id
-    )
-    SELECT e.stream, 'codingbuddy' AS system,
-           CASE WHEN e.opens THEN 'tool_result_missing' ELSE 'tool_result_orphan' END AS rule,
-           'error' AS severity, position, record_no,
-           CASE WHEN e.opens THEN 'ToolResult for ' ELSE 'approval of ' END || e.correlation_id
-               AS expected, 'none' AS found, event_id, source
-    FROM e JOIN k USING (stream, correlation_id)
-    WHERE (e.opens AND NOT k.closed) OR (e.closes AND NOT k.opened)
-    QUALIFY row_number() OVER (PARTITION BY e.stream, e.correlation_id, e.opens
-                               ORDER BY position, record_no) = 1"""
-    return frame(con, sql, params)
-
-
-def _tapps_bounds(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """In a Tapps workflow event log (rows with `seq`), `workflow.start` comes first and
-    `workflow.end` last."""
-    where, params = _in_scope(scope, "system = 'tapps'")
-    sql = f"""
+def _bounds_sql(system: str, b: Bounds) -> str:
+    return f"""
     WITH e AS (
         SELECT source, coalesce(stream, '') AS stream, event_type, position, record_no, event_id,
                row_number() OVER w AS rn, lag(event_type) OVER w AS prev_type,
-               bool_or(seq IS NOT NULL AND (event_type LIKE 'step.%'
-                                            OR event_type LIKE 'workflow.%'))
-                   OVER (PARTITION BY source, stream) AS is_log
-        FROM timeline_events {where}
-        WINDOW w AS (PARTITION BY source, stream ORDER BY position, record_no, ts, event_id)
+               bool_or({b.applies}) OVER (PARTITION BY source, coalesce(stream, '')) AS applies
+        FROM {ROWS} WHERE system = {quote(system)}
+        WINDOW w AS (PARTITION BY source, coalesce(stream, '')
+                     ORDER BY position, record_no, ts, event_id)
     )
-    SELECT stream, 'tapps' AS system, 'workflow_start_not_first' AS rule, 'error' AS severity,
-           position, record_no, 'workflow.start' AS expected, event_type AS found, event_id, source
-    FROM e WHERE is_log AND rn = 1 AND event_type <> 'workflow.start'
+    SELECT stream, {quote(system)} AS system, {quote(b.first_rule)} AS rule, 'error' AS severity,
+           position, record_no, {quote(b.first)} AS expected, event_type AS found, event_id,
+           source
+    FROM e WHERE applies AND rn = 1 AND event_type <> {quote(b.first)}
     UNION ALL
-    SELECT stream, 'tapps', 'workflow_end_not_last', 'error', position, record_no,
-           'nothing after workflow.end', event_type, event_id, source
-    FROM e WHERE is_log AND prev_type = 'workflow.end'"""
-    return frame(con, sql, params)
+    SELECT stream, {quote(system)}, {quote(b.last_rule)}, 'error', position, record_no,
+           {quote('nothing after ' + b.last)}, event_type, event_id, source
+    FROM e WHERE applies AND prev_type = {quote(b.last)}"""
 
 
-def _session_states(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """CodingBuddy SessionStateChanged against the transition table, and from = previous to."""
-    allowed = ", ".join(
-        f"('{a}', '{b}')" for a, targets in SESSION_TRANSITIONS.items() for b in targets
-    )
-    where, params = _in_scope(
-        scope, "system = 'codingbuddy' AND event_type = 'session.state'"
-    )
-    sql = f"""
-    WITH s AS (
-        SELECT source, coalesce(stream, '') AS stream, position, record_no, event_id,
-               json_extract_string(attrs, '$.kind.payload.from') AS f,
-               json_extract_string(attrs, '$.kind.payload.to') AS t
-        FROM timeline_events {where}
-    ), l AS (
-        SELECT *, lag(t) OVER (PARTITION BY source, stream ORDER BY position, record_no) AS prev_t
-        FROM s
-    )
-    SELECT stream, 'codingbuddy' AS system, 'session_state_transition' AS rule,
-           'error' AS severity, position, record_no,
-           'a transition allowed from ' || coalesce(f, '?') AS expected,
-           coalesce(f, '?') || ' -> ' || coalesce(t, '?') AS found, event_id, source
-    FROM l
-    WHERE f IS DISTINCT FROM t
-      AND NOT EXISTS (SELECT 1 FROM (VALUES {allowed}) v(a, b) WHERE v.a = f AND v.b = t)
-    UNION ALL
-    SELECT stream, 'codingbuddy', 'session_state_discontinuity', 'warning', position, record_no,
-           'from ' || prev_t, 'from ' || coalesce(f, '?'), event_id, source
-    FROM l WHERE prev_t IS NOT NULL AND f IS DISTINCT FROM prev_t"""
-    return frame(con, sql, params)
+# ---- pass 4: the declared checks
+
+def _declared(con: duckdb.DuckDBPyConnection, where: str,
+              declared: list[tuple[str, Check]]) -> list[pl.DataFrame]:
+    snapshots = ", ".join(quote(s) for s in SNAPSHOT_SOURCES) or "''"
+    out = []
+    pairs = [(system, c) for system, c in declared if isinstance(c, Pairing)]
+    if pairs:
+        con.execute(kinds.pair_keys(pairs, where, snapshots))
+        try:
+            out.append(frame(con, kinds.pair_simple(pairs)))
+            if con.execute(f"SELECT count(*) FROM {kinds.PAIR_KEYS} WHERE NOT simple").fetchall()[0][0]:
+                out.append(frame(con, kinds.pair_exact(pairs, where, snapshots)))
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {kinds.PAIR_KEYS}")
+    builders = {StateMachine: kinds.state_machine, Progression: kinds.progression,
+                Mirror: kinds.mirror, Listed: kinds.listed}
+    for system, declared_check in declared:
+        build = builders.get(type(declared_check))
+        if build is not None and _may_fire(con, system, declared_check, where):
+            out.append(frame(con, build(system, declared_check, where)))
+    return out
 
 
-def _stage_order(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """curriculum-builder stages move forward; `auto-sync from artifacts` may go back, naming
-    the stage it left in metadata.previous_stage."""
-    ranks = ", ".join(f"('{s}', {i})" for i, s in enumerate(STAGE_ORDER))
-    where, params = _in_scope(
-        scope, "system = 'curriculum_builder' AND event_type = 'stage.transition'"
-    )
-    sql = f"""
-    WITH s AS (
-        SELECT e.source, coalesce(e.stream, '') AS stream, e.position, e.record_no, e.event_id,
-               e.name AS stage, r.rank, coalesce(e.message, '') AS message,
-               json_extract_string(e.attrs, '$.metadata.previous_stage') AS said_previous
-        FROM (SELECT * FROM timeline_events {where}) e
-        LEFT JOIN (VALUES {ranks}) r(stage, rank) ON r.stage = e.name
-    ), l AS (
-        SELECT *, lag(stage) OVER w AS prev_stage, lag(rank) OVER w AS prev_rank
-        FROM s WINDOW w AS (PARTITION BY source, stream ORDER BY position, record_no)
-    )
-    SELECT stream, 'curriculum_builder' AS system,
-           CASE WHEN rank IS NULL THEN 'stage_unknown'
-                WHEN starts_with(message, '{AUTO_SYNC_PREFIX}') THEN 'stage_auto_sync_previous'
-                ELSE 'stage_regression' END AS rule,
-           'error' AS severity, position, record_no,
-           CASE WHEN rank IS NULL THEN 'one of {"|".join(STAGE_ORDER)}'
-                WHEN starts_with(message, '{AUTO_SYNC_PREFIX}')
-                    THEN 'metadata.previous_stage = ' || prev_stage
-                ELSE 'a stage after ' || prev_stage END AS expected,
-           CASE WHEN starts_with(message, '{AUTO_SYNC_PREFIX}') AND rank IS NOT NULL
-                    THEN coalesce(said_previous, 'none')
-                ELSE stage END AS found,
-           event_id, source
-    FROM l
-    WHERE rank IS NULL
-       OR (prev_rank IS NOT NULL AND rank <= prev_rank
-           AND (NOT starts_with(message, '{AUTO_SYNC_PREFIX}')
-                OR said_previous IS DISTINCT FROM prev_stage))"""
-    return frame(con, sql, params)
+def _may_fire(con: duckdb.DuckDBPyConnection, system: str, declared: Check, where: str) -> bool:
+    """False when a mirror's copy side (or either side, for "both") or a list has no row at all:
+    one cheap existence probe instead of the check's windows."""
+    if isinstance(declared, Mirror):
+        sides = [declared.copy] if declared.when == "copies" else [declared.reference, declared.copy]
+    elif isinstance(declared, Listed):
+        sides = [declared.where]
+    else:
+        return True
+    base = f"FROM events WHERE {where} AND system = {quote(system)}"
+    if isinstance(declared, Mirror):
+        base += f" AND ({declared.where})"
+    return all(con.execute(f"SELECT EXISTS (SELECT 1 {base} AND ({side}))").fetchall()[0][0]
+               for side in sides)
 
 
-def _codingbuddy_mirror(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """events.jsonl rows against their store.sqlite copies (is_mirror), 1:1 by (session, seq_no)."""
-    where, params = _in_scope(scope, "system = 'codingbuddy' AND seq IS NOT NULL")
-    sql = f"""
-    WITH e AS (SELECT * FROM events {where}),
-    has_mirror AS (SELECT count(*) > 0 AS yes FROM e WHERE is_mirror AND source = 'store_sqlite'),
-    p AS (SELECT stream, seq, event_type, ts, position, record_no, event_id, source,
-                 row_number() OVER (PARTITION BY stream, seq ORDER BY position, record_no) AS k
-          FROM e WHERE NOT is_mirror AND source = 'events_jsonl'),
-    m AS (SELECT stream, seq, event_type, ts, position, record_no, event_id, source,
-                 row_number() OVER (PARTITION BY stream, seq ORDER BY position, record_no) AS k
-          FROM e WHERE is_mirror AND source = 'store_sqlite')
-    SELECT coalesce(p.stream, m.stream) AS stream, 'codingbuddy' AS system,
-           CASE WHEN m.seq IS NULL THEN 'mirror_missing' WHEN p.seq IS NULL THEN 'mirror_extra'
-                ELSE 'mirror_mismatch' END AS rule,
-           'error' AS severity, coalesce(p.position, m.position) AS position,
-           coalesce(p.record_no, m.record_no) AS record_no,
-           CASE WHEN m.seq IS NULL THEN 'store.sqlite row for seq ' || p.seq
-                WHEN p.seq IS NULL THEN 'events.jsonl line for seq ' || m.seq
-                ELSE p.event_type || ' at ' || p.ts END AS expected,
-           CASE WHEN m.seq IS NULL OR p.seq IS NULL THEN 'none'
-                ELSE m.event_type || ' at ' || m.ts END AS found,
-           coalesce(p.event_id, m.event_id) AS event_id, coalesce(p.source, m.source) AS source
-    FROM p FULL JOIN m ON p.stream = m.stream AND p.seq = m.seq AND p.k = m.k
-    WHERE (SELECT yes FROM has_mirror)
-      AND (p.seq IS NULL OR m.seq IS NULL OR p.event_type IS DISTINCT FROM m.event_type
-           OR p.ts IS DISTINCT FROM m.ts)"""
-    return frame(con, sql, params)
-
-
-def _curriculum_mirror(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """run.json history against logs/events.jsonl: the same transitions in the same order."""
-    where, params = _in_scope(
-        scope, "system = 'curriculum_builder' AND event_type = 'stage.transition'"
-    )
-    sql = f"""
-    WITH e AS (
-        SELECT source, coalesce(stream, '') AS stream, name, ts_raw, coalesce(message, '') AS msg,
-               position, record_no, event_id,
-               row_number() OVER (PARTITION BY source, stream ORDER BY position, record_no) AS k
-        FROM events {where}
-    ), h AS (SELECT * FROM e WHERE source = 'run_json'),
-    j AS (SELECT * FROM e WHERE source <> 'run_json'),
-    both_sides AS (SELECT stream FROM h INTERSECT SELECT stream FROM j)
-    SELECT coalesce(h.stream, j.stream) AS stream, 'curriculum_builder' AS system,
-           CASE WHEN j.k IS NULL THEN 'mirror_missing' WHEN h.k IS NULL THEN 'mirror_extra'
-                ELSE 'mirror_mismatch' END AS rule,
-           'error' AS severity, coalesce(j.position, h.position) AS position,
-           coalesce(j.record_no, h.record_no) AS record_no,
-           CASE WHEN h.k IS NULL THEN 'no entry ' || j.k || ' in run.json history'
-                ELSE 'history[' || h.k || '] ' || h.name || ' at ' || coalesce(h.ts_raw, '?') END
-               AS expected,
-           CASE WHEN j.k IS NULL THEN 'no line ' || h.k || ' in logs/events.jsonl'
-                ELSE j.name || ' at ' || coalesce(j.ts_raw, '?') END AS found,
-           coalesce(j.event_id, h.event_id) AS event_id, coalesce(j.source, h.source) AS source
-    FROM h FULL JOIN j ON h.stream = j.stream AND h.k = j.k
-    WHERE coalesce(h.stream, j.stream) IN (SELECT stream FROM both_sides)
-      AND (h.k IS NULL OR j.k IS NULL OR h.name IS DISTINCT FROM j.name
-           OR h.ts_raw IS DISTINCT FROM j.ts_raw OR h.msg IS DISTINCT FROM j.msg)"""
-    return frame(con, sql, params)
-
-
-def _tapps_completed(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
-    """Each step the workflow state lists in completed_steps has a step.finish in its event log."""
-    where, params = _in_scope(
-        scope, "system = 'tapps' AND json_type(attrs, '$.completed_steps') = 'ARRAY'"
-    )
-    log_where, log_params = _in_scope(scope, "system = 'tapps'")
-    sql = f"""
-    WITH st AS (
-        SELECT coalesce(stream, '') AS stream, source, position, record_no, event_id,
-               unnest(CAST(json_extract(attrs, '$.completed_steps') AS VARCHAR[])) AS step
-        FROM events {where}
-    ), first_claim AS (
-        SELECT * FROM st QUALIFY row_number() OVER (PARTITION BY stream, step
-                                                    ORDER BY source, position, record_no) = 1
-    ), log AS (
-        SELECT coalesce(stream, '') AS stream, event_type,
-               coalesce(name, json_extract_string(attrs, '$.step_id')) AS step
-        FROM timeline_events {log_where}
-          AND event_type IN ('workflow.start', 'step.start', 'step.finish', 'step.fail',
-                             'step.skip', 'workflow.end')
-    )
-    SELECT stream, 'tapps' AS system, 'completed_step_not_in_log' AS rule, 'error' AS severity,
-           position, record_no, 'step.finish for ' || step AS expected, 'none' AS found,
-           event_id, source
-    FROM first_claim
-    WHERE stream IN (SELECT stream FROM log)
-      AND NOT EXISTS (SELECT 1 FROM log WHERE log.stream = first_claim.stream
-                      AND log.step = first_claim.step AND log.event_type = 'step.finish')"""
-    return frame(con, sql, [*params, *log_params])
-
-
-def _verdicts(
-    con: duckdb.DuckDBPyConnection, scope: Where, violations: pl.DataFrame
-) -> pl.DataFrame:
-    where, params = _in_scope(scope, "true")
-    streams = frame(
-        con,
-        f"SELECT DISTINCT coalesce(stream, '') AS stream, system FROM timeline_events {where}",
-        params,
-    )
+def _verdicts(con: duckdb.DuckDBPyConnection, violations: pl.DataFrame) -> pl.DataFrame:
+    streams = frame(con, f"SELECT DISTINCT stream, system FROM {GROUPS}")
     failing = violations.group_by(["stream", "system"]).agg(
         pl.len().cast(pl.Int64).alias("violations"),
         pl.col("severity").is_in(list(FAILING)).sum().cast(pl.Int64).alias("errors"),
@@ -567,8 +400,6 @@ def _verdicts(
         .select("stream", "system", "passed", "violations")
         .sort(["passed", "system", "stream"])
     )
-
-
 def codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Scope | None = None,
                            **fields: Any) -> pl.DataFrame:
     """What `deepseek replay run --deterministic` reports per session (validate_replay_events).
@@ -585,14 +416,22 @@ def codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Scope | None =
         members.close()
 
 
-def _codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.DataFrame:
+def _codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Where,
+                            ordered: str | None = None) -> pl.DataFrame:
+    """`ordered`, from check(): a query of the streams whose file order pass 2 did not clear; the
+    others step by one in file order, so their seq never goes down and needs no window."""
     where, params = _in_scope(scope, "system = 'codingbuddy' AND seq IS NOT NULL")
+    window_where = where + (f" AND coalesce(stream, '') IN ({ordered})" if ordered else "")
     sql = f"""
     WITH e AS (
-        SELECT stream, seq, position, record_no, event_type, correlation_id,
-               lag(seq) OVER (PARTITION BY stream ORDER BY position, record_no) AS prev_seq,
-               json_extract_string(attrs, '$.kind.payload.proposal.approved') = 'true' AS approved
+        SELECT stream, event_type, correlation_id,
+               CASE WHEN event_type = 'tool.proposed' THEN json_extract_string(
+                   attrs, '$.kind.payload.proposal.approved') = 'true' END AS approved
         FROM timeline_events {where}
+    ), steps AS (
+        SELECT stream, seq, lag(seq) OVER (PARTITION BY stream ORDER BY position, record_no)
+                   AS prev_seq
+        FROM timeline_events {window_where}
     ), opened AS (
         SELECT DISTINCT stream, correlation_id FROM e
         WHERE correlation_id IS NOT NULL
@@ -600,9 +439,12 @@ def _codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.
     ), closed AS (
         SELECT DISTINCT stream, correlation_id FROM e
         WHERE correlation_id IS NOT NULL AND event_type = 'tool.result'
-    ), sessions AS (
+    ), monotonic AS (
         SELECT stream, bool_and(prev_seq IS NULL OR seq >= prev_seq) AS monotonic_seq
-        FROM e GROUP BY stream
+        FROM steps GROUP BY stream
+    ), sessions AS (
+        SELECT s.stream, coalesce(m.monotonic_seq, true) AS monotonic_seq
+        FROM (SELECT DISTINCT stream FROM e) s LEFT JOIN monotonic m USING (stream)
     ), missing AS (
         SELECT stream, list(correlation_id ORDER BY correlation_id) AS ids FROM opened
         WHERE (stream, correlation_id) NOT IN (SELECT * FROM closed) GROUP BY stream
@@ -616,4 +458,10 @@ def _codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Where) -> pl.
            s.monotonic_seq AND m.ids IS NULL AND o.ids IS NULL AS passed
     FROM sessions s LEFT JOIN missing m USING (stream) LEFT JOIN orphan o USING (stream)
     ORDER BY session_id"""
-    return frame(con, sql, params)
+    return frame(con, sql, [*params, *params])
+
+
+def _in_scope(scope: Where, extra: str) -> tuple[str, list[Any]]:
+    where = Where()
+    where.parts, where.params = [*scope.parts, extra], list(scope.params)
+    return where.sql(), where.params

@@ -177,3 +177,131 @@ def first_value(record: Mapping[str, Any], *keys: str) -> Any:
         if key in record and record[key] not in (None, ""):
             return record[key]
     return None
+
+
+# Replay checks: what a system's events must satisfy, declared as data by its loaders (class
+# attribute `checks`, a tuple of the kinds below; loaders of one system may share one tuple) and
+# evaluated together by analysis/replay.py. A check applies to every event of the declaring
+# loader's system; conditions, keys and texts are SQL over one event row. Sequence and time order
+# need no declaration: every stream gets them, read through the order traits above.
+PAIR_ORDERS = ("file", "any")
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Openers closed by closers of the same key (timeline events, snapshot sources left out).
+
+    order "file": per source and stream, the k-th opener of a key (file order) pairs with its
+    k-th closer; an opener left over is `rule`, a closer left over `orphan`, a k-th closer at an
+    earlier position than its opener `early` (defaults: rule with `_unclosed` -> `_orphan`,
+    `_closed_before_open`). order "any": per stream (any source), a key with an opener needs a
+    closer (`rule`, expected `wanted` + key) and one with a closer an opener (`orphan`, expected
+    `wanted_opener` + key), each reported once at its first row. `where` narrows both sides.
+    """
+
+    rule: str
+    opener: str
+    closer: str
+    key: str
+    order: str = "file"
+    where: str = "true"
+    orphan: str = ""
+    early: str = ""
+    wanted: str = "a closing event for "
+    wanted_opener: str = "an opening event before it"
+
+    def __post_init__(self) -> None:
+        if self.order not in PAIR_ORDERS:
+            raise ValueError(f"bad pairing order {self.order!r}")
+        stem = self.rule.removesuffix("_unclosed")
+        object.__setattr__(self, "orphan", self.orphan or f"{stem}_orphan")
+        object.__setattr__(self, "early", self.early or f"{stem}_closed_before_open")
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """Rows `where` each record a transition `from_` -> `to`: it must be one of `allowed`
+    ((state, (next, ...)), ...; same -> same always allowed) else `rule`, and start where the one
+    before it in file order (per source and stream) ended, else `discontinuity` (a warning)."""
+
+    rule: str
+    discontinuity: str
+    where: str
+    from_: str
+    to: str
+    allowed: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Progression:
+    """Rows `where` name a `state` that only moves forward through `order` (per source and
+    stream, file order). A state not in `order` is `unknown`; going back (or staying) is
+    `regression`, unless the row is a `reset`, which must name the state it left (`reset_names`)
+    else `reset_rule` (expected `reset_expected` + the state before it)."""
+
+    where: str
+    state: str
+    order: tuple[str, ...]
+    unknown: str
+    regression: str
+    reset: str
+    reset_names: str
+    reset_rule: str
+    reset_expected: str
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """In a stream of one source where some row satisfies `applies`, the first row in file order
+    is a `first` event (else `first_rule`) and nothing follows a `last` event (else `last_rule`)."""
+
+    applies: str
+    first: str
+    last: str
+    first_rule: str
+    last_rule: str
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """Two records of one history (over all events, mirrors included), matched 1:1 per stream,
+    `match` columns and occurrence in file order: rows `reference` (r) against rows `copy` (c).
+    `compare` expressions must agree. Outcomes `mirror_missing` (no c), `mirror_extra` (no r),
+    `mirror_mismatch`, each with its (expected, found) SQL over r and c; `report` names the side
+    ("r" or "c") whose position and event a violation shows. when "copies": only when some copy
+    row exists at all; "both": only in streams that have both sides."""
+
+    where: str
+    reference: str
+    copy: str
+    match: tuple[str, ...]
+    compare: tuple[str, ...]
+    columns: tuple[str, ...]
+    missing: tuple[str, str]
+    extra: tuple[str, str]
+    mismatch: tuple[str, str]
+    report: str = "r"
+    when: str = "copies"
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Rows `where` (all events) list `items` (a VARCHAR[] expression); each item, at the first
+    row listing it per stream, needs a timeline row `proof` whose `log_key` equals it, in streams
+    that have `log` rows at all; else `rule` (expected `expected` + item)."""
+
+    rule: str
+    where: str
+    items: str
+    log: str
+    log_key: str
+    proof: str
+    expected: str
+
+
+Check = Pairing | StateMachine | Progression | Bounds | Mirror | Listed
+
+
+def checks_of(loader: Loader) -> tuple[Check, ...]:
+    """The replay checks a loader declares for its system (none by default)."""
+    return tuple(getattr(loader, "checks", ()))

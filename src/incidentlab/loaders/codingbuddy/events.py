@@ -10,8 +10,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from ..base import LoadContext, LoadResult, path_has
+from ..base import Check, LoadContext, LoadResult, path_has
 from ..reading import escaped, iter_raw_lines
+from .checks import CHECKS
 from .taxonomy import AT_SQL, projection_sql, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
@@ -45,6 +46,7 @@ class EventsJsonlLoader:
     name: ClassVar[str] = "codingbuddy.events_jsonl"
     system: ClassVar[str] = "codingbuddy"
     source: ClassVar[str] = "events_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy events.jsonl (EventEnvelope per line, sessions interleaved)"
 

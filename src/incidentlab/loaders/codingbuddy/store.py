@@ -9,11 +9,12 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from ..base import LoadContext, LoadResult, Quarantine, Usage, path_has
+from ..base import Check, LoadContext, LoadResult, Quarantine, Usage, path_has
 from ..reading import parse_json
 from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
 from ..records import BadRecord, guarded, raw_excerpt
 from ..records import number as as_number
+from .checks import CHECKS
 from .events import RUNTIME_DIRS
 from .taxonomy import projection_sql, workspace_name
 
@@ -70,6 +71,7 @@ class StoreSqliteLoader:
     name: ClassVar[str] = "codingbuddy.store_sqlite"
     system: ClassVar[str] = "codingbuddy"
     source: ClassVar[str] = "store_sqlite"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy store.sqlite projection DB (events as mirror copies, ledgers)"
     # One usage_ledger / cost_ledger row per provider call. DeepSeek-style counts: the cache hit

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from ..base import JsonLines, LoadContext, LoadResult
+from ..base import Check, JsonLines, LoadContext, LoadResult
+from .checks import CHECKS
 from .common import SYSTEM, run_dir_of, run_id_for
 from .transitions import transition_rows
 
@@ -14,6 +15,7 @@ class RunEventsJsonlLoader:
     name: ClassVar[str] = "curriculum_builder.events_jsonl"
     system: ClassVar[str] = SYSTEM
     source: ClassVar[str] = "events_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "curriculum-builder logs/events.jsonl: RunEvents, line number as seq (mirror of run.json)"

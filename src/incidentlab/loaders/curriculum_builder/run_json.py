@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
+from ..base import Check, LoadContext, LoadResult, Quarantine, excerpt, typed_table
 from ..records import dumped, isolated, read_object
+from .checks import CHECKS
 from .common import STAGES, SYSTEM, run_id_for
 from .transitions import transition_rows
 
@@ -49,6 +50,7 @@ class RunJsonLoader:
     name: ClassVar[str] = "curriculum_builder.run_json"
     system: ClassVar[str] = SYSTEM
     source: ClassVar[str] = "run_json"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "curriculum-builder run.json: history -> stage.transition, current stage, metadata validity"

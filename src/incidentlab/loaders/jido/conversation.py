@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine
+from ..base import Check, LoadContext, LoadResult, Quarantine
 from ..reading.text import BOM, decode
 from ..records import BadRecord, guarded, raw_excerpt, read_doc
+from .checks import CHECKS
 from .rows import conversation_fields, make_event
 
 ENVELOPE_KEYS = {"type", "at", "data", "meta"}
@@ -30,6 +31,7 @@ class ConversationEventsLoader:
     name: ClassVar[str] = "jido.conversation_events"
     system: ClassVar[str] = "jido"
     source: ClassVar[str] = "conversation_events"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Jido.Code.Server conversation event list (Types.Event) as a JSON array"

@@ -11,12 +11,13 @@ import duckdb
 import pyarrow as pa
 
 from ...timeparse import _ISO as ISO_TIME
-from ..base import JsonLines, LoadContext, LoadResult, Quarantine
+from ..base import Check, JsonLines, LoadContext, LoadResult, Quarantine
 from ..reading import decode, escaped, iter_raw_lines, parse_json
 from ..reading.jsonvalue import MAX_DEPTH
 from ..reading.text import RAW_LIMIT
 from ..records import guarded, head_has
 from ..records import number as as_number
+from .checks import CHECKS
 from .rows import as_dict, describe, make_event
 
 REQUIRED = ("event", "measurements", "metadata")
@@ -172,6 +173,7 @@ class TelemetryJsonlLoader:
     name: ClassVar[str] = "jido.telemetry_jsonl"
     system: ClassVar[str] = "jido"
     source: ClassVar[str] = "telemetry_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Jido.Code.Server :telemetry events as JSON Lines (docs/jido-telemetry-export.md)"

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...timeparse import parse_ts
-from ..base import LoadContext, LoadResult, Quarantine
+from ..base import Check, LoadContext, LoadResult, Quarantine
 from ..reading.head import object_head
 from ..records import BadRecord, guarded, raw_excerpt, read_doc
+from .checks import CHECKS
 from .rows import as_dict, conversation_fields, make_event
 
 _SOURCE = re.compile(rb'"source"\s*:\s*"(conversation|telemetry)"')
@@ -19,6 +20,7 @@ class IncidentTimelineLoader:
     name: ClassVar[str] = "jido.incident_timeline"
     system: ClassVar[str] = "jido"
     source: ClassVar[str] = "incident_timeline"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Jido.Code.Server incident_timeline/3 result as JSON (conversation + telemetry entries)"

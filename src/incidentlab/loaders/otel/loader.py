@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 from ...errors import LoaderError
 from ...timeparse import parse_ts
-from ..base import JsonLines, LoadContext, LoadResult, Quarantine, Usage, excerpt
+from ..base import Check, JsonLines, LoadContext, LoadResult, Quarantine, Usage, excerpt
 from ..reading import read_document
 from ..reading.head import head_objects
 from ..reading.text import BOM
 from ..records import unmapped
 from . import claude_code
+from .checks import CHECKS
 from .otlp import any_value, attributes, get, hex_id, is_envelope, items, listed, mapping, nanos
 from .semconv import USAGE_METRICS, normalize, severity_of, span_kind
 
@@ -105,6 +106,7 @@ class OtelLoader:
     name: ClassVar[str] = "otel.otlp_json"
     system: ClassVar[str] = "otel"
     source: ClassVar[str] = "otlp_json"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "OTLP/JSON traces, logs, metrics (one document or one export per line); "

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Quarantine, excerpt, typed_table
+from ..base import Check, LoadContext, LoadResult, Quarantine, excerpt, typed_table
 from ..records import RECORD_ERRORS, dumped, number, read_object, value_problem
+from .checks import CHECKS
 from .checksum import state_checksum
 from .common import (
     STEP_END,
@@ -84,6 +85,7 @@ class WorkflowStateLoader:
     name: ClassVar[str] = "tapps.workflow_state"
     system: ClassVar[str] = SYSTEM
     source: ClassVar[str] = "workflow_state"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     positions: ClassVar[str] = "grouped"  # rows numbered per table / snapshot, not one file order
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (

@@ -6,8 +6,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import JsonLines, LoadContext, LoadResult, Quarantine, excerpt
+from ..base import Check, JsonLines, LoadContext, LoadResult, Quarantine, excerpt
 from ..records import isolated, number
+from .checks import CHECKS
 from .common import EVENT_TYPES, SYSTEM, in_tapps, outcome_of, raw_text
 
 FIXED_OUTCOME = {"step.finish": "ok", "step.fail": "error", "step.skip": "skipped"}
@@ -50,6 +51,7 @@ class WorkflowEventsLoader:
     name: ClassVar[str] = "tapps.workflow_events"
     system: ClassVar[str] = SYSTEM
     source: ClassVar[str] = "workflow_events"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "Tapps <workflow_id>.events.jsonl (workflow/step events with seq)"
 

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, Usage
+from .checks import CHECKS
 from .common import (
     Collector,
     as_dict,
@@ -61,6 +62,7 @@ class ClaudeCodeLoader:
     name: ClassVar[str] = "claude_code.session_jsonl"
     system: ClassVar[str] = "claude_code"
     source: ClassVar[str] = "session_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Claude Code session JSONL (~/.claude/projects/*/<session>.jsonl, subagents/agent-*.jsonl)"

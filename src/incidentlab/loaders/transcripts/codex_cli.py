@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, Usage
 from ..reading import parse_json
 from ..reading.head import head_objects
+from .checks import CHECKS
 from .common import (
     Collector,
     as_dict,
@@ -119,6 +120,7 @@ class CodexRolloutLoader:
     name: ClassVar[str] = "codex_cli.rollout_jsonl"
     system: ClassVar[str] = "codex_cli"
     source: ClassVar[str] = "rollout_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenAI Codex CLI rollout JSONL (~/.codex/sessions/**/rollout-*.jsonl)"
     # Metrics come from each token_count's last_token_usage (one turn's own counts; repeated

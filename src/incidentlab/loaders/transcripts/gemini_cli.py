@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, Usage
 from ..reading.head import document_start
+from .checks import CHECKS
 from .common import Collector, as_text, clip, has_key, json_document, ts_fields
 
 USAGE_METRICS = {
@@ -32,6 +33,7 @@ class GeminiSessionLoader:
     name: ClassVar[str] = "gemini_cli.session_json"
     system: ClassVar[str] = "gemini_cli"
     source: ClassVar[str] = "session_json"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "Gemini CLI chat session (chats/session-*.json) and prompt log (logs.json)"
     # One point per model message. Gemini counts cached input inside the prompt (input) count

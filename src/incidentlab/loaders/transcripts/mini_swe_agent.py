@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, Usage
 from ..reading.head import document_start
+from .checks import CHECKS
 from .common import Collector, as_dict, clip, has_key, json_document, ts_fields
 
 _COMMAND = re.compile(r"```(?:mswea_bash_command|bash)\s*\n(.*?)```", re.DOTALL)
@@ -25,6 +26,7 @@ class MiniSweAgentLoader:
     name: ClassVar[str] = "mini_swe_agent.traj_json"
     system: ClassVar[str] = "mini_swe_agent"
     source: ClassVar[str] = "traj_json"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "mini-swe-agent trajectory (*.traj.json)"
     # info.model_stats.instance_cost: the run's whole cost, one point.

@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, Usage
 from ..reading.head import document_start, head_objects
+from .checks import CHECKS
 from .common import (
     Collector,
     as_dict,
@@ -202,6 +203,7 @@ class OpenHandsEventsLoader:
     name: ClassVar[str] = "openhands.events_json"
     system: ClassVar[str] = "openhands"
     source: ClassVar[str] = "events_json"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     sequence: ClassVar[str] = "sparse"  # event ids are monotonic but skip numbers
     version: ClassVar[str] = "1"
     usage: ClassVar[tuple[Usage, ...]] = RESPONSE_USAGE
@@ -274,6 +276,7 @@ class OpenHandsOutputLoader:
     name: ClassVar[str] = "openhands.output_jsonl"
     system: ClassVar[str] = "openhands"
     source: ClassVar[str] = "output_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenHands resolver / evaluation output.jsonl (history per instance)"
     # metrics.costs holds each call's cost (their sum is accumulated_cost, kept in the event).

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import LoadContext, LoadResult, Usage, iter_lines
+from ..base import Check, LoadContext, LoadResult, Usage, iter_lines
+from .checks import CHECKS
 from .common import (
     Collector,
     clip,
@@ -43,6 +44,7 @@ class SweAgentTrajLoader:
     name: ClassVar[str] = "swe_agent.traj"
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "traj"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent trajectory (*.traj: trajectory steps, history, info)"
     # info.model_stats: the instance's whole usage, one point each.
@@ -163,6 +165,7 @@ class SweAgentPredsLoader:
     name: ClassVar[str] = "swe_agent.preds_jsonl"
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "preds_jsonl"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent predictions (all_preds.jsonl: one model patch per instance)"
 
@@ -191,6 +194,7 @@ class SweAgentLogLoader:
     name: ClassVar[str] = "swe_agent.console_log"
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "console_log"
+    checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent console log (YYYY-MM-DD HH:MM:SS,mmm LEVEL ...)"
     # Per call: tokens, and a cost printed rounded to cents each time; the instance_cost on the
