@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from incidentlab.loaders.base import read_head
-from incidentlab.loaders.textlog import TextLogLoader, new_templates, template_id
+from incidentlab.loaders.textlog import TextLogLoader, mine, new_templates, template_id
 from incidentlab.loaders.textlog.grammar import FORMATS, infer_grammar
 
 from conftest import FIXTURES
@@ -287,8 +287,9 @@ def test_java_stack_trace_kept_with_its_record(ingest_into, tmp_path):
 MTIME = _utc(2026, 12, 1)
 FORMAT_ROWS = [
     ("loghub_Android.log", _utc(2026, 3, 17, 16, 13, 38, 811000), "derived", "debug",
-     "WindowManager", "printFreezingDisplayLogsopening app wtoken = AppWindowToken{9f4ef63 "
-     "token=Token{a64f992 ActivityRecord{de9231d u0 com.tencent.qt.qtl/.activity.info."
+     # object hashes without 0x (`9f4ef63`) are hex ids, masked like any other
+     "WindowManager", "printFreezingDisplayLogsopening app wtoken = AppWindowToken{<*> "
+     "token=Token{<*> ActivityRecord{<*> u0 com.tencent.qt.qtl/.activity.info."
      "NewsDetailXmlActivity t761}}}, allDrawn= false, startingDisplayed = false, startingMoved = "
      "false, isRelaunching = false",
      "<month_day> <level@2> <component:@3> <content>"),
@@ -414,6 +415,55 @@ def test_new_templates_agree_with_the_file_templates(ingest_into, tmp_path):
     assert sorted(stored, key=str) == sorted(
         ({"template_id": r["template_id"], "template": r["template"], "count": r["count"]}
          for r in window), key=str)
+
+
+def _templates(messages: list[str]) -> list[str]:
+    return [text for _, text in mine(messages)]
+
+
+def test_a_rare_word_in_a_wildcard_slot_is_its_own_template():
+    # Drain merges kinds differing in one word, however rare one is; a slot holding a few
+    # distinct words, one of them repeated, is an enumeration of constants (Loghub OpenSSH,
+    # Windows, Proxifier)
+    bye = [f"Received disconnect from 10.0.0.{i}: 11: Bye Bye [preauth]" for i in range(5)]
+    user = ["Received disconnect from 10.0.0.9: 11: disconnected by user"]
+    assert set(_templates(bye + user)) == {
+        "Received disconnect from <*>: <*>: Bye Bye [preauth]",
+        "Received disconnect from <*>: <*>: disconnected by user"}
+    proxy = [f"h{i}.example.com:443 open through proxy proxy.example.com:5070 HTTPS"
+             for i in range(4)] + ["h9.example.com:22 open through proxy socks.example.com:5070 SOCKS5"]
+    assert _templates(proxy)[-1] == "<*> open through proxy <*> SOCKS5"
+    assert set(_templates(proxy)[:-1]) == {"<*> open through proxy <*> HTTPS"}
+    # `key=` tokens with different keys are different kinds, whatever their values
+    tasks = [f"getRecentTasks: num={i},flags=62" for i in range(3)] + [
+        "getRecentTasks: topActivity=ComponentInfo{com.example/.Main}"]
+    assert len(set(_templates(tasks))) == 2
+
+
+def test_variables_stay_wildcards():
+    # each member its own value, a numbered family (digits aside the same word), a path, or
+    # more distinct words than an enumeration has: a variable, one template
+    cases = [
+        ["Step started step=planning", "Step started step=review"],
+        [f"link up on eth{i % 2}" for i in range(6)],
+        [f"opened file /var/log/{name}" for name in ("a.bin", "b.bin", "a.bin", "c.img")],
+        [f"session opened for user {u}" for u in ("ann", "bob", "cy", "dan", "ann", "bob")],
+    ]
+    for messages in cases:
+        assert len(set(_templates(messages))) == 1, messages
+
+
+def test_sizes_durations_and_hex_ids_are_values():
+    lines = ["close, 0 bytes sent, 0 bytes received, lifetime <1 sec",
+             "close, 1403 bytes (1.37 KB) sent, 2300 bytes (2.24 KB) received, lifetime 00:01",
+             "close, 403 bytes sent, 42 bytes (0.5 KB) received, lifetime 02:15"]
+    assert set(_templates(lines)) == {"close, <*> sent, <*> received, lifetime <*>"}
+    assert set(_templates(["wtoken = AppWindowToken{9f4ef63} vis=c0000700",
+                           "wtoken = AppWindowToken{a64f992} vis=40000500"])) == {
+        "wtoken = AppWindowToken{<*>} vis=<*>"}
+    assert set(_templates(["connection from 10.0.0.1 () at 12:00:01",
+                           "connection from 10.0.0.2 (host.example.net) at 12:00:02"])) == {
+        "connection from <*> at <*>"}
 
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "loghub"
