@@ -70,10 +70,12 @@ def test_csv_and_parquet(incident_db: Path, tmp_path: Path) -> None:
 
 
 def test_redaction_and_guards(incident_db: Path, tmp_path: Path) -> None:
-    export_events(incident_db, "jsonl", tmp_path / "plain.jsonl")
+    result = export_events(incident_db, "jsonl", tmp_path / "red.jsonl")
+    assert result.rows == 20 and result.redacted, "redacted by default"
+    assert SECRET not in (tmp_path / "red.jsonl").read_text(encoding="utf-8")
+    plain = export_events(incident_db, "jsonl", tmp_path / "plain.jsonl", redact=False)
+    assert not plain.redacted
     assert SECRET in (tmp_path / "plain.jsonl").read_text(encoding="utf-8")
-    result = export_events(incident_db, "jsonl", tmp_path / "red.jsonl", redact=True)
-    assert result.rows == 20 and SECRET not in (tmp_path / "red.jsonl").read_text(encoding="utf-8")
     with pytest.raises(UsageError, match="exists"):
         export_events(incident_db, "jsonl", tmp_path / "red.jsonl")
     with pytest.raises(UsageError, match=r"\*\.jsonl"):
@@ -88,3 +90,66 @@ def test_export_command(incident_db: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["rows"] == 1
     assert _lines(out)[0]["outcome"] == "denied"
+
+
+def test_every_format_is_redacted_by_default_and_no_redact_opts_out(incident_db: Path,
+                                                                     tmp_path: Path) -> None:
+    runner = CliRunner()
+    for fmt, name in (("timesketch", "t.jsonl"), ("jsonl", "j.jsonl"), ("csv", "c.csv"),
+                      ("parquet", "pq")):
+        out = tmp_path / name
+        result = runner.invoke(main, ["export", "--db", str(incident_db), "--format", fmt,
+                                      "--out", str(out), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["redacted"] is True
+        assert SECRET not in _text_of(out), fmt
+        plain = tmp_path / f"plain-{name}"
+        result = runner.invoke(main, ["export", "--db", str(incident_db), "--format", fmt,
+                                      "--out", str(plain), "--no-redact", "--json"])
+        assert result.exit_code == 0 and json.loads(result.output)["redacted"] is False
+        assert SECRET in _text_of(plain), fmt
+    both = runner.invoke(main, ["export", "--db", str(incident_db), "--format", "csv",
+                                "--out", str(tmp_path / "x.csv"), "--redact", "--no-redact"])
+    assert both.exit_code == 2 and "contradict" in both.output
+
+
+def _text_of(out: Path) -> str:
+    if out.is_dir():
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{out}/**/*.parquet', "
+                          "hive_partitioning=true)").fetchall()
+        return repr(rows)
+    return out.read_text(encoding="utf-8")
+
+
+def test_text_exports_escape_control_sequences(tmp_path: Path) -> None:
+    from incidentlab.store import connect
+
+    db = tmp_path / "ansi.duckdb"
+    con = connect(db)
+    ansi = "\x1b[31mFAILED\x1b[0m see \x1b]8;;https://evil.example\x07link\x1b]8;;\x07 \x9b2J\rok"
+    con.execute("INSERT INTO events (event_id, load_id, system, source, record_no, ts, "
+                "ts_quality, event_type, message, attrs, is_mirror) VALUES ('e:1', 'l', 'x', "
+                "'s', 1, TIMESTAMPTZ '2026-03-01 09:00:00+00', 'exact', 'log', ?, ?, false)",
+                [ansi, json.dumps({"text": ansi})])
+    con.close()
+    for fmt, name in (("csv", "a.csv"), ("jsonl", "a.jsonl"), ("timesketch", "t.jsonl")):
+        for redact in (True, False):
+            out = tmp_path / f"{redact}-{name}"
+            export_events(db, fmt, out, redact=redact)
+            raw = out.read_text(encoding="utf-8")
+            assert not any(c in raw for c in "\x1b\x07\x9b\r"), (fmt, redact)
+            assert "\\u001b" not in raw.lower(), "not escaped JSON-style (decodes back to ESC)"
+            if fmt == "csv":
+                with out.open(newline="", encoding="utf-8") as handle:
+                    row = next(csv.DictReader(handle))
+                assert row["message"] == ("\\x1b[31mFAILED\\x1b[0m see \\x1b]8;;https://"
+                                          "evil.example\\x07link\\x1b]8;;\\x07 \\x9b2J\\x0dok")
+                assert json.loads(row["attrs"])["text"] == row["message"]
+            else:
+                row = _lines(out)[0]
+                assert row["message"].startswith("\\x1b[31mFAILED")
+                attrs = row.get("attrs") or json.loads(row["attrs_json"])
+                assert attrs["text"] == row["message"]
+    export_events(db, "parquet", tmp_path / "pq")
+    kept = duckdb.sql(f"SELECT message FROM read_parquet('{tmp_path}/pq/**/*.parquet')")
+    assert kept.fetchall()[0][0] == ansi, "parquet is data for programs: kept as is"

@@ -147,20 +147,32 @@ def batch_command(spec: str, out: str, jobs: int, as_json: bool) -> None:
                    "partitioned by system and date.")
 @click.option("--out", required=True, type=click.Path(), help="Output file (folder for parquet).")
 @_filter_options
-@click.option("--redact", is_flag=True, help="Mask secrets in every text column.")
+@click.option("--no-redact", is_flag=True,
+              help="Write secrets and e-mail addresses unmasked (every format is redacted by "
+                   "default).")
+@click.option("--redact", "redact_flag", is_flag=True, hidden=True,
+              help="Accepted for old scripts: redaction is the default.")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="Rules file whose [redaction] patterns are masked too (default: the shipped "
+                   "rules).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @handle_errors
-def export_command(db: str, fmt: str, out: str, redact: bool, overwrite: bool, as_json: bool,
-                   **filters: Any) -> None:
+def export_command(db: str, fmt: str, out: str, no_redact: bool, redact_flag: bool,
+                   rules: str | None, overwrite: bool, as_json: bool, **filters: Any) -> None:
     """Export a filtered slice of events with every canonical column.
 
+    Secrets and e-mail addresses are masked in every format unless --no-redact; CSV and JSONL
+    write control characters (ANSI escape sequences and the like) as visible \\xNN text.
     Events without a timestamp cannot go to Timesketch; they are counted, never dropped silently.
     """
     from ..reports.export import export_events
 
-    result = export_events(db, fmt, Path(out), Filters.build(**filters), redact=redact,
-                           overwrite=overwrite)
+    if no_redact and redact_flag:
+        raise UsageError("--redact and --no-redact contradict each other",
+                         hint="drop one (redaction is the default)")
+    result = export_events(db, fmt, Path(out), Filters.build(**filters), redact=not no_redact,
+                           overwrite=overwrite, rules_path=rules)
     if as_json:
         print_json(result.to_dict())
         return

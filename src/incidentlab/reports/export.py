@@ -1,4 +1,9 @@
-"""Filtered event slices out of the store: Timesketch JSONL, JSONL, CSV or partitioned Parquet."""
+"""Filtered event slices out of the store: Timesketch JSONL, JSONL, CSV or partitioned Parquet.
+
+Every format is redacted by default (the one redactor, `incidentlab.redaction`; `redact=False`
+/ `--no-redact` opts out), and the text formats write control characters (ANSI / OSC escape
+sequences, CR, BEL, C1) as visible `\\xNN` text, redacted or not.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from ..errors import UsageError
 from ..store import EVENT_COLUMNS, connect
 from .paths import resolve_db
 from .query import Filters, events_sql
-from .secrets import clean_frame, make_redactor
+from .secrets import make_redactor, transform_frame
 
 FORMATS = ("timesketch", "jsonl", "csv", "parquet")
+TEXT_FORMATS = ("timesketch", "jsonl", "csv")  # read by people and terminals: controls escaped
+_BATCH_ROWS = 20_000
 _ISO = "strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') || '+00:00'"
 _CANONICAL = [name for name, _ in EVENT_COLUMNS]
 
@@ -65,10 +74,14 @@ def export_events(
     out: str | Path,
     filters: Filters | None = None,
     *,
-    redact: bool = False,
+    redact: bool = True,
     overwrite: bool = False,
+    rules_path: str | Path | None = None,
 ) -> ExportResult:
-    """Write the events matching `filters` (all, by default) to `out` in format `fmt`."""
+    """Write the events matching `filters` (all, by default) to `out` in format `fmt`.
+
+    Redacted unless `redact=False` (user patterns from `rules_path`'s [redaction] table too).
+    """
     out = Path(out)
     _check_target(fmt, out, overwrite)
     filters = filters or Filters()
@@ -77,12 +90,17 @@ def export_events(
         reader = con.cursor()
         sql, params = events_sql(filters)
         relation = reader.sql(sql, params=params or None)
-        if redact:
-            con.register("_il_export", clean_frame(make_redactor(True), relation.pl()))
-        else:
-            con.register("_il_export", relation.to_arrow_reader(50_000))
-        con.execute("CREATE TEMP TABLE _il_rows AS SELECT * FROM _il_export")
-        con.unregister("_il_export")
+        redactor = make_redactor(redact, rules_path)
+        escape = fmt in TEXT_FORMATS
+        con.execute(f"CREATE TEMP TABLE _il_rows AS SELECT * FROM ({sql}) LIMIT 0",
+                    params or None)
+        batches = relation.to_arrow_reader(_BATCH_ROWS)
+        for batch in batches:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            con.register("_il_batch", transform_frame(frame, redactor, escape=escape))
+            con.execute("INSERT INTO _il_rows BY NAME SELECT * FROM _il_batch")
+            con.unregister("_il_batch")
         con.execute("CREATE TEMP VIEW _il_export AS SELECT * FROM _il_rows")
         total = con.execute("SELECT count(*) FROM _il_rows").fetchall()[0][0]
         undated = con.execute("SELECT count(*) FROM _il_rows WHERE ts IS NULL").fetchall()[0][0]
