@@ -23,7 +23,8 @@ DB_OPTION = click.option(
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 REDACT_OPTION = click.option(
-    "--no-redact", is_flag=True, help="Show secrets and e-mail addresses unmasked."
+    "--no-redact", is_flag=True,
+    help="Show secrets and e-mail addresses unmasked (tables and --json are redacted by default)."
 )
 
 
@@ -155,11 +156,12 @@ def _print_milestones(marks: list[dict[str, Any]], spans: dict[str, Any],
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
               help="Rules file whose firings' evidence counts as failure signals.")
 @click.option("--no-alerts", is_flag=True, help="Cluster failure events only (skip the rules).")
+@REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
 def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
-                      rules: str | None, no_alerts: bool, as_json: bool) -> None:
+                      rules: str | None, no_alerts: bool, no_redact: bool, as_json: bool) -> None:
     """List candidate incidents: failure signals and alert evidence, cut by quiet time.
 
     Each row gives the window (from the start of the streams that failed to the last event of
@@ -174,10 +176,11 @@ def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
         untimed = incidents_mod.untimed_signals(con, scope)
     finally:
         con.close()
+    found_rows = _rows(found, None if no_redact else Redactor(rules_path=rules))
     if as_json:
         print_json({"scope": scope.to_dict(), "count": found.height,
                     "quiet_minutes": quiet_minutes, "by": by,
-                    "untimed_signals": untimed, "incidents": found.to_dicts()})
+                    "untimed_signals": untimed, "incidents": found_rows})
         return
     rows = [{**r, "systems": ", ".join(r["systems"]),
              "window": f"{r['start_ts']} .. {r['end_ts']}",
@@ -188,7 +191,7 @@ def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
              "counts": f"{r['signals']} signals ({r['errors']} errors, {r['denied']} denied, "
                        f"{r['timeouts']} timeouts, {r['alert_evidence']} alert evidence), "
                        f"{r['streams']} streams, {r['events']} events"}
-            for r in found.to_dicts()]
+            for r in found_rows]
     print_table(rows, ["rank", "incident_id", "systems", "window", "first", "last", "counts"],
                 title=f"Candidate incidents ({found.height}; quiet gap {quiet_minutes:g} min)")
     if untimed:
@@ -200,10 +203,12 @@ def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
 @DB_OPTION
 @click.option("--tolerance-ms", type=float, default=1000, show_default=True,
               help="Time going back by at most this much is clock skew, not reordering.")
+@REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
-def replay_command(db: str, scope: Scope, tolerance_ms: float, as_json: bool) -> None:
+def replay_command(db: str, scope: Scope, tolerance_ms: float, no_redact: bool,
+                   as_json: bool) -> None:
     """Check replay integrity per stream, fail closed; exit 1 when any stream fails.
 
     Sequences (start, gaps, duplicates, regressions), time order, pairing (tool calls and
@@ -217,24 +222,26 @@ def replay_command(db: str, scope: Scope, tolerance_ms: float, as_json: bool) ->
         report = replay.check(con, scope, tolerance_ms=tolerance_ms)
     finally:
         con.close()
+    redactor = None if no_redact else Redactor()
+    verdicts = _rows(report.verdicts, redactor)
     if as_json:
         print_json({
             "scope": scope.to_dict(),
             "passed": report.passed,
-            "verdicts": report.verdicts.to_dicts(),
-            "violations": report.violations.to_dicts(),
-            "codingbuddy": report.codingbuddy.to_dicts(),
+            "verdicts": verdicts,
+            "violations": _rows(report.violations, redactor),
+            "codingbuddy": _rows(report.codingbuddy, redactor),
         })
     else:
-        print_table(report.verdicts.to_dicts(), ["stream", "system", "passed", "violations"],
+        print_table(verdicts, ["stream", "system", "passed", "violations"],
                     title="Replay verdicts (one per stream)")
         if report.violations.height:
-            shown = report.violations.head(200).to_dicts()
+            shown = _rows(report.violations.head(200), redactor)
             print_table(shown, ["stream", "system", "rule", "severity", "position", "record_no",
                                 "expected", "found"],
                         title=f"Violations (first {len(shown)} of {report.violations.height})")
         if report.codingbuddy.height:
-            print_table(report.codingbuddy.to_dicts(),
+            print_table(_rows(report.codingbuddy, redactor),
                         ["session_id", "monotonic_seq", "missing_tool_results",
                          "orphan_tool_results", "passed"],
                         title="CodingBuddy `replay run --deterministic` validation")
@@ -250,10 +257,11 @@ def replay_command(db: str, scope: Scope, tolerance_ms: float, as_json: bool) ->
               help="Rules file (TOML) instead of the shipped runbook rules.")
 @click.option("--fail-on", type=click.Choice(["warn", "warning", "page", "critical", "never"]),
               default="page", show_default=True, help="Exit 1 when an alert at or above fired.")
+@REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
-def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str,
+def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str, no_redact: bool,
                    as_json: bool) -> None:
     """Evaluate the alert rules on the evidence in scope: when each fired, its peak, when it
     cleared."""
@@ -266,12 +274,13 @@ def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str,
     top = metrics.max_level(alerts)
     failing = (fail_on != "never" and top is not None
                and metrics.LEVELS[top] >= metrics.LEVELS[fail_on])
+    alert_rows = _rows(alerts, None if no_redact else Redactor(rules_path=rules))
     if as_json:
         print_json({"scope": scope.to_dict(), "max_level": top, "fail_on": fail_on,
-                    "alerts": alerts.to_dicts()})
+                    "alerts": alert_rows})
     else:
         rows = [{**r, "event_ids": f"{len(r['event_ids'])}: " + ", ".join(r["event_ids"][:3])}
-                for r in alerts.to_dicts()]
+                for r in alert_rows]
         print_table(rows, ["level", "rule", "group", "first_fired", "last_fired", "cleared",
                            "peak", "event_ids", "runbook"],
                     title=f"Alerts fired ({alerts.height})")
@@ -282,27 +291,32 @@ def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str,
 @DB_OPTION
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
               help="Rules file whose firings' evidence counts for failure modes built on rules.")
+@REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
-def classify_command(db: str, scope: Scope, rules: str | None, as_json: bool) -> None:
+def classify_command(db: str, scope: Scope, rules: str | None, no_redact: bool,
+                     as_json: bool) -> None:
     """Match the evidence in scope to the failure modes and suggest SEV1-3."""
     con = store.connect(db, read_only=True)
     try:
         result = classify_mod.classify(con, scope, rules_path=rules)
     finally:
         con.close()
+    redactor = None if no_redact else Redactor(rules_path=rules)
+    modes = _rows(result.modes, redactor)
+    reason = result.severity_reason if redactor is None else redactor.text(result.severity_reason)
     if as_json:
         print_json({"scope": scope.to_dict(), "severity": result.severity,
-                    "severity_reason": result.severity_reason, "modes": result.modes.to_dicts()})
+                    "severity_reason": reason, "modes": modes})
         return
     rows = [{**r, "evidence": f"{r['n_events']}: " + ", ".join(r["evidence_event_ids"][:3]),
              "recovery": _short(" / ".join(r["recovery_steps"]), 120)}
-            for r in result.modes.to_dicts()]
+            for r in modes]
     print_table(rows, ["mode", "severity", "score", "evidence", "runbook_section", "recovery"],
                 title="Matching failure modes")
     console.print(f"[bold]suggested severity: {result.severity or 'none'}[/bold] — "
-                  f"{result.severity_reason}", highlight=False)
+                  f"{reason}", highlight=False)
 
 
 COMMANDS = [timeline_command, incidents_command, replay_command, alerts_command,

@@ -9,6 +9,7 @@ import click
 from .. import store
 from ..analysis import usage as usage_mod
 from ..cli import console, handle_errors, print_json, print_table
+from ..redaction import Redactor
 from ..scope import Scope
 from .scope_options import scope_options
 
@@ -62,10 +63,13 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 @click.option("--by", default=",".join(usage_mod.DEFAULT_BY), show_default=True,
               help=f"Group by these columns, comma-separated ({', '.join(usage_mod.GROUPABLE)}; "
               "empty: one total).")
+@click.option("--no-redact", is_flag=True,
+              help="Show secrets and e-mail addresses unmasked (tables and --json are redacted "
+                   "by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
 @scope_options
-def usage_command(db: str, scope: Scope, by: str, as_json: bool) -> None:
+def usage_command(db: str, scope: Scope, by: str, no_redact: bool, as_json: bool) -> None:
     """Tokens (input, output, cache read / write, reasoning) and cost per session and model.
 
     Every call is counted once: what each metric means (per call, a running total, a session
@@ -79,7 +83,7 @@ def usage_command(db: str, scope: Scope, by: str, as_json: bool) -> None:
         frame = usage_mod.usage(con, scope, by=columns)
     finally:
         con.close()
-    rows = frame.to_dicts()
+    rows = (frame if no_redact else Redactor().frame(frame)).to_dicts()
     totals = usage_mod.totals(frame)
     if as_json:
         print_json({"scope": scope.to_dict(), "by": list(columns),
