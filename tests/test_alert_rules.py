@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from incidentlab.analysis.metrics import evaluate_rules, load_rules, max_level, trend
@@ -375,3 +376,28 @@ def test_duration_rule_temp_tables_are_dropped(tmp_path):
     evaluate_rules(con, rules=[RULES["coding_loops.stuck_loop"]])
     left = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '_il_spans%'")
     assert left.fetchall()[0][0] == 0
+
+
+def test_cited_events_are_the_first_in_time_order(tmp_path):
+    """More than MAX_EVIDENCE_IDS events cited by one firing: the first 50 by event time (a
+    crossing cites its whole window at one firing time; their ids' text order is not time)."""
+    con = make_db(tmp_path)
+    rows = insert(con, [ev("x.burst", i / 60) for i in range(60)])
+    rule = {"id": "t.burst", "kind": "count", "event_types": ["x.burst"], "window": "10 minutes",
+            "cite": "window", "levels": [{"level": "warn", "at_least": 60}]}
+    row = evaluate_rules(con, rules=[rule]).row(0, named=True)
+    assert row["event_ids"] == [r["event_id"] for r in rows[:50]]
+    assert row["evidence"].startswith(f"{rows[0]['event_id']} @ ")
+
+
+def test_rules_of_one_kind_share_a_pass_with_the_same_firings(tmp_path):
+    """All rules evaluated together fire exactly as each rule evaluated alone."""
+    con = make_db(tmp_path)
+    insert(con, [*results(18, 2), *burst(11, "tool.timeout", **J), *heartbeats([0, 5, 50], 60),
+                 *stuck(2, None), *proposals(["ls", "ls", "ls"]), *workflow(20, ended=False),
+                 *burst(6, "llm.rate_limited", **CB)])
+    together = evaluate_rules(con).drop("evidence")
+    alone = pl.concat([evaluate_rules(con, rules=[rule]) for rule in load_rules()]).drop("evidence")
+    key = ["rule", "level", "group"]
+    assert together.height >= 6
+    assert together.sort(key).equals(alone.sort(key))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
 from click.testing import CliRunner
 
 from incidentlab.analysis.timeline import clock_skew, hidden, silences, timeline
@@ -119,3 +120,45 @@ def test_cli_timeline_json_and_redaction(tmp_path):
     assert missing.exit_code == 2 and "no database" in missing.output
     bad = runner.invoke(main, ["timeline", "--db", str(tmp_path / "x.duckdb"), "--start", "x"])
     assert bad.exit_code == 2 and "start: cannot read" in bad.output
+
+
+def _newest_by_full_sort(con, n, **scope):
+    """The reference: the whole scoped timeline in its stable order, the last n rows."""
+    full = timeline(con, **scope)
+    timed = full.filter(full["ts"].is_not_null())
+    untimed = full.filter(full["ts"].is_null())
+    # newest first is ts descending with untimed rows last, then the stable order reversed
+    newest = pl.concat([timed.reverse(), untimed.reverse()]).head(n)
+    return full.filter(full["event_id"].is_in(newest["event_id"].to_list()))
+
+
+def test_limit_with_ties_at_the_bound_matches_the_full_order(tmp_path):
+    """Many events share the N-th newest time: the bounded top-N picks the same rows, in the
+    same stable order (source rank, system, source, stream, position), as the full sort."""
+    con = make_db(tmp_path)
+    rows = [{"system": system, "source": source, "stream": f"s{i % 3}", "ts": at(10),
+             "position": i, "event_type": "log"}
+            for i in range(30) for system, source in (("jido", "telemetry"),
+                                                     ("codingbuddy", "events_jsonl"))]
+    rows += [{"system": "tapps", "stream": "wf", "ts": at(i), "event_type": "log"}
+             for i in range(10)]
+    rows += [{"system": "tapps", "stream": "wf", "ts": at(20 + i), "event_type": "log"}
+             for i in range(5)]
+    insert(con, rows)
+    for n in (1, 5, 6, 7, 40, 65, 200):
+        assert timeline(con, limit=n).equals(_newest_by_full_sort(con, n)), n
+    window = {"start": at(5), "end": at(22)}
+    for n in (3, 12, 80):
+        assert timeline(con, limit=n, **window).equals(_newest_by_full_sort(con, n, **window))
+
+
+def test_limit_beyond_the_timed_rows_fills_with_untimed_ones(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [{"system": "tapps", "stream": "wf", "ts": at(i), "event_type": "log"}
+                 for i in range(3)]
+           + [{"system": s, "stream": "x", "ts": None, "event_type": "log"}
+              for s in ("jido", "codingbuddy", "tapps", "jido")])
+    for n in (2, 3, 4, 6, 7, 10):
+        out = timeline(con, limit=n)
+        assert out.equals(_newest_by_full_sort(con, n)), n
+        assert out.height == min(n, 7)

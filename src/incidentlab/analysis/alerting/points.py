@@ -1,0 +1,366 @@
+"""The points of each rule kind: SQL giving (grp, ts, value, fired, ids, until) per level.
+
+A point is one evaluation of a rule's condition for a group at a time; `ids` are the events it
+cites and `until` when its evidence runs out (a window's end). Rows come from the shared
+selection (selection.py); firing.py turns the points of all rules of a kind into firings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import UsageError
+from .._sql import interval, quote
+from .selection import ACTIVITY, Selection
+
+
+def _group(rule: dict[str, Any]) -> str:
+    columns = rule.get("group_by", [])
+    if not columns:
+        return "'(all)'"
+    return "coalesce(nullif(concat_ws('/', " + ", ".join(
+        f"coalesce({c}::VARCHAR, '-')" for c in columns
+    ) + "), ''), '(all)')"
+
+
+def _condition(level: dict[str, Any], column: str = "value") -> str:
+    if "above" in level:
+        return f"{column} > {float(level['above'])}"
+    if "at_least" in level:
+        return f"{column} >= {float(level['at_least'])}"
+    if "below" in level:
+        return f"{column} < {float(level['below'])}"
+    raise UsageError(f"level {level} has no threshold", hint="use above, at_least or below")
+
+
+def _rows(ctx: Selection, rule: dict[str, Any]) -> str:
+    return ctx.rows(rule, _group(rule))
+
+
+def _window_frame(window: str) -> str:
+    if window == "all":
+        return "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    return f"RANGE BETWEEN {interval(window)} PRECEDING AND CURRENT ROW"
+
+
+def _points_count(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """Events in a sliding window per group; with `key`, per group and value of the key (the
+    same tool call repeated), rows whose key is NULL not counted. `cite = "window"`: the point
+    that reaches the threshold cites every event of its window, not only itself."""
+    window = level.get("window", rule.get("window", "5 minutes"))
+    rows = _rows(ctx, rule)
+    key = f"({rule['key']})::VARCHAR" if rule.get("key") else "NULL::VARCHAR"
+    rows = f"SELECT * FROM (SELECT *, {key} AS _key FROM ({rows}))" + (
+        " WHERE _key IS NOT NULL" if rule.get("key") else "")
+    if rule.get("distinct"):
+        # count distinct values: only the first sighting of each value counts
+        rows = (f"SELECT * FROM ({rows}) QUALIFY row_number() OVER "
+                f"(PARTITION BY grp, _key, {rule['distinct']} ORDER BY ts, event_id) = 1")
+    until = "NULL::TIMESTAMPTZ" if window == "all" else f"ts + {interval(window)}"
+    ids, listed = "[event_id]", ""
+    if rule.get("cite") == "window":
+        # Where the count crosses the threshold, the point cites every event of its window.
+        ids = ("CASE WHEN fired AND NOT coalesce(lag(fired) OVER (PARTITION BY grp, _key "
+               "ORDER BY ts, event_id), false) THEN window_ids ELSE [event_id] END")
+        listed = ", list(event_id) OVER w AS window_ids"
+    condition = _condition(level)
+    # With a key, only the keys that fired take part: another key's quiet point clears nothing.
+    fired_keys = "QUALIFY bool_or(fired) OVER (PARTITION BY grp, _key)" if rule.get("key") else ""
+    return f"""
+        SELECT grp, ts, value, fired, {ids} AS ids, {until} AS until
+        FROM (SELECT *, {condition} AS fired
+              FROM (SELECT grp, _key, ts, event_id, count(*) OVER w AS value{listed}
+                    FROM ({rows})
+                    WINDOW w AS (PARTITION BY grp, _key ORDER BY ts {_window_frame(window)})))
+        {fired_keys}"""
+
+
+def _points_ratio(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    window = level.get("window", rule.get("window", "5 minutes"))
+    frame_sql = _window_frame(window)
+    min_count = int(rule.get("min_count", 1))
+    return f"""
+        SELECT grp, ts, value, den >= {min_count} AND {_condition(level)} AS fired,
+               CASE WHEN hit THEN [event_id] ELSE [] END AS ids, ts + {interval(window)} AS until
+        FROM (SELECT grp, ts, event_id, hit,
+                     count(*) OVER w AS den,
+                     count(*) FILTER (hit) OVER w / count(*) OVER w AS value
+              FROM (SELECT *, coalesce(({rule['numerator']}), false) AS hit FROM ({_rows(ctx, rule)}))
+              WINDOW w AS (PARTITION BY grp ORDER BY ts {frame_sql}))"""
+
+
+def _points_baseline(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    step = interval(rule.get("window", "5 minutes"))
+    history = int(rule.get("baseline_buckets", 12))
+    floor = float(rule.get("baseline_floor", 1.0))
+    min_count = int(rule.get("min_count", 1))
+    min_history = int(rule.get("min_history", 3))
+    return f"""
+        WITH r AS ({_rows(ctx, rule)}),
+        b AS (SELECT grp, time_bucket({step}, ts, $start) AS bucket, count(*) AS n,
+                     list(event_id ORDER BY ts) AS ids
+              FROM r GROUP BY ALL),
+        grid AS (SELECT g.grp, unnest(generate_series(time_bucket({step}, $start, $start),
+                                                      $end, {step})) AS bucket
+                 FROM (SELECT DISTINCT grp FROM b) g),
+        dense AS (SELECT grid.grp, grid.bucket, coalesce(b.n, 0) AS n, coalesce(b.ids, []) AS ids
+                  FROM grid LEFT JOIN b USING (grp, bucket)),
+        w AS (SELECT *, avg(n) OVER h AS baseline, count(*) OVER h AS history
+              FROM dense WINDOW h AS (PARTITION BY grp ORDER BY bucket
+                                      ROWS BETWEEN {history} PRECEDING AND 1 PRECEDING))
+        SELECT grp, bucket AS ts, n / greatest(coalesce(baseline, 0), {floor}) AS value,
+               n >= {min_count} AND history >= {min_history}
+                   AND {_condition(level, f"n / greatest(coalesce(baseline, 0), {floor})")}
+                   AS fired,
+               ids, bucket + {step} AS until
+        FROM w"""
+
+
+def _points_consecutive(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """Runs of rows with the same key (where run_where holds) per group and partition.
+
+    The value is the run's length in rows, or with `measure = "minutes"` the minutes from the
+    run's first row to the current one (a failure that persists, not one that repeats).
+    """
+    partition = ", ".join(["grp", *rule.get("partition_by", [])])
+    key = rule.get("key", "event_type")
+    run_where = rule.get("run_where", "true")
+    runs = f"""
+        WITH r AS (SELECT *, CASE WHEN coalesce(({run_where}), false) THEN ({key})::VARCHAR END
+                          AS run_key FROM ({_rows(ctx, rule)})),
+        i AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY ts, position, event_id)
+                        - row_number() OVER (PARTITION BY {partition}, run_key
+                                             ORDER BY ts, position, event_id) AS island
+              FROM r)"""
+    if rule.get("measure") == "minutes":
+        return runs + f"""
+        SELECT grp, ts, value, {_condition(level)} AS fired,
+               [first_id, event_id] AS ids, NULL::TIMESTAMPTZ AS until
+        FROM (SELECT *, date_diff('millisecond', first_value(ts) OVER w, ts) / 60000.0 AS value,
+                     first_value(event_id) OVER w AS first_id
+              FROM i WHERE run_key IS NOT NULL
+              WINDOW w AS (PARTITION BY {partition}, run_key, island
+                           ORDER BY ts, position, event_id))"""
+    need = int(level.get("at_least", level.get("above", 1)))
+    join = " AND ".join(
+        f"p.{c} IS NOT DISTINCT FROM firsts.{c}"
+        for c in ["grp", *rule.get("partition_by", []), "run_key", "island"]
+    )
+    return runs + f""",
+        p AS (SELECT *, row_number() OVER (PARTITION BY {partition}, run_key, island
+                                           ORDER BY ts, position, event_id) AS value
+              FROM i WHERE run_key IS NOT NULL),
+        firsts AS (SELECT {partition}, run_key, island,
+                          list(event_id ORDER BY ts, position, event_id)[1:{need}] AS run_ids
+                   FROM p WHERE value <= {need} GROUP BY ALL)
+        SELECT p.grp, p.ts, p.value, {_condition(level, "p.value")} AS fired,
+               CASE WHEN p.value = {need} THEN firsts.run_ids ELSE [p.event_id] END AS ids,
+               NULL::TIMESTAMPTZ AS until
+        FROM p JOIN firsts ON {join}"""
+
+
+def _points_absence(ctx: Selection, rule: dict[str, Any]) -> str:
+    """Gaps longer than `minutes` between a group's events, and from its last event to the end
+    of the system's activity (its first event too with include_start). Activity bounds ignore
+    times taken from file mtimes (`derived`); a gap after a `stop_types` event does not count.
+    The gaps are computed once for all levels (column `lvl`): levels differ only in minutes."""
+    spans = ", ".join(
+        f"({li}, INTERVAL (CAST({float(level.get('minutes', rule.get('minutes', 60))) * 60} "
+        f"AS BIGINT)) SECOND)" for li, level in enumerate(rule["levels"]))
+    bounds = ctx.activity[rule["id"]]
+    stops = rule.get("stop_types", [])
+    stop = f"event_type IN ({', '.join(quote(s) for s in stops)})" if stops else "false"
+    include_start = "true" if rule.get("include_start", False) else "false"
+    return f"""
+        WITH r AS ({_rows(ctx, rule)}),
+        act AS (SELECT lo_{bounds} AS lo, hi_{bounds} AS hi FROM {ACTIVITY}),
+        groups AS (SELECT DISTINCT grp FROM r UNION SELECT '(all)' WHERE NOT EXISTS (FROM r)),
+        marks AS (
+            SELECT grp, ts, event_id, {stop} AS stops, false AS boundary FROM r
+            UNION ALL SELECT grp, lo, NULL, false, true FROM groups, act
+                      WHERE {include_start} AND lo IS NOT NULL
+            UNION ALL SELECT grp, hi, NULL, false, true FROM groups, act WHERE hi IS NOT NULL
+        ),
+        gaps AS (SELECT grp, ts AS gap_end, event_id, boundary,
+                        lag(ts) OVER w AS gap_start, lag(stops) OVER w AS after_stop,
+                        lag(event_id) OVER w AS start_id
+                 FROM marks WINDOW w AS (PARTITION BY grp ORDER BY ts, boundary DESC)),
+        levels AS (SELECT * FROM (VALUES {spans}) v(lvl, span))
+        SELECT lvl, grp, gap_start + span AS ts,
+               date_diff('second', gap_start, gap_end) / 60.0 AS value,
+               gap_end - gap_start > span AND NOT coalesce(after_stop, false) AS fired,
+               CASE WHEN start_id IS NULL AND event_id IS NULL THEN []::VARCHAR[]
+                    WHEN start_id IS NULL THEN [event_id] WHEN event_id IS NULL THEN [start_id]
+                    ELSE [start_id, event_id] END AS ids,
+               CASE WHEN NOT boundary THEN gap_end END AS until
+        FROM gaps CROSS JOIN levels WHERE gap_start IS NOT NULL AND gap_end > gap_start"""
+
+
+def _spans_sql(ctx: Selection, rule: dict[str, Any]) -> str:
+    """Merged spans (grp, item_key, opened, event_id, closed) of a duration rule.
+
+    Openers pair with closers of the same item in the same source (the next closer, by a window
+    over the item's events); with an `owner`, a span also ends when the owner opens another
+    item (islands of consecutive openers of one item in the owner's sequence). Spans of one item
+    that overlap (a retried test, the same step seen in a state file and in an event log) merge
+    into one, open when any part is open.
+    """
+    item = rule.get("item", "name")
+    opener, closer = rule["opener"], rule["closer"]
+    owner = rule.get("owner")
+    sql = f"""
+        WITH r AS (SELECT *, coalesce(({opener}), false) AS is_open,
+                          coalesce(({closer}), false) AS is_close,
+                          ({item})::VARCHAR AS item_key, ({owner or 'NULL'})::VARCHAR AS owner_key
+                   FROM ({_rows(ctx, rule)})),
+        nxt AS (
+            SELECT grp, source, item_key, owner_key, ts, event_id, is_open,
+                   min(CASE WHEN is_close THEN ts END) OVER (
+                       PARTITION BY grp, source, item_key ORDER BY ts, is_close, event_id
+                       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS close_ts
+            FROM r WHERE is_open OR is_close
+        ),"""
+    if owner:
+        sql += """
+        own AS (
+            SELECT *, sum(change) OVER (PARTITION BY source, owner_key ORDER BY ts, event_id
+                                        ROWS UNBOUNDED PRECEDING) AS run
+            FROM (SELECT *, CASE WHEN item_key IS DISTINCT FROM lag(item_key) OVER (
+                                     PARTITION BY source, owner_key ORDER BY ts, event_id)
+                                 THEN 1 ELSE 0 END AS change
+                  FROM nxt WHERE is_open)
+        ),
+        runs AS (
+            SELECT source, owner_key, run,
+                   lead(min(ts)) OVER (PARTITION BY source, owner_key ORDER BY run) AS moved_on
+            FROM own GROUP BY source, owner_key, run
+        ),
+        spans AS (
+            SELECT o.grp, o.item_key, o.ts AS opened, o.event_id,
+                   least(o.close_ts, CASE WHEN o.owner_key IS NOT NULL THEN runs.moved_on END)
+                       AS closed
+            FROM own o LEFT JOIN runs
+              ON runs.source = o.source AND runs.owner_key IS NOT DISTINCT FROM o.owner_key
+             AND runs.run = o.run
+        ),"""
+    else:
+        sql += """
+        spans AS (
+            SELECT grp, item_key, ts AS opened, event_id, close_ts AS closed
+            FROM nxt WHERE is_open
+        ),"""
+    # An item with one span has nothing to merge: only items with several go through the
+    # island windows (a hash aggregate finds them).
+    return sql + """
+        several AS (SELECT grp, item_key FROM spans GROUP BY grp, item_key HAVING count(*) > 1),
+        marked AS (
+            SELECT s.*, m.grp IS NOT NULL AS merge
+            FROM spans s LEFT JOIN several m
+              ON m.grp = s.grp AND m.item_key IS NOT DISTINCT FROM s.item_key
+        ),
+        islands AS (
+            SELECT *, sum(CASE WHEN opened > coalesce(reach, opened) THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY grp, item_key ORDER BY opened, event_id
+                                ROWS UNBOUNDED PRECEDING) AS island
+            FROM (SELECT *, max(coalesce(closed, 'infinity'::TIMESTAMPTZ))
+                                OVER (PARTITION BY grp, item_key ORDER BY opened, event_id
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+                  FROM marked WHERE merge)
+        )
+        SELECT grp, item_key, opened, event_id, closed FROM marked WHERE NOT merge
+        UNION ALL
+        SELECT grp, item_key, min(opened) AS opened, arg_min(event_id, opened) AS event_id,
+               CASE WHEN count(closed) < count(*) THEN NULL ELSE max(closed) END AS closed
+        FROM islands GROUP BY grp, item_key, island"""
+
+
+def _points_duration(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """How many spans are older than `min_age_minutes` at each moment (sweep over +1/-1).
+
+    A span counts from min_age after it opened until it closed; one closing exactly at that age
+    counts (the step ran to its timeout). Spans are computed once per rule (a temp table) and
+    shared by its levels.
+    """
+    age = float(level.get("min_age_minutes", rule.get("min_age_minutes", 0))) * 60
+    table = ctx.spans.get(rule["id"])
+    if table is None:
+        table = f"_il_spans_{len(ctx.spans)}"
+        sql = _spans_sql(ctx, rule)
+        params = {k: v for k, v in (("start", ctx.start), ("end", ctx.end)) if f"${k}" in sql}
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}", params)
+        ctx.spans[rule["id"]] = table
+    return f"""
+        WITH aged AS (SELECT *, opened + INTERVAL (CAST({age} AS BIGINT)) SECOND AS over_at
+                      FROM {table}),
+        sweep AS (
+            SELECT grp, over_at AS ts, 1 AS delta, [event_id] AS ids FROM aged
+            WHERE over_at <= $data_end AND (closed IS NULL OR closed >= over_at)
+            UNION ALL
+            SELECT grp, closed, -1, [] FROM aged WHERE closed IS NOT NULL AND closed >= over_at
+        )
+        SELECT grp, ts, value, {_condition(level)} AS fired, ids, NULL::TIMESTAMPTZ AS until
+        FROM (SELECT grp, ts, ids, sum(delta) OVER (PARTITION BY grp ORDER BY ts, delta DESC
+                                                    ROWS UNBOUNDED PRECEDING) AS value
+              FROM sweep)"""
+
+
+def _points_metric(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    columns = rule.get("group_by", [])
+    grp = ("coalesce(nullif(concat_ws('/', " + ", ".join(
+        f"coalesce({c}::VARCHAR, '-')" for c in columns) + "), ''), '(all)')"
+           if columns else "'(all)'")
+    where = f" AND ({rule['where']})" if rule.get("where") else ""
+    system = f" AND system = {quote(rule['system'])}" if rule.get("system") else ""
+    return f"""
+        SELECT {grp} AS grp, coalesce(ts, $data_end) AS ts, value, {_condition(level)} AS fired,
+               [source_path || ':' || coalesce(record_no::VARCHAR, '?')] AS ids,
+               NULL::TIMESTAMPTZ AS until
+        FROM metrics
+        WHERE name = {quote(rule['metric'])}{system}{where} AND {ctx.metrics_scope}
+          AND (ts IS NULL OR (ts >= $start AND ts <= $end))"""
+
+
+def _points_outlier(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """A value (`value`, default duration_ms) against its group's norm (the median of the
+    group's values over the evaluated range): a level with `factor` fires when the value is at
+    least factor x the norm and the group has `min_count` values; its threshold
+    (above / at_least) applies to the value itself, so a level without factor is absolute."""
+    value = rule.get("value", "duration_ms")
+    min_count = int(rule.get("min_count", 5))
+    fired = _condition(level)
+    if level.get("factor") is not None:
+        fired += f" AND n >= {min_count} AND value >= {float(level['factor'])} * norm"
+    return f"""
+        SELECT grp, ts, value, {fired} AS fired, [event_id] AS ids, NULL::TIMESTAMPTZ AS until
+        FROM (SELECT grp, ts, event_id, v AS value,
+                     median(v) OVER (PARTITION BY grp) AS norm, count(*) OVER (PARTITION BY grp) AS n
+              FROM (SELECT *, TRY_CAST(({value}) AS DOUBLE) AS v FROM ({_rows(ctx, rule)}))
+              WHERE v IS NOT NULL)"""
+
+
+def _points_sequence(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
+    """Followers (`follower`) within `within` after an anchor (`anchor`) of the same group: the
+    value is the follower's rank after its anchor; the first cites the anchor too."""
+    within = interval(rule.get("within", "30 minutes"))
+    return f"""
+        WITH r AS (SELECT grp, ts, event_id, coalesce(({rule['anchor']}), false) AS is_anchor,
+                          coalesce(({rule['follower']}), false) AS is_follower
+                   FROM ({_rows(ctx, rule)})),
+        m AS (SELECT a.grp, a.event_id AS anchor_id, a.ts + {within} AS until, f.ts, f.event_id,
+                     row_number() OVER (PARTITION BY a.grp, a.event_id ORDER BY f.ts, f.event_id)
+                         AS value
+              FROM r a JOIN r f ON f.grp = a.grp AND f.ts > a.ts AND f.ts <= a.ts + {within}
+              WHERE a.is_anchor AND f.is_follower AND NOT f.is_anchor)
+        SELECT grp, ts, value, {_condition(level)} AS fired,
+               CASE WHEN value = 1 THEN [anchor_id, event_id] ELSE [event_id] END AS ids, until
+        FROM m"""
+
+
+POINTS = {
+    "count": _points_count, "ratio": _points_ratio, "baseline": _points_baseline,
+    "consecutive": _points_consecutive, "duration": _points_duration,
+    "metric": _points_metric, "outlier": _points_outlier, "sequence": _points_sequence,
+}
+# Kinds whose SQL gives the points of all of a rule's levels at once (a `lvl` column).
+ALL_LEVELS = {"absence": _points_absence}
+
