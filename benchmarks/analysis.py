@@ -1,18 +1,26 @@
-"""Analysis speed on generated canonical events: replay integrity, alert rules, timeline slice.
+"""Analysis speed on generated canonical events, each job next to a bare DuckDB query doing its core
+work on the same table in the same process: replay integrity, alert rules, timeline slices.
 
-Generates N events (default 10M) directly in DuckDB SQL (no Python loops): 5 systems, streams
-of 1000 events interleaved in time (stored in time order, as ingest keeps them), tool calls
-paired with results, Tapps steps, coding-loops tests and heartbeats, a few failures, timeouts,
-rate limits and 1 dropped event in 100k. Then opens the file read-only and prints the time of
-each analysis. Usage: python benchmarks/analysis.py [--events N] [--db PATH] [--keep]
+Generates N events (default 10M) directly in DuckDB SQL (no Python loops, in a child process so
+its memory is not counted): 5 systems, streams of 1000 events interleaved in time (stored in
+time order, as ingest keeps them), tool calls paired with results, Tapps steps, coding-loops
+tests and heartbeats, a few failures, timeouts, rate limits and 1 dropped event in 100k. Then
+opens the file read-only and prints, per job, the best of --runs runs of incidentlab and of the
+bare query, their ratio, and the process's peak RSS.
+Usage: python benchmarks/analysis.py [--events N] [--db PATH] [--keep] [--runs 3] [--only JOBS]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from incidentlab.analysis.metrics import evaluate_rules
 from incidentlab.analysis.replay import check
@@ -80,11 +88,65 @@ ORDER BY ts
 """
 
 
-def timed(label: str, func):
-    started = time.perf_counter()
-    result = func()
-    print(f"{label:<34} {time.perf_counter() - started:8.2f} s", flush=True)
-    return result
+def best(func: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """The fastest of `runs` calls, and the last result."""
+    times, result = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - started)
+    return min(times), result
+
+
+def bare(con, sql: str, params: list[Any] | None = None) -> Callable[[], Any]:
+    return lambda: con.execute(sql, params).fetchall()
+
+
+def jobs(con) -> list[tuple[str, Callable[[], Any], str, Callable[[], Any], Callable[[Any], str]]]:
+    """(job, incidentlab call, bare baseline description, bare call, result summary)."""
+    mid = con.execute("SELECT min(ts) + (max(ts) - min(ts)) / 2 FROM events").fetchall()[0][0]
+    # --- replay (measurement lines owned by the replay work) ---
+    replay = (
+        "replay", lambda: check(con),
+        "LAG sequence-gap scan per stream",
+        bare(con, """SELECT system, stream, count(*) FROM (
+                        SELECT system, stream,
+                               seq - lag(seq) OVER (PARTITION BY system, stream ORDER BY position)
+                                   AS step
+                        FROM timeline_events WHERE seq IS NOT NULL)
+                     WHERE step <> 1 GROUP BY ALL"""),
+        lambda r: (f"{r.violations.height:,} violations, {(~r.verdicts['passed']).sum():,} of "
+                   f"{r.verdicts.height:,} streams fail"),
+    )
+    # --- end of replay ---
+    return [
+        replay,
+        ("alerts", lambda: evaluate_rules(con),
+         "one 5-minute failure-ratio GROUP BY",
+         bare(con, """SELECT time_bucket(INTERVAL '5 minutes', ts) AS bucket, system, project,
+                             count(*) FILTER (WHERE outcome IN ('error', 'timeout')) / count(*)
+                                 AS failure_ratio
+                      FROM timeline_events WHERE ts IS NOT NULL GROUP BY ALL"""),
+         lambda r: f"{r.height:,} (rule, group, level) rows fired"),
+        ("newest-200", lambda: timeline(con, limit=200),
+         "ORDER BY ts DESC LIMIT 200",
+         bare(con, "SELECT * FROM timeline_events ORDER BY ts DESC LIMIT 200"),
+         lambda r: f"{r.height} rows"),
+        ("pivot slice", lambda: timeline(con, pivot=mid, span_minutes=5, limit=200),
+         "ts in ±5 min ORDER BY ts DESC LIMIT 200",
+         bare(con, """SELECT * FROM timeline_events
+                      WHERE ts BETWEEN ?::TIMESTAMPTZ - INTERVAL 5 MINUTE
+                                   AND ?::TIMESTAMPTZ + INTERVAL 5 MINUTE
+                      ORDER BY ts DESC LIMIT 200""", [mid, mid]),
+         lambda r: f"{r.height} rows"),
+    ]
+
+
+def generate(db: Path, n: int) -> None:
+    con = connect(db)
+    con.execute(GENERATE, {"n": n, "streams": max(n // 1000, 1)})
+    con.execute("CHECKPOINT")
+    con.close()
 
 
 def main() -> None:
@@ -92,31 +154,42 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--db", type=Path)
     parser.add_argument("--keep", action="store_true", help="Keep the generated database.")
+    parser.add_argument("--runs", type=int, default=3, help="Best of this many runs per job.")
+    parser.add_argument("--only", help="Comma-separated jobs (replay, alerts, newest-200, pivot).")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.generate_only:
+        generate(args.db, args.events)
+        return
     folder = None if args.db else tempfile.TemporaryDirectory(prefix="il-bench-")
     db = args.db or Path(folder.name) / "bench.duckdb"
     n = args.events
     print(f"{n:,} generated events -> {db}")
     if not db.exists():
-        con = connect(db)
-        timed("generate (SQL)", lambda: con.execute(
-            GENERATE, {"n": n, "streams": max(n // 1000, 1)}))
-        con.execute("CHECKPOINT")
-        con.close()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--generate-only", "--db", str(db),
+                        "--events", str(n)], check=True)
+        print(f"generated in {time.perf_counter() - started:.1f} s (child process)")
     con = connect(db, read_only=True)
     rows = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
-    print(f"{rows:,} rows stored ({db.stat().st_size / 2**20:,.0f} MiB)")
-    report = timed("replay integrity (all streams)", lambda: check(con))
-    print(f"  {report.violations.height:,} violations, "
-          f"{(~report.verdicts['passed']).sum():,} of {report.verdicts.height:,} streams fail")
-    alerts = timed("alert rules (default file)", lambda: evaluate_rules(con))
-    print(f"  {alerts.height:,} (rule, group, level) rows fired")
-    mid = con.execute("SELECT min(ts) + (max(ts) - min(ts)) / 2 FROM events").fetchall()[0][0]
-    slice_ = timed("timeline slice (pivot ±5 min, 200)", lambda: timeline(
-        con, pivot=mid, span_minutes=5, limit=200))
-    print(f"  {slice_.height} rows")
-    timed("timeline newest 200 (no window)", lambda: timeline(con, limit=200))
+    print(f"{rows:,} rows stored ({db.stat().st_size / 2**20:,.0f} MiB); best of {args.runs} runs")
+    only = {j.strip() for j in args.only.split(",")} if args.only else None
+    table = []
+    for job, run, what, baseline, summary in jobs(con):
+        if only and not any(job.startswith(o) for o in only):
+            continue
+        ours, result = best(run, args.runs)
+        theirs, _ = best(baseline, args.runs)
+        print(f"  {job}: {summary(result)}", flush=True)
+        table.append((job, ours, what, theirs))
     con.close()
+    print()
+    print("| job | incidentlab | bare DuckDB | ratio |")
+    print("|---|---|---|---|")
+    for job, ours, what, theirs in table:
+        print(f"| {job} | {ours:.2f} s | {what}: {theirs:.2f} s | {ours / theirs:.1f}x |")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    print(f"\npeak RSS of the analyses: {peak:.2f} GiB")
     if folder is not None and not args.keep:
         folder.cleanup()
 
