@@ -27,8 +27,10 @@ incident_db = conftest_reports.incident_db
 rendered_postmortem = conftest_reports.rendered_postmortem
 
 POSTMORTEM_SECTIONS = [
-    "Summary", "Impact", "Detection", "Timeline", "Contributing factors", "Alerts and runbook",
-    "Replay integrity", "Action items", "Lessons learned", "Data provenance",
+    "Summary", "Impact", "Trigger", "Root cause and contributing factors", "Detection",
+    "Response and mitigation", "Resolution", "Timeline", "Action items", "Lessons learned",
+    "Supporting data: alerts", "Supporting data: replay", "Supporting data: tokens", "Provenance",
+    "Appendix: runbook sections", "Appendix: events",
 ]
 
 

@@ -12,17 +12,36 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from .. import __version__
 from ..errors import UsageError
 from .context import fmt_duration
-from .display import esc
+from .display import esc, fmt_ts
 from .render import DEFAULT_NOTEBOOK, render_report, shown_parameters
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _DURATIONS = {"time_to_detect": "TTD", "time_to_mitigate": "TTM", "time_to_resolve": "TTR"}
+MILESTONES = ("started", "detected", "mitigated", "resolved")
+
+
+def _zone(name: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _when(value: Any, zone: ZoneInfo) -> str:
+    """An ISO time from a summary as "2026-03-01 10:02:53 UTC" in the report's zone."""
+    if not value:
+        return "not determined"
+    try:
+        return fmt_ts(datetime.fromisoformat(str(value)), zone)
+    except ValueError:
+        return str(value)
 
 
 
@@ -146,23 +165,29 @@ def run_batch(spec: str | Path, out: str | Path, *, jobs: int = 1,
 
 
 def write_index(out: Path, outcomes: list[Outcome], seconds: float) -> Path:
-    """A static index.html (no script) listing every incident with status, severity, milestones."""
+    """A static index.html (no script): every incident with its status, severity, milestones in
+    incident order (times in each report's display zone) and TTD / TTM / TTR columns."""
     rows = []
     for o in outcomes:
         s = o.summary
+        zone = _zone(s.get("display_tz"))
+        found = s.get("milestones") or {}
+        basis = s.get("milestone_basis") or {}
         milestones = "".join(
-            f"<li>{esc(name)}: {esc(ts or 'not determined')}"
-            f"{' (override)' if (s.get('milestone_basis') or {}).get(name) == 'override' else ''}"
-            f"</li>" for name, ts in (s.get("milestones") or {}).items())
-        spans = "".join(f"<li>{esc(label)}: {esc(fmt_duration((s.get('durations') or {}).get(key)))}"
-                        "</li>" for key, label in _DURATIONS.items())
+            f"<li>{esc(name)}: {esc(_when(found.get(name), zone))}"
+            f"{' (override)' if basis.get(name) == 'override' else ''}</li>"
+            for name in MILESTONES if name in found)
+        spans = "".join(f"<td>{esc(fmt_duration((s.get('durations') or {}).get(key)))}</td>"
+                        for key in _DURATIONS)
         links = (f'<a href="{esc(o.html)}">report</a> · <a href="{esc(o.ipynb)}">notebook</a>'
                  if o.status == "ok" else esc(o.error))
+        severity = s.get("severity") if s.get("severity") not in (None, "", "None") else (
+            "not classified" if o.status == "ok" else "")
         rows.append(
             f'<tr class="{esc(o.status)}"><td>{esc(o.incident_id)}</td>'
             f"<td>{esc(s.get('title') or o.params.get('title') or '')}</td>"
-            f"<td class=\"status\">{esc(o.status)}</td><td>{esc(s.get('severity') or '')}</td>"
-            f"<td><ul>{milestones}</ul></td><td><ul>{spans}</ul></td>"
+            f"<td class=\"status\">{esc(o.status)}</td><td>{esc(severity)}</td>"
+            f"<td><ul>{milestones}</ul></td>{spans}"
             f"<td>{o.seconds:.1f}s</td><td>{links}</td></tr>"
         )
     failed = sum(o.status != "ok" for o in outcomes)
@@ -180,7 +205,8 @@ ul {{ margin: 0; padding-left: 16px; }}
 Generated {esc(datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC'))} by incidentlab
 {esc(__version__)}.</p>
 <table><thead><tr><th>incident</th><th>title</th><th>status</th><th>severity</th>
-<th>milestones (UTC)</th><th>durations</th><th>time</th><th>output</th></tr></thead>
+<th>milestones</th>{"".join(f"<th>{label}</th>" for label in _DURATIONS.values())}
+<th>render time</th><th>output</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 </body></html>
 """

@@ -20,6 +20,7 @@ from .query import Filters, Scope, as_list, filtered_events, frame, parse_time
 from .secrets import clean_frame, clean_text, make_redactor
 
 EVENT_LIMIT = 20000
+NOT_CLASSIFIED = "not classified"
 # A time taken from a file's mtime is not evidence of when (a copy moves it): the same test as
 # analysis.incidents.MTIME_SQL, kept here because rendering works without the analysis modules.
 MTIME_SQL = "coalesce(ts_quality = 'derived' AND ts_raw IS NULL, false)"
@@ -113,6 +114,9 @@ def context(
     rules_path: str = "",
     incident: str = "",
     include_debug: bool = False,
+    authors: Any = (),
+    reviewers: Any = (),
+    status: str = "draft",
     **extra: Any,
 ) -> Context:
     """Validate the notebook parameters once and open the database read-only.
@@ -127,7 +131,8 @@ def context(
         "projects": as_list(projects), "streams": as_list(streams), "correlation_id": correlation_id,
         "display_tz": display_tz, "redact": redact, "severity": severity,
         "milestones": dict(milestones or {}), "rules_path": rules_path, "incident": incident,
-        "include_debug": include_debug, **extra,
+        "include_debug": include_debug, "authors": as_list(authors),
+        "reviewers": as_list(reviewers), "status": str(status or "draft"), **extra,
     }
     try:
         tz = ZoneInfo(display_tz or "UTC")
@@ -290,8 +295,16 @@ def severity_of(ctx: Context) -> tuple[str, str]:
         return ctx.severity, "set by the report author (severity parameter)"
     result = classification(ctx)
     if result is None:
-        return "unknown", "classification not available"
+        return NOT_CLASSIFIED, "classification not available"
+    if result.severity is None:
+        return NOT_CLASSIFIED, str(ctx.clean(result.severity_reason))
     return str(result.severity), str(ctx.clean(result.severity_reason))
+
+
+def severity_line(ctx: Context) -> str:
+    """The severity with one reason, said once ("SEV2 (definition, ...): mode — why")."""
+    sev, reason = severity_of(ctx)
+    return reason if reason.startswith(sev) else f"{sev}: {reason}"
 
 
 def usage_frame(ctx: Context) -> pl.DataFrame | None:
@@ -345,7 +358,8 @@ def db_info(ctx: Context) -> dict[str, Any]:
                             f"{TIMED_RANGE} FROM timeline_events WHERE {scope} "
                             "GROUP BY system ORDER BY system"),
             "mtime_files": rows(MTIME_FILES_SQL.format(scope=ctx.scope.sql(window=False))),
-            "loads": rows("SELECT loader, path, sha256, records_read, event_rows, metric_rows, "
+            "loads": rows("SELECT loader, loader_version, path, sha256, records_read, "
+                          "event_rows, metric_rows, "
                           "quarantined, status, CASE WHEN status <> 'ok' THEN facts->>'error' END "
                           f"AS error, tz, finished_at FROM _loads WHERE load_id IN ({loads}) "
                           "ORDER BY path"),
@@ -408,8 +422,14 @@ def header(ctx: Context) -> Section:
     start, end = ctx.scope.start, ctx.scope.end
     window = (f"{ctx.ts(start) if start else 'first event'} .. "
               f"{ctx.ts(end) if end else 'last event'}")
+    first = evidence_range(ctx)[0]
     facts = [
         ("incident", ctx.incident_id),
+        ("date", first.astimezone(ctx.tz).strftime("%Y-%m-%d") if first else "not determined"),
+        ("status", ctx.params.get("status") or "draft"),
+        ("authors", ", ".join(ctx.params.get("authors") or []) or "TO WRITE"),
+        ("reviewers", ", ".join(ctx.params.get("reviewers") or []) or "TO WRITE"),
+        ("severity", severity_line(ctx)),
         ("database", ctx.db.name),
         ("window", window),
         ("systems", ", ".join(ctx.scope.systems) or "all"),

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from .. import __version__
+from .citations import cited_links, name_column, named
 from .context import (
     Context,
     alert_frame,
@@ -16,10 +17,10 @@ from .context import (
     counts,
     db_info,
     durations,
-    events,
     fmt_duration,
     milestone_frame,
     missing,
+    severity_line,
     severity_of,
     usage_totals,
 )
@@ -41,12 +42,11 @@ from .secrets import mask_params
 
 def pm_summary(ctx: Context) -> Section:
     n = counts(ctx)
-    sev, reason = severity_of(ctx)
     ms = milestone_frame(ctx)
     first, last = n["first_ts"], n["last_ts"]
     d = durations(ctx)
     facts = [
-        ("severity", f"{sev} ({reason})"),
+        ("severity", severity_line(ctx)),
         ("evidence window", f"{ctx.ts(first)} .. {ctx.ts(last)}" if first else "no timed events"),
         ("systems involved", ", ".join(n["systems"] or [])),
         ("milestones found",
@@ -135,18 +135,14 @@ def pm_detection(ctx: Context) -> Section:
 
 
 def pm_timeline(ctx: Context) -> Section:
+    """Key moments (cited milestones) first, the chart, then the failures as collapsed runs;
+    the full event list is in the appendix."""
+    from .narrative import curated
     from .sections import key_moments, swimlane  # sections re-exports this module
 
-    section = swimlane(ctx)
-    section.add(*key_moments(ctx).parts)
-    df = events(ctx)
-    loud = df.filter(pl.col("severity").is_in(["error", "critical"])).head(30)
-    if not loud.is_empty():
-        section.add(bullet_list(
-            f"{ctx.ts(ts)} · {system} · {etype}: {msg or ''}"[:300]
-            for ts, system, etype, msg in loud.select("ts", "system", "event_type", "message")
-            .iter_rows()
-        ))
+    section = key_moments(ctx)
+    section.add(*swimlane(ctx).parts)
+    section.add(*curated(ctx).parts)
     return section.add(prompt("Add the human actions (who paged whom, decisions) to the timeline."))
 
 
@@ -159,16 +155,21 @@ def pm_contributing(ctx: Context) -> Section:
     if modes.is_empty():
         parts.append(notice("No known failure mode matched the evidence.", "empty"))
     else:
-        parts.append(ctx.table(modes.select([c for c in modes.columns if c not in (
-            "evidence_event_ids", "recovery_steps")]), "Failure modes matched (best first)"))
+        parts.append(ctx.table(name_column(modes.select([c for c in modes.columns if c not in (
+            "evidence_event_ids", "recovery_steps")]), "runbook_section"),
+            "Failure modes matched (best first)"))
         for row in modes.iter_rows(named=True):
             steps = row.get("recovery_steps") or []
             if steps:
                 parts.append(Html(
                     f'<h4>Recovery steps for {esc(row["mode"])} '
-                    f'<span class="il-ref">(runbook: {esc(row.get("runbook_section"))})</span></h4>',
+                    f'<span class="il-ref">(runbook: {esc(named(row.get("runbook_section")))})'
+                    "</span></h4>",
                     f"Recovery steps for {row['mode']}"))
                 parts.append(bullet_list(str(s) for s in steps))
+        refs = cited_links(ctx, modes["runbook_section"].to_list())
+        if refs is not None:
+            parts.append(refs)
     parts.append(prompt("Which of these are causes, and which conditions made them possible? "
                         "(Contributing factors, not a single root cause.)"))
     return Section(*parts)
@@ -195,9 +196,10 @@ def pm_lessons(ctx: Context) -> Section:
 def provenance(ctx: Context) -> Section:
     info = db_info(ctx)
     loads = pl.DataFrame(info["loads"], infer_schema_length=None) if info["loads"] else pl.DataFrame()
+    failed = loads.filter(pl.col("status") != "ok") if not loads.is_empty() else loads
     if not loads.is_empty():
-        loads = loads.select("path", "sha256", "loader", "records_read", "event_rows",
-                             "quarantined", "status")
+        loads = loads.select("path", "sha256", "loader", "loader_version", "records_read",
+                             "event_rows", "quarantined", "status")
     shown_params = mask_params(dict(ctx.params))
     redactions = getattr(ctx.redactor, "count", 0) if ctx.redactor is not None else 0
     facts = [
@@ -213,7 +215,11 @@ def provenance(ctx: Context) -> Section:
                   for v in shown_params.values()],
     })
     return Section(
-        ctx.table(loads, "Evidence files (sha256 of each file as ingested)"),
+        ctx.table(loads, "Evidence files (sha256 of each file as ingested, the loader and its "
+                         "version that read it)"),
+        *([ctx.table(failed.select("path", "loader", "status", "error"),
+                     "Files that could not be loaded (they add nothing to this report)")]
+          if not failed.is_empty() else []),
         mtime_files(ctx),
         definition_list(facts, ctx.tz),
         table(params, ctx.tz, caption="Report parameters"),
@@ -246,6 +252,7 @@ def summary(ctx: Context) -> Summary:
         "severity_reason": reason,
         "events": counts(ctx)["events"],
         "scope": ctx.scope.to_dict(),
+        "display_tz": ctx.tz.key,
         "usage": {k: v for k, v in (usage_totals(ctx) or {}).items()
                   if k in ("total_tokens", "cost_usd", "groups", "groups_without_cost")},
         "incidents_in_scope": 0 if ctx.incidents is None else ctx.incidents.height,

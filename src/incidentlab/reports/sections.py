@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from . import figures
+from .citations import cited_links, name_column, runbooks
 from .context import (
     EVENT_COLUMNS,
     EVENT_LIMIT,
@@ -30,6 +31,7 @@ from .context import (
     usage_frame,
 )
 from .display import Figure, Section, definition_list, notice, paragraph
+from .narrative import pm_resolution, pm_response, pm_trigger
 from .postmortem import (
     duration_facts,
     mtime_files,
@@ -48,9 +50,9 @@ from .query import frame
 
 __all__ = [
     "alerts", "context", "coverage", "event_table", "header", "key_moments", "pm_actions",
-    "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_summary", "pm_timeline",
-    "provenance", "quarantine", "replay", "silences", "sources", "summary", "swimlane",
-    "time_quality", "trends", "usage",
+    "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_resolution", "pm_response",
+    "pm_summary", "pm_timeline", "pm_trigger", "provenance", "quarantine", "replay", "runbooks",
+    "silences", "sources", "summary", "swimlane", "time_quality", "trends", "usage",
 ]
 
 
@@ -292,10 +294,14 @@ def alerts(ctx: Context) -> Section:
         return Section(missing("metrics"))
     if df.is_empty():
         return Section(notice("No alert rule fired in this window.", "ok"))
-    shown = df.select([c for c in df.columns if c != "event_ids"])
+    shown = name_column(df.select([c for c in df.columns if c != "event_ids"]), "runbook")
+    refs = cited_links(ctx, df["runbook"].to_list() if "runbook" in df.columns else [])
     return Section(
-        paragraph(f"{len(df)} alert rules fired; each links to the runbook section to follow."),
+        paragraph(f"{len(df)} alert rule firings (rule, group, level)"
+                  + ("; the runbook sections they cite are linked below and rendered in the "
+                     "appendix." if refs is not None else "; none cites a runbook line.")),
         ctx.table(shown, "Alerts fired"),
+        *([refs] if refs is not None else []),
     )
 
 
