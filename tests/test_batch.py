@@ -71,5 +71,13 @@ def test_batch_in_parallel_isolates_the_broken_incident(incident_db, tmp_path: P
                     ("failed", "inc-broken")]
     assert 'href="inc-all/05_postmortem.html"' in index and "SEV1" in index
     assert "<script" not in index
+    # Milestones in incident order with the report's zone, TTx as columns, never "None".
+    for th in ("<th>TTD</th>", "<th>TTM</th>", "<th>TTR</th>"):
+        assert th in index
+    listed = re.findall(r"<li>(started|detected|mitigated|resolved): ", index)
+    assert listed and all(listed[i:i + 4] == ["started", "detected", "mitigated", "resolved"]
+                          for i in range(0, len(listed), 4))
+    assert re.search(r"<li>detected: 2026-03-01 \d\d:\d\d:\d\d \w+", index)
+    assert "T09:03:00" not in index and ">None<" not in index
     slice_html = (out / "inc-slice" / "05_postmortem.html").read_text(encoding="utf-8")
     assert "America/New_York" in slice_html and re.search(r"\d\d:\d\d:\d\d EST", slice_html)
