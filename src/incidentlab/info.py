@@ -9,6 +9,7 @@ from .store import SCHEMA_VERSION, connect
 
 # Times a loader took from the file's mtime (derived, no raw time text): a copy moves them.
 MTIME_SQL = "coalesce(ts_quality = 'derived' AND ts_raw IS NULL, false)"
+RAW_READ, RAW_SHOWN = 65536, 120
 
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -68,10 +69,23 @@ def database_info(db: str | Path) -> dict[str, Any]:
             ),
             "warnings": _rows(
                 con,
-                "SELECT source_path, record_no, reason, left(raw, 120) AS raw "
+                # Redacted whole (see `redacted`), cut afterwards: a cut first could keep the
+                # body of a secret whose start or end marker falls past the cut.
+                f"SELECT source_path, record_no, reason, left(raw, {RAW_READ}) AS raw "
                 "FROM _load_warnings ORDER BY source_path, record_no LIMIT 20",
             ),
             "usage": usage_summary(con),
         }
     finally:
         con.close()
+
+
+def redacted(info: dict[str, Any], redactor: Any | None) -> dict[str, Any]:
+    """The info with quarantined records' text and failed loads' errors redacted (when a
+    redactor is given), then quarantined text cut to RAW_SHOWN characters."""
+    clean = redactor.text if redactor is not None else (lambda text: text)
+    warnings = [{**w, "reason": clean(w["reason"]),
+                 "raw": (clean(w["raw"]) or "")[:RAW_SHOWN] if w["raw"] is not None else None}
+                for w in info["warnings"]]
+    loads = [{**load, "error": clean(load["error"])} for load in info["loads"]]
+    return {**info, "warnings": warnings, "loads": loads}

@@ -12,10 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..cli import EXIT_OK, EXIT_PROBLEMS, console, err_console, handle_errors, print_json, print_table
 from ..errors import IngestStopped
-from ..info import database_info
+from ..info import database_info, redacted
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
 from ..loaders.generic.fields import MAPPING_ENV
+from ..redaction import make_redactor
 from .usage_cmds import usage_row
 
 DB_OPTION = click.option(
@@ -204,11 +205,15 @@ def loaders_command(as_json: bool) -> None:
 
 @click.command("info")
 @DB_OPTION
+@click.option("--no-redact", is_flag=True,
+              help="Show quarantined records and errors unmasked (secrets included).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
-def info_command(db: str, as_json: bool) -> None:
-    """Summarize an incident database: sources, time coverage per system, quarantine."""
-    info = database_info(db)
+def info_command(db: str, no_redact: bool, as_json: bool) -> None:
+    """Summarize an incident database: sources, time coverage per system, quarantine.
+
+    Quarantined records and load errors are redacted like every other output."""
+    info = redacted(database_info(db), None if no_redact else make_redactor(True))
     if as_json:
         print_json(info)
         return

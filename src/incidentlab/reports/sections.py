@@ -135,12 +135,14 @@ def time_quality(ctx: Context) -> Section:
 
 
 def quarantine(ctx: Context) -> Section:
-    rows = frame(ctx.con,
-        "SELECT w.source_path, w.record_no, w.reason, left(w.raw, 300) AS raw, l.loader "
+    # The raw text is redacted whole and cut afterwards: a cut first could keep the body of a
+    # secret whose start or end marker lies past it.
+    rows = ctx.frame(frame(ctx.con,
+        "SELECT w.source_path, w.record_no, w.reason, left(w.raw, 65536) AS raw, l.loader "
         "FROM _load_warnings w LEFT JOIN _loads l USING (load_id) "
         f"WHERE w.load_id IN ({scoped_loads(ctx)}) "
         "ORDER BY w.source_path, w.record_no LIMIT 500"
-    )
+    )).with_columns(pl.col("raw").str.slice(0, 300))
     if rows.is_empty():
         return Section(notice("No record was quarantined.", "ok"))
     return Section(
