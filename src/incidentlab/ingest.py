@@ -22,28 +22,19 @@ from .loaders import all_loaders, get_loader
 from .loaders.base import DETECT_BYTES, LoadContext, Loader, LoadResult, Quarantine, read_head
 from .store import check_target, connect
 from .timeparse import resolve_tz
-from .writer import Load, delete_loads, drop_temp_objects, failed_load_row, insert_load_rows, write_loads
+from .writer import (
+    FileOutcome,
+    Load,
+    delete_loads,
+    drop_temp_objects,
+    failed_load_row,
+    insert_load_rows,
+    write_loads,
+)
 
 # SQLite keeps these beside a database; they belong to it and are read with it.
 COMPANION_SUFFIXES = ("-wal", "-shm", "-journal")
 SKIPPED_DIRS = {".git", "__pycache__", ".ipynb_checkpoints"}
-
-
-@dataclass
-class FileOutcome:
-    path: str
-    loader: str | None
-    status: str  # loaded | replaced | unchanged | failed | needs_tz | unreadable | not_loaded
-    load_id: str | None = None
-    records_read: int = 0
-    event_rows: int = 0
-    metric_rows: int = 0
-    table_rows: dict[str, int] = field(default_factory=dict)
-    quarantined: int = 0
-    ts_min: str | None = None
-    ts_max: str | None = None
-    message: str | None = None
-    seconds: float = 0.0
 
 
 @dataclass

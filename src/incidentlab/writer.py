@@ -8,24 +8,41 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from . import __version__, coerce
+from . import coerce
+from ._version import __version__
 from .coerce import Dropped, domain_table
 from .errors import LoaderError
 from .loaders.base import Loader, LoadResult, Rows
 from .store import CORE_TABLES, EVENT_COLUMNS, LOAD_COLUMNS, METRIC_COLUMNS, WARNING_COLUMNS
 
-if TYPE_CHECKING:
-    from .ingest import FileOutcome
-
 # A time before this, or more than a day after the file was last written, is damage, not a time.
 TS_LOWER = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"
 TS_SLACK = timedelta(days=1)
 PROVENANCE = ("load_id", "system", "source", "source_path")
+
+
+@dataclass
+class FileOutcome:
+    """What ingest did with one file (the writer fills in the row counts)."""
+
+    path: str
+    loader: str | None
+    status: str  # loaded | replaced | unchanged | failed | needs_tz | unreadable | not_loaded
+    load_id: str | None = None
+    records_read: int = 0
+    event_rows: int = 0
+    metric_rows: int = 0
+    table_rows: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    ts_min: str | None = None
+    ts_max: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
