@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from .. import __version__
+from .._version import __version__
 from ..errors import UsageError
 from .context import fmt_duration
 from .display import esc, fmt_ts

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from .. import __version__
+from .._version import __version__
 from .citations import cited_links, name_column, named
 from .context import (
     Context,
@@ -132,18 +132,6 @@ def pm_detection(ctx: Context) -> Section:
                                f"({first['title']}) at {ctx.ts(first['first_fired'])}."))
     parts.append(prompt("How did people learn of it? Would an alert have caught it sooner?"))
     return Section(*parts)
-
-
-def pm_timeline(ctx: Context) -> Section:
-    """Key moments (cited milestones) first, the chart, then the failures as collapsed runs;
-    the full event list is in the appendix."""
-    from .narrative import curated
-    from .sections import key_moments, swimlane  # sections re-exports this module
-
-    section = key_moments(ctx)
-    section.add(*swimlane(ctx).parts)
-    section.add(*curated(ctx).parts)
-    return section.add(prompt("Add the human actions (who paged whom, decisions) to the timeline."))
 
 
 def pm_contributing(ctx: Context) -> Section:

@@ -30,8 +30,8 @@ from .context import (
     scoped_loads,
     usage_frame,
 )
-from .display import Figure, Section, definition_list, notice, paragraph
-from .narrative import pm_resolution, pm_response, pm_trigger
+from .display import Figure, Section, definition_list, notice, paragraph, prompt
+from .narrative import curated, pm_resolution, pm_response, pm_trigger
 from .postmortem import (
     duration_facts,
     mtime_files,
@@ -41,7 +41,6 @@ from .postmortem import (
     pm_impact,
     pm_lessons,
     pm_summary,
-    pm_timeline,
     provenance,
     summary,
     usage_sentence,
@@ -207,6 +206,15 @@ def key_moments(ctx: Context) -> Section:
             parts.append(notice(f"Milestones out of order: {violation}; the durations it "
                                 "touches are not shown.", "warning"))
     return Section(*parts)
+
+
+def pm_timeline(ctx: Context) -> Section:
+    """Key moments (cited milestones) first, the chart, then the failures as collapsed runs;
+    the full event list is in the appendix."""
+    section = key_moments(ctx)
+    section.add(*swimlane(ctx).parts)
+    section.add(*curated(ctx).parts)
+    return section.add(prompt("Add the human actions (who paged whom, decisions) to the timeline."))
 
 
 def event_table(ctx: Context) -> Section:
