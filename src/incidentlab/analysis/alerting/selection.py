@@ -50,11 +50,12 @@ def selector(rule: dict[str, Any]) -> str:
     return " AND ".join([*(f"({p})" for p in parts), *([rest] if rest else [])]) or "true"
 
 
-def _rest(rule: dict[str, Any]) -> str:
-    """The selector without its event / raw types: systems, deferrals, `where` ('' if none)."""
+def _rest(rule: dict[str, Any], systems_too: bool = True) -> str:
+    """The selector without its event / raw types: systems (unless told), deferrals, `where`
+    ('' if none)."""
     parts = []
     names = systems(rule)
-    if names:
+    if names and systems_too:
         parts.append(f"system IN ({', '.join(quote(s) for s in names)})")
     deferred = rule.get("_defer_systems") or []
     if deferred:
@@ -126,11 +127,11 @@ class Selection:
     def select(self, rules: list[dict[str, Any]]) -> None:
         """Select the rows of every event rule given (the rules of one kind) in one pass.
 
-        A row's candidate rules come from its event type and raw type by a join with two small
-        tables (type -> bits of the rules that list it) and from the rules' type prefixes; only
-        a candidate rule's remaining conditions (systems, deferrals, `where`) are evaluated on
-        the row, so the cost is one hash probe per row plus each rule's own SQL on its own
-        types' rows, not every selector on every row.
+        A row's candidate rules come from its event type and raw type (with its system, for
+        rules bound to systems) by joins with small tables (key -> bits of the rules that list
+        it) and from the rules' type prefixes; only a candidate rule's remaining conditions
+        (deferrals, `where`) are evaluated on the row, so the cost is a few hash probes per row
+        plus each rule's own SQL on its own types' rows, not every selector on every row.
         """
         self.release()
         self.rules = [r for r in rules if r["kind"] != "metric"]
@@ -138,10 +139,12 @@ class Selection:
             return
         names = [d[0] for d in self.con.execute("SELECT * FROM timeline_events LIMIT 0").description]
         chunks = [self.rules[i:i + BITS] for i in range(0, len(self.rules), BITS)]
-        exact: dict[str, list[int]] = {}
-        raw: dict[str, list[int]] = {}
-        prefixes: dict[str, list[int]] = {}
+        # (type, system or None) -> bits per chunk, for event types, raw types and prefixes: a
+        # rule bound to systems lists (type, system) pairs, so its system test is the join's.
+        keyed: dict[str, dict[tuple[str, str | None], list[int]]] = {
+            "exact": {}, "raw": {}, "prefix": {}}
         always = [0] * len(chunks)
+        pure = [0] * len(chunks)  # rules decided by the join alone (no deferral, no where)
         terms: list[list[str]] = [[] for _ in chunks]
         bit_of: dict[str, tuple[int, int]] = {}
         for k, chunk in enumerate(chunks):
@@ -149,47 +152,62 @@ class Selection:
                 bit = 1 << i
                 bit_of[rule["id"]] = (k, bit)
                 self.masks[rule["id"]] = f"(_il_m{k} & {bit}) <> 0"
-                types = rule.get("event_types", [])
-                for t in types:
-                    table = prefixes if t.endswith(".*") else exact
-                    key = t[:-1] if t.endswith(".*") else t
-                    table.setdefault(key, [0] * len(chunks))[k] |= bit
-                for t in rule.get("raw_types", []):
-                    raw.setdefault(t, [0] * len(chunks))[k] |= bit
-                if not _alternatives(rule):
+                bound: list[str | None] = list(systems(rule)) or [None]
+                alternatives = [("prefix", t[:-1]) if t.endswith(".*") else ("exact", t)
+                                for t in rule.get("event_types", [])]
+                alternatives += [("raw", t) for t in rule.get("raw_types", [])]
+                for table, t in alternatives:
+                    for system in bound:
+                        keyed[table].setdefault((t, system), [0] * len(chunks))[k] |= bit
+                rest = _rest(rule, systems_too=not alternatives)
+                if not alternatives:
                     always[k] |= bit
-                rest = _rest(rule)
-                candidate = f"(_il_c{k} & {bit})"
-                terms[k].append(f"CASE WHEN {candidate} <> 0 AND {rest} THEN {bit} ELSE 0 END"
-                                if rest else candidate)
+                if rest:
+                    terms[k].append(f"CASE WHEN (_il_c{k} & {bit}) <> 0 AND {rest} "
+                                    f"THEN {bit} ELSE 0 END")
+                else:
+                    pure[k] |= bit
         width = range(len(chunks))
-
-        def values(name: str, table: dict[str, list[int]]) -> str:
-            rows = ", ".join(f"({quote(t)}, {', '.join(str(b) for b in bits)})"
-                             for t, bits in sorted(table.items()))
-            return f"{name}(t, {', '.join(f'c{k}' for k in width)}) AS (VALUES {rows})"
-
-        ctes = [values(n, t) for n, t in (("_il_types", exact), ("_il_raws", raw)) if t]
-        joins = []
-        if exact:
-            joins.append("LEFT JOIN _il_types ty ON ty.t = e.event_type")
-        if raw:
-            joins.append("LEFT JOIN _il_raws rw ON rw.t = e.event_type_raw")
+        ctes, joins, lookups = [], [], []
+        for table, column in (("exact", "event_type"), ("raw", "event_type_raw")):
+            for bound in (False, True):
+                entries = {key: bits for key, bits in keyed[table].items()
+                           if (key[1] is not None) == bound}
+                if not entries:
+                    continue
+                name = f"_il_{table}{'_s' if bound else ''}"
+                rows = ", ".join(
+                    f"({quote(t)}, {quote(system) + ', ' if bound else ''}"
+                    f"{', '.join(str(b) for b in bits)})"
+                    for (t, system), bits in sorted(entries.items(), key=str))
+                heads = ["t", *(["s"] if bound else []), *(f"c{k}" for k in width)]
+                ctes.append(f"{name}({', '.join(heads)}) AS (VALUES {rows})")
+                on = f"{name}.t = e.{column}" + (f" AND {name}.s = e.system" if bound else "")
+                joins.append(f"LEFT JOIN {name} ON {on}")
+                lookups.append(name)
         candidates = []
         for k in width:
-            parts = [f"coalesce(ty.c{k}, 0)"] if exact else []
-            parts += [f"coalesce(rw.c{k}, 0)"] if raw else []
-            parts += [f"CASE WHEN starts_with(e.event_type, {quote(p)}) THEN {bits[k]} ELSE 0 END"
-                      for p, bits in sorted(prefixes.items()) if bits[k]]
+            parts = [f"coalesce({name}.c{k}, 0)" for name in lookups]
+            for (p, system), bits in sorted(keyed["prefix"].items(), key=str):
+                if bits[k]:
+                    test = f"starts_with(e.event_type, {quote(p)})" + (
+                        f" AND e.system = {quote(system)}" if system is not None else "")
+                    parts.append(f"CASE WHEN {test} THEN {bits[k]} ELSE 0 END")
             parts.append(str(always[k]))
             candidates.append(f"({' | '.join(parts)}) AS _il_c{k}")
         # Rows no rule can select are left out by the scan itself (when every rule names types).
         typed = ""
         if not any(always):
-            alts = [f"event_type IN ({', '.join(quote(t) for t in sorted(exact))})"] if exact else []
-            alts += [f"event_type_raw IN ({', '.join(quote(t) for t in sorted(raw))})"] if raw else []
-            alts += [f"starts_with(event_type, {quote(p)})" for p in sorted(prefixes)]
+            exact = sorted({t for t, _s in keyed["exact"]})
+            raw = sorted({t for t, _s in keyed["raw"]})
+            alts = [f"event_type IN ({', '.join(quote(t) for t in exact)})"] if exact else []
+            alts += [f"event_type_raw IN ({', '.join(quote(t) for t in raw)})"] if raw else []
+            alts += [f"starts_with(event_type, {quote(p)})"
+                     for p in sorted({t for t, _s in keyed["prefix"]})]
             typed = f"AND ({' OR '.join(alts)})"
+        for k in width:
+            if pure[k]:
+                terms[k].append(f"(_il_c{k} & {pure[k]})")
         masks = [f"({' + '.join(terms[k])})::BIGINT AS _il_m{k}" for k in width]
         kept = []
         for column in names:
@@ -298,6 +316,10 @@ class Selection:
                 whole = rule.get("call_where") or reads(rule, "call_args")
                 wanted.append(self.masks[rule["id"]] + ("" if whole else " AND name IS NULL"))
             keys = " OR ".join(f"({w})" for w in wanted) or "false"
+            [(needed,)] = self.con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {ROWS} WHERE {keys} LIMIT 1)").fetchall()
+            if not needed:  # no row looks a call up: no scan of the calls
+                keys = "false"
             self._create(CALLS, f"""
                 SELECT c.stream, c.correlation_id, any_value(c.name) AS tool_name,
                        any_value(trim(c.message)) AS call_args
@@ -305,7 +327,7 @@ class Selection:
                 JOIN (SELECT DISTINCT stream, correlation_id FROM {ROWS}
                       WHERE ({keys}) AND stream IS NOT NULL AND correlation_id IS NOT NULL) k
                   ON c.stream = k.stream AND c.correlation_id = k.correlation_id
-                WHERE c.event_type IN ('tool.proposed', 'tool.call')
+                WHERE c.event_type IN ('tool.proposed', 'tool.call') AND {'true' if needed else 'false'}
                   AND {self.scope.sql('c', window=False)}
                 GROUP BY c.stream, c.correlation_id""")
             self.calls = CALLS
