@@ -1,5 +1,5 @@
 """Firings of all rules of a kind at once: the points of every (rule, level) of the kind in one
-statement (a UNION ALL over the shared selection), then one aggregate over those points for
+statement (a UNION ALL over the kind's selection), then one aggregate over those points for
 first / last fired, peak, cleared and the cited events of each (rule, level, group)."""
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ def evaluate(ctx: Selection, rules: list[dict[str, Any]], max_ids: int) -> pl.Da
             kinds.setdefault(rule["kind"], []).append((ri, li))
     frames = []
     ctx.bound_activity(rules)
-    # Every event rule's rows in one scan, shared by all kinds (one scan per kind costs more:
-    # each reads the wide columns again; per rule was one scan of the events per rule).
-    ctx.select(rules)
     for items in kinds.values():
+        # The kind's rows, one scan; the next kind's select() drops them.
+        ctx.select(list({ri: rules[ri] for ri, _li in items}.values()))
         if rules[items[0][0]]["kind"] in ALL_LEVELS:
             branches = [(rules[ri], _branch(ctx, rules, ri, None))
                         for ri in dict.fromkeys(ri for ri, _li in items)]

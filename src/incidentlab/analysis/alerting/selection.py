@@ -1,4 +1,4 @@
-"""The rows the alert rules look at, selected for all rules in one scan of timeline_events.
+"""The rows the alert rules of one kind look at, selected for all of them in one scan.
 
 Every event rule's selector (event types, raw types, systems, deferrals, `where`) is evaluated
 once per row in one pass; the rows any rule selects are kept in a temp table with a bit per rule
