@@ -111,8 +111,10 @@ def test_rendered_demo_postmortem_is_safe_and_complete(tmp_path):
     assert "<script>alert('pwned')</script>" not in html
     assert "onerror=alert(1)>" not in html
     assert "&lt;script&gt;alert(" in html
-    for heading in ("Summary", "Impact", "Detection", "Timeline", "Contributing factors",
-                    "Action items", "Lessons learned", "Replay integrity", "Data provenance"):
+    for heading in ("Summary", "Impact", "Trigger", "Root cause and contributing factors",
+                    "Detection", "Response and mitigation", "Resolution", "Timeline",
+                    "Action items", "Lessons learned", "Supporting data: replay integrity",
+                    "Provenance", "Appendix: runbook sections cited"):
         assert heading in html, heading
     con = connect(demo.db, read_only=True)
     try:
