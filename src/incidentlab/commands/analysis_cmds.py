@@ -14,18 +14,9 @@ from ..analysis import incidents as incidents_mod
 from ..analysis import metrics, replay, timeline
 from ..analysis.milestones import DURATIONS, fmt_duration
 from ..analysis.redact import Redactor
-from ..cli import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
 from ..scope import Scope
-from .scope_options import scope_options
-
-DB_OPTION = click.option(
-    "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
-)
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-REDACT_OPTION = click.option(
-    "--no-redact", is_flag=True,
-    help="Show secrets and e-mail addresses unmasked (tables and --json are redacted by default)."
-)
+from .output import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+from .scope_options import DB_OPTION, JSON_OPTION, REDACT_OPTION, listing_options, scope_options
 
 
 def _rows(df: pl.DataFrame, redactor: Redactor | None = None) -> list[dict[str, Any]]:
@@ -41,10 +32,7 @@ def _short(value: Any, width: int = 80) -> Any:
 
 @click.command("timeline")
 @DB_OPTION
-@click.option("--type", "event_types", multiple=True,
-              help="Only these event types; `security.*` matches a prefix (repeatable).")
-@click.option("--min-severity", type=click.Choice(["debug", "info", "warning", "error",
-                                                   "critical"]), help="Drop quieter events.")
+@listing_options
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
               help="Keep the newest N events (shown oldest first).")
 @click.option("--include-debug", is_flag=True,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..cli import console, handle_errors, print_json
 from ..demo.run import run_demo
+from .output import console, handle_errors, print_json
 
 
 @click.command("demo")

@@ -10,24 +10,34 @@ from typing import Any
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..cli import EXIT_OK, EXIT_PROBLEMS, console, err_console, handle_errors, print_json, print_table
 from ..errors import IngestStopped
 from ..info import database_info, redacted
 from ..ingest import IngestSummary, detect_paths, ingest
 from ..loaders import all_loaders
 from ..loaders.generic.fields import MAPPING_ENV
 from ..redaction import make_redactor
+from .output import EXIT_OK, EXIT_PROBLEMS, console, err_console, handle_errors, print_json, print_table
+from .scope_options import DB_OPTION
 from .usage_cmds import usage_row
 
-DB_OPTION = click.option(
-    "--db", required=True, type=click.Path(dir_okay=False), help="DuckDB file of the incident."
-)
+
+def complete_loaders(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for --loader: the registered loaders' names (plugins included)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        loaders = all_loaders()
+    except Exception:  # completion must never fail loudly
+        return []
+    return [CompletionItem(loader.name, help=loader.description) for loader in loaders
+            if loader.name.startswith(incomplete)]
 
 
 @click.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=False))
 @DB_OPTION
-@click.option("--loader", "loader_name", help="Use this loader for every file (see `loaders`).")
+@click.option("--loader", "loader_name", shell_complete=complete_loaders,
+              help="Use this loader for every file (see `loaders`).")
 @click.option(
     "--tz",
     help="IANA zone for sources that write naive local times (e.g. Tapps logs). "
@@ -84,15 +94,22 @@ def ingest_command(
             summary, stopped = _run(paths, db, loader_name, tz, force, step)
     else:
         summary, stopped = _run(paths, db, loader_name, tz, force, None)
+    # --strict means the same on every run: the files given, as the database holds them now
+    # (a re-run of unchanged files quarantines nothing new, but their quarantine is still there).
+    held = _quarantined_in(db, summary) if strict and not stopped else 0
     if as_json:
-        print_json({**summary.to_dict(), **({"stopped": str(stopped)} if stopped else {})})
+        print_json({**summary.to_dict(), **({"stopped": str(stopped)} if stopped else {}),
+                    **({"strict": {"quarantined_in_db": held}} if strict else {})})
     else:
         _print_summary(summary, paths)
+        if held:
+            console.print(f"[red]strict:[/red] {held} quarantined record(s) of these files are "
+                          "in the database (`incidentlab info` lists them)", highlight=False)
     if stopped:
         err_console.print(f"[red]error:[/red] {stopped}", highlight=False, soft_wrap=True)
         sys.exit(stopped.exit_code)
     failed = not summary.ok
-    strict_fail = strict and (_quarantined_in(db, summary) > 0 or bool(summary.unclaimed))
+    strict_fail = strict and (held > 0 or bool(summary.unclaimed))
     sys.exit(EXIT_PROBLEMS if failed or strict_fail else EXIT_OK)
 
 

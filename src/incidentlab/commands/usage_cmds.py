@@ -8,10 +8,10 @@ import click
 
 from .. import store
 from ..analysis import usage as usage_mod
-from ..cli import console, handle_errors, print_json, print_table
 from ..redaction import Redactor
 from ..scope import Scope
-from .scope_options import scope_options
+from .output import console, handle_errors, print_json, print_table
+from .scope_options import DB_OPTION, JSON_OPTION, REDACT_OPTION, scope_options
 
 NOT_IN_EVIDENCE = "not in evidence"
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
@@ -58,15 +58,12 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @click.command("usage")
-@click.option("--db", required=True, type=click.Path(dir_okay=False),
-              help="DuckDB file of the incident.")
+@DB_OPTION
 @click.option("--by", default=",".join(usage_mod.DEFAULT_BY), show_default=True,
               help=f"Group by these columns, comma-separated ({', '.join(usage_mod.GROUPABLE)}; "
               "empty: one total).")
-@click.option("--no-redact", is_flag=True,
-              help="Show secrets and e-mail addresses unmasked (tables and --json are redacted "
-                   "by default).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@REDACT_OPTION
+@JSON_OPTION
 @handle_errors
 @scope_options
 def usage_command(db: str, scope: Scope, by: str, no_redact: bool, as_json: bool) -> None:

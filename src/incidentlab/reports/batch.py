@@ -20,6 +20,7 @@ from .._version import __version__
 from ..errors import UsageError
 from .context import fmt_duration
 from .display import esc, fmt_ts
+from .params import validate_parameters
 from .render import DEFAULT_NOTEBOOK, render_report, shown_parameters
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
@@ -78,9 +79,11 @@ class BatchResult:
         return [o for o in self.outcomes if o.status != "ok"]
 
 
-def load_spec(path: str | Path) -> tuple[list[Job], dict[str, Any]]:
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None
+              ) -> tuple[list[Job], dict[str, Any]]:
     """Read a YAML or TOML spec: `incidents` (list of parameter sets), optional `defaults`
-    (parameters shared by all) and `notebook`. Relative `db` paths resolve from the spec's folder."""
+    (parameters shared by all) and `notebook`. Relative `db` paths resolve from the spec's folder.
+    `overrides` (the command line's scope options, `redact`) apply over every incident."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -101,7 +104,8 @@ def load_spec(path: str | Path) -> tuple[list[Job], dict[str, Any]]:
     for n, item in enumerate(data["incidents"], start=1):
         if not isinstance(item, dict):
             raise UsageError(f"{path}: incident #{n} is not a mapping of parameters")
-        params = {k: v for k, v in {**defaults, **item}.items() if k != "notebook"}
+        params = {k: v for k, v in {**defaults, **item, **(overrides or {})}.items()
+                  if k != "notebook"}
         incident_id = str(params.get("incident_id") or f"incident-{n}")
         params["incident_id"] = incident_id
         folder = _SAFE_ID.sub("_", incident_id).strip("._") or f"incident-{n}"
@@ -123,6 +127,7 @@ def _run_job(job: Job, out: str) -> Outcome:
     try:
         if not db:
             raise UsageError("no `db` given (set it per incident or in defaults)")
+        validate_parameters(params)  # a bad zone, time or milestone fails before a kernel
         result = render_report(db, Path(out) / job.folder, params, notebook=job.notebook)
         return Outcome(job.incident_id, job.folder, "ok", time.monotonic() - started,
                        html=f"{job.folder}/{result.html.name}",
@@ -134,9 +139,10 @@ def _run_job(job: Job, out: str) -> Outcome:
 
 
 def run_batch(spec: str | Path, out: str | Path, *, jobs: int = 1,
-              progress: Any = None) -> BatchResult:
-    """Render every incident of `spec` into out/<incident_id>/ with `jobs` parallel processes."""
-    todo, _meta = load_spec(spec)
+              progress: Any = None, overrides: dict[str, Any] | None = None) -> BatchResult:
+    """Render every incident of `spec` into out/<incident_id>/ with `jobs` parallel processes
+    (`overrides`: parameters set on every incident, over the spec's)."""
+    todo, _meta = load_spec(spec, overrides)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

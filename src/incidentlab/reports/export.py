@@ -62,8 +62,9 @@ def _check_target(fmt: str, out: Path, overwrite: bool) -> None:
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}", hint=f"choose one of: {', '.join(FORMATS)}")
     if fmt == "timesketch" and out.suffix != ".jsonl":
-        raise UsageError(f"{out}: Timesketch imports only files named *.jsonl or *.csv",
-                         hint="name the output e.g. incident.jsonl")
+        raise UsageError(f"{out}: --format timesketch writes JSON Lines, which Timesketch "
+                         "imports only from a file named *.jsonl",
+                         hint="name the output e.g. incident.jsonl (--format csv writes a CSV)")
     if out.exists() and not overwrite:
         raise UsageError(f"{out} exists", hint="pass --overwrite or choose another --out")
 

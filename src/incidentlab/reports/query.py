@@ -47,9 +47,13 @@ class Filters:
 def where_sql(f: Filters) -> tuple[str, list[Any]]:
     clauses = [f.scope.sql()]
     params: list[Any] = []
-    if f.event_types:
-        clauses.append(f"event_type IN ({', '.join('?' for _ in f.event_types)})")
-        params.extend(f.event_types)
+    if f.event_types:  # like the timeline: `security.*` matches a prefix
+        exact = [t for t in f.event_types if not t.endswith(".*")]
+        prefixes = [t[:-1] for t in f.event_types if t.endswith(".*")]
+        ors = [f"event_type IN ({', '.join('?' for _ in exact)})"] if exact else []
+        ors += ["starts_with(event_type, ?)" for _ in prefixes]
+        clauses.append("(" + " OR ".join(ors) + ")")
+        params.extend([*exact, *prefixes])
     if f.min_severity:
         allowed = SEVERITIES[SEVERITIES.index(f.min_severity):]
         clauses.append(f"severity IN ({', '.join('?' for _ in allowed)})")
