@@ -1,36 +1,60 @@
-"""Where the notebooks, the nbconvert template and the incident database are, in a checkout or installed."""
+"""Where the notebooks, the nbconvert template and the incident database are.
+
+The notebooks and the template are package data (`incidentlab/reports/notebooks/`,
+`incidentlab/reports/templates/`, copied from the checkout's `notebooks/` and `templates/` when
+a wheel is built, see setup.py), read with importlib.resources; an editable checkout reads
+the checkout's folders, so an edited notebook is used as is. Either way it works from any
+directory.
+"""
 
 from __future__ import annotations
 
-import sys
+from importlib import resources
 from pathlib import Path
 
 from ..errors import DatabaseNotFoundError, UsageError
 
 DEMO_DB = "demo-out/demo.duckdb"
 TEMPLATE_NAME = "incidentlab"
-_REPO_ROOT = Path(__file__).resolve().parents[3]
-# A wheel installs the folders as data files (see pyproject.toml) under <prefix>/share.
-_INSTALLED = Path(sys.prefix) / "share" / "incidentlab"
+# An editable install (`pip install -e .`) imports src/incidentlab from the checkout.
+_CHECKOUT = Path(__file__).resolve().parents[3]
 
 
-def _first_existing(*candidates: Path) -> Path:
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise UsageError(
-        f"cannot find {candidates[0].name}/ (looked in {', '.join(str(c) for c in candidates)})",
-        hint="reinstall incidentlab (`make test` bootstraps .venv)",
-    )
+def _shipped(name: str) -> Path | None:
+    """A folder of package data as a file-system path (wheels install packages unzipped)."""
+    folder = resources.files(__package__) / name
+    if folder.is_dir():
+        return Path(str(folder))
+    return None
+
+
+def _checkout(name: str) -> Path | None:
+    """The checkout's folder, only when this module is the checkout's own src/incidentlab."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "src" / "incidentlab").is_dir():
+        folder = _CHECKOUT / name
+        return folder if folder.is_dir() else None
+    return None
+
+
+def _find(name: str) -> Path:
+    found = _shipped(name) or _checkout(name)
+    if found is None:
+        raise UsageError(
+            f"cannot find the report {name}/ (neither package data of {__package__} nor a "
+            f"checkout at {_CHECKOUT})",
+            hint="reinstall incidentlab from a wheel or sdist (`pip install --force-reinstall "
+                 "incidentlab`), or from a checkout with `pip install -e .`",
+        )
+    return found
 
 
 def notebooks_dir() -> Path:
-    return _first_existing(_REPO_ROOT / "notebooks", _INSTALLED / "notebooks")
+    return _find("notebooks")
 
 
 def templates_dir() -> Path:
     """The folder that holds the `incidentlab` nbconvert template (an extra template base dir)."""
-    return _first_existing(_REPO_ROOT / "templates", _INSTALLED / "templates")
+    return _find("templates")
 
 
 def list_notebooks() -> list[str]:

@@ -51,8 +51,9 @@ def ensure_kernel() -> str:
     folder; either folder is put first on JUPYTER_PATH so no user-level spec can shadow it.
     """
     spec = {
-        # ERROR level: ipykernel 7 warns on every start that local TCP is unencrypted
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+        # ERROR level: ipykernel 7 warns on every start that local TCP is unencrypted;
+        # reports.kernel is ipykernel without its "KeyboardInterrupt caught" line at shutdown
+        "argv": [sys.executable, "-m", "incidentlab.reports.kernel", "-f", "{connection_file}",
                  "--IPKernelApp.log_level=ERROR"],
         "display_name": "incidentlab (Python 3)",
         "language": "python",
