@@ -112,10 +112,13 @@ def test_postmortem_end_to_end(rendered_postmortem, incident_db: Path) -> None:
     assert "<script>alert(" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(" in html
     assert "onerror=alert(2)" not in re.sub(r"&lt;.*?&gt;", "", html)
-    # offline and without code: plotly.js inline once, nothing fetched, no source shown
+    # offline and without code: plotly.js inline once (the partial bundle, in the head), nothing
+    # fetched, no source shown
     assert len(re.findall(r"<script[^>]*\bsrc=", html)) == 0
     assert html.count("Plotly.newPlot(") >= 1
-    assert len(re.findall(r"\* plotly\.js v\d", html)) == 1
+    assert len(re.findall(r"\* plotly\.js (?:\(basic - minified\) )?v\d", html)) == 1
+    assert re.search(r"\* plotly\.js \(basic - minified\) v\d", html.split("</head>")[0])
+    assert len(html.encode()) < 3_000_000
     assert "sections.pm_summary" not in html and "injected-parameters" not in html
     assert not re.search(r"<link[^>]*href=\"?https?:|@import\s+url\(\"?https?:", html)
     # times carry their zone

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
@@ -102,23 +106,163 @@ def table(df: pl.DataFrame, tz: ZoneInfo, *, caption: str = "", max_rows: int = 
     return Html(markup + more, f"{caption} ({len(df)} rows)")
 
 
+# --- plotly.js: carried once per notebook output ------------------------------------------------
+
+PLOTLYJS_ATTR = "data-incidentlab-plotlyjs"
+"""Marks the <script> that carries plotly.js inside a figure's output (the report moves it)."""
+FIGURE_KIND_ATTR = "data-plotlyjs"
+"""On each figure container: which bundle the figure needs ("basic" or "full")."""
+BASIC_VERSION = "4.1.1"
+BASIC_TRACES = frozenset({"bar", "pie", "scatter"})
+_JS_DIR = Path(__file__).with_name("js")
+_QUEUE = "window.__incidentlabPlots"
+_FLUSH = (
+    f"(function () {{ var waiting = {_QUEUE} || []; {_QUEUE} = [];"
+    " for (var i = 0; i < waiting.length; i++) { waiting[i](); } })();"
+)
+
+
+def figure_bundle(fig: go.Figure) -> str:
+    """"basic" when the shipped partial bundle draws every trace of `fig`, else "full"."""
+    from plotly.offline import get_plotlyjs_version
+
+    types = {getattr(trace, "type", None) or "scatter" for trace in fig.data}
+    same_major = get_plotlyjs_version().split(".")[0] == BASIC_VERSION.split(".")[0]
+    return "basic" if same_major and types <= BASIC_TRACES else "full"
+
+
+@functools.cache
+def plotlyjs_source(kind: str) -> str:
+    """plotly.js itself: the shipped partial bundle (bar, pie, scatter) or plotly's full one."""
+    if kind == "basic":
+        return (_JS_DIR / "plotly-basic.min.js").read_text(encoding="utf-8")
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def plotlyjs_script(kind: str) -> str:
+    """The body of one <script>: plotly.js, then every figure that was waiting for it."""
+    return (f"window.PlotlyConfig = {{MathJaxConfig: 'local'}};\n{plotlyjs_source(kind)}\n"
+            f"{_FLUSH}")
+
+
+def plotlyjs_tag(kind: str) -> str:
+    return (f'<script type="text/javascript" {PLOTLYJS_ATTR}="{esc(kind)}">'
+            f"{plotlyjs_script(kind)}</script>")
+
+
+def _kernel_request() -> dict[str, Any]:
+    """The metadata of the execute request being run (JupyterLab sends cellId, deletedCells)."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent() if kernel is not None else None
+    except Exception:  # not in a kernel, or an older one
+        return {}
+    meta = (parent or {}).get("metadata") if isinstance(parent, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+class _BundleTracker:
+    """Which output of this kernel carries plotly.js, so a notebook holds it once.
+
+    The first figure displayed carries it (papermill, nbclient and plain Python: one run, one
+    copy). Where the frontend names its cells (JupyterLab sends cellId and deletedCells with each
+    execute request) the copy is carried again once the cell that held it runs again or is
+    deleted, since that output is then gone. Figures displayed before plotly.js in the page wait
+    for it, so its place among the outputs does not matter."""
+
+    def __init__(self) -> None:
+        self.holders: dict[str, str | None] = {}  # bundle kind -> cell id of its output
+        self.hooked = False
+
+    def take(self, kind: str) -> bool:
+        """True when this figure's output must carry the `kind` bundle."""
+        if "full" in self.holders or kind in self.holders:
+            return False
+        self.holders[kind] = _kernel_request().get("cellId")
+        self._hook()
+        return True
+
+    def forget(self, gone: set[str]) -> None:
+        for kind, cell in list(self.holders.items()):
+            if cell is not None and cell in gone:
+                del self.holders[kind]
+
+    def _pre_run_cell(self, info: Any = None) -> None:
+        meta = _kernel_request()
+        gone = {str(c) for c in meta.get("deletedCells") or [] if c}
+        cell = getattr(info, "cell_id", None) or meta.get("cellId")
+        if cell:
+            gone.add(str(cell))
+        self.forget(gone)
+
+    def _hook(self) -> None:
+        if self.hooked:
+            return
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            if shell is not None:
+                shell.events.register("pre_run_cell", self._pre_run_cell)
+        except Exception:
+            return
+        self.hooked = True
+
+    def reset(self) -> None:
+        self.holders.clear()
+
+
+BUNDLES = _BundleTracker()
+_FIGURE_IDS = itertools.count(1)
+
+
 class Figure:
-    """A plotly figure as an HTML div (nbconvert keeps it; plotly.js comes once from the template)
-    plus the plotly JSON for live JupyterLab."""
+    """A plotly figure as an HTML div that draws itself wherever the notebook's HTML goes (plain
+    nbconvert, JupyterLab's HTML export, the report), plus the plotly JSON for live JupyterLab.
+
+    The first figure output of a run carries plotly.js (the shipped partial bundle when its trace
+    types allow); the report template moves that copy into the page head."""
+
+    CONFIG: ClassVar[dict[str, Any]] = {"displaylogo": False, "responsive": True}
 
     def __init__(self, fig: go.Figure, name: str) -> None:
         self.fig = fig
         self.name = name
+        self.div_id = f"il-fig-{re.sub(r'[^A-Za-z0-9_-]', '-', name)}-{next(_FIGURE_IDS)}"
+
+    def markup(self, *, with_plotlyjs: bool) -> str:
+        kind = figure_bundle(self.fig)
+        # `<` never appears outside JSON strings; escaped, no `</script>` can end the script early
+        spec = self.fig.to_json().replace("<", "\\u003c")
+        height = self.fig.layout.height or 450
+        config = json.dumps(self.CONFIG)
+        draw = (
+            "(function () {"
+            f" var spec = {spec};"
+            " function draw() {"
+            f" var el = document.getElementById({json.dumps(self.div_id)});"
+            " if (!el) { return; } el.textContent = '';"
+            f" Plotly.newPlot(el, spec.data, spec.layout, {config}); }}"
+            f" if (window.Plotly) {{ draw(); }} else {{ ({_QUEUE} = {_QUEUE} || []).push(draw); }}"
+            " })();"
+        )
+        bundle = plotlyjs_tag(kind) if with_plotlyjs else ""
+        return (
+            f'<div class="{FIGURE_CLASS}" {FIGURE_KIND_ATTR}="{kind}">{bundle}'
+            f'<div id="{esc(self.div_id)}" class="plotly-graph-div" '
+            f'style="height:{int(height)}px; width:100%;">'
+            '<p class="il-figure-missing">Chart not drawn: this page has no plotly.js '
+            "(run the whole notebook again, then export it).</p></div>"
+            f'<script type="text/javascript">{draw}</script></div>'
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        div = self.fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            config={"displaylogo": False, "responsive": True},
-            div_id=f"il-fig-{self.name}",
-        )
         return {
-            "text/html": f'<div class="{FIGURE_CLASS}">{div}</div>',
+            "text/html": self.markup(with_plotlyjs=BUNDLES.take(figure_bundle(self.fig))),
             "application/vnd.plotly.v1+json": json.loads(self.fig.to_json()),
             "text/plain": f"<figure {self.name}>",
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import yaml
 from nbconvert.preprocessors import Preprocessor
 
 from ..errors import IncidentLabError, UsageError
-from .display import FIGURE_CLASS, SUMMARY_MIME
+from .display import FIGURE_CLASS, FIGURE_KIND_ATTR, PLOTLYJS_ATTR, SUMMARY_MIME, plotlyjs_script
 from .paths import TEMPLATE_NAME, notebook_path, resolve_db, templates_dir
 from .secrets import MASK, looks_secret
 
@@ -158,24 +159,35 @@ def _scrub_notebook(path: Path, params: dict[str, Any]) -> nbformat.NotebookNode
 # --- nbconvert --------------------------------------------------------------------------------
 
 
+_CARRIED_BUNDLE = re.compile(
+    rf'<script type="text/javascript" {PLOTLYJS_ATTR}="[^"]*">.*?</script>', re.DOTALL)
+_FIGURE_KIND = re.compile(rf'class="{FIGURE_CLASS}"(?: {FIGURE_KIND_ATTR}="(\w+)")?')
+
+
 class ReportPreprocessor(Preprocessor):
-    """Drops parameter and summary cells and puts plotly.js (once) into the resources."""
+    """Drops parameter and summary cells and puts plotly.js (once) into the resources.
+
+    Figure outputs carry their own copy of plotly.js for plain nbconvert; the report moves it into
+    the head instead: the partial bundle when every figure says it suffices, else the full one
+    (figures from an older incidentlab say nothing)."""
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         nb.cells = [c for c in nb.cells
                     if not _HIDDEN_TAGS & set(c.get("metadata", {}).get("tags", []))]
+        kinds: set[str] = set()
         for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.get("outputs", [])
-                                if SUMMARY_MIME not in o.get("data", {})]
-        has_figure = any(
-            FIGURE_CLASS in str(o.get("data", {}).get("text/html", ""))
-            for c in nb.cells if c.cell_type == "code" for o in c.outputs
-        )
-        if has_figure and not resources.get("plotly_js"):
-            from plotly.offline import get_plotlyjs
-
-            resources["plotly_js"] = get_plotlyjs()
+            if cell.cell_type != "code":
+                continue
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if SUMMARY_MIME not in o.get("data", {})]
+            for output in cell.outputs:
+                markup = output.get("data", {}).get("text/html")
+                if not isinstance(markup, str) or FIGURE_CLASS not in markup:
+                    continue
+                kinds.update(m.group(1) or "full" for m in _FIGURE_KIND.finditer(markup))
+                output["data"]["text/html"] = _CARRIED_BUNDLE.sub("", markup)
+        if kinds and not resources.get("plotly_js"):
+            resources["plotly_js"] = plotlyjs_script("basic" if kinds == {"basic"} else "full")
         return nb, resources
 
 
