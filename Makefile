@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint lab bench clean
+.PHONY: demo test lint lab bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,lab]'
 	$(BIN)/jupyter lab notebooks/
+
+docs: $(STAMP)
+	$(BIN)/python docs/gen_cli.py
+	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_codingbuddy.py

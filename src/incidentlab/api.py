@@ -19,9 +19,7 @@ CLI calls, so the API, the CLI and the reports answer alike.
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,24 +287,6 @@ def open(db: str | Path, *, scope: Scope | dict[str, Any] | None = None, redact:
     return Incident(db, scope=scope, redact=redact, rules=rules, snapshot=snapshot, **fields)
 
 
-@contextlib.contextmanager
-def _mapping_env(mapping: str | Path | None) -> Iterator[None]:
-    if mapping is None:
-        yield
-        return
-    from .loaders.generic.fields import MAPPING_ENV
-
-    before = os.environ.get(MAPPING_ENV)
-    os.environ[MAPPING_ENV] = str(Path(mapping).resolve())
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(MAPPING_ENV, None)
-        else:
-            os.environ[MAPPING_ENV] = before
-
-
 def ingest(paths: str | Path | Sequence[str | Path], db: str | Path, *,
            loader: str | None = None, tz: str | None = None, mapping: str | Path | None = None,
            force: bool = False) -> IngestSummary:
@@ -315,13 +295,12 @@ def ingest(paths: str | Path | Sequence[str | Path], db: str | Path, *,
     Returns the summary: `.files` (one outcome per file: status, rows, quarantined), `.ok`,
     `.quarantined`, `.unclaimed`, `.to_dict()`. Re-running adds nothing for files already
     loaded; `force=True` reloads them. `tz`: the zone of sources that write naive local times.
-    `mapping`: a TOML field mapping for generic JSON/CSV logs.
+    `mapping`: a TOML field mapping for generic JSON/CSV logs. (Once `incidentlab.ingest` the
+    module is imported, the package attribute is that module; calling it calls this.)
     """
-    from .ingest import ingest as run
+    from .ingest import ingest_evidence
 
-    given = [paths] if isinstance(paths, str | Path) else list(paths)
-    with _mapping_env(mapping):
-        return run(given, db, loader=loader, tz=tz, force=force)
+    return ingest_evidence(paths, db, loader=loader, tz=tz, mapping=mapping, force=force)
 
 
 def report(db: str | Path, out: str | Path, *, notebook: str = "05_postmortem",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import sys
 import time
+import types
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -442,11 +444,51 @@ def detect_paths(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     return report
 
 
+@contextlib.contextmanager
+def _mapping_env(mapping: str | Path | None) -> Iterator[None]:
+    """A generic-log field mapping for this call (detection reads it too: process-wide)."""
+    if mapping is None:
+        yield
+        return
+    from .loaders.generic.fields import MAPPING_ENV
+
+    before = os.environ.get(MAPPING_ENV)
+    os.environ[MAPPING_ENV] = str(Path(mapping).resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAPPING_ENV, None)
+        else:
+            os.environ[MAPPING_ENV] = before
+
+
+def ingest_evidence(paths: str | Path | Sequence[str | Path], db: str | Path, *,
+                    loader: str | None = None, tz: str | None = None,
+                    mapping: str | Path | None = None, force: bool = False) -> IngestSummary:
+    """`incidentlab.ingest`: one path or many, and an optional field mapping file."""
+    given = [paths] if isinstance(paths, str | Path) else list(paths)
+    with _mapping_env(mapping):
+        return ingest(given, db, loader=loader, tz=tz, force=force)
+
+
+class _CallableModule(types.ModuleType):
+    """Once this module is imported, Python binds the package attribute `incidentlab.ingest` to
+    it, hiding the API function of the same name: calling the module is calling that function."""
+
+    def __call__(self, paths: str | Path | Sequence[str | Path], db: str | Path,
+                 **kwargs: Any) -> IngestSummary:
+        return ingest_evidence(paths, db, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
 __all__ = [
     "FileOutcome",
     "IngestSummary",
     "Quarantine",
     "detect_paths",
     "ingest",
+    "ingest_evidence",
     "walk",
 ]
