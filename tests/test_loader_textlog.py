@@ -135,6 +135,30 @@ def test_syslog_year_rolls_back_across_new_year(ingest_into, tmp_path):
     ]
 
 
+def test_an_explicit_year_places_yearless_times(ingest_into, tmp_path):
+    """--year: the first record is in that year, a step back in the calendar starts the next."""
+    path = tmp_path / "messages"
+    path.write_text("Dec 31 23:59:58 host app[1]: tick\nJan  1 00:00:02 host app[1]: tick\n")
+    moment = _utc(2026, 6, 1)
+    os.utime(path, (moment.timestamp(), moment.timestamp()))
+    result = ingest_into(path, tz="UTC", year=2024)
+    assert [r["ts"] for r in result.rows("SELECT ts FROM events ORDER BY record_no")] == [
+        _utc(2024, 12, 31, 23, 59, 58), _utc(2025, 1, 1, 0, 0, 2)
+    ]
+    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
+    assert facts["year_given"] == 2024 and "year_from_mtime" not in facts
+
+
+def test_year_option_is_checked(tmp_path):
+    from click.testing import CliRunner
+
+    from incidentlab.cli import main
+
+    bad = CliRunner().invoke(main, ["ingest", str(tmp_path), "--db", str(tmp_path / "x.duckdb"),
+                                    "--year", "99"])
+    assert bad.exit_code == 2 and "--year" in bad.output
+
+
 def test_utc_file_allows_naive_lines_as_utc(ingest_into):
     result = ingest_into(HERE / "service_utc.log")
     (outcome,) = result.summary.files

@@ -289,18 +289,20 @@ def open(db: str | Path, *, scope: Scope | dict[str, Any] | None = None, redact:
 
 def ingest(paths: str | Path | Sequence[str | Path], db: str | Path, *,
            loader: str | None = None, tz: str | None = None, mapping: str | Path | None = None,
-           force: bool = False) -> IngestSummary:
+           force: bool = False, year: int | None = None) -> IngestSummary:
     """Load evidence files and folders into `db` (created when new), as `incidentlab ingest`.
 
     Returns the summary: `.files` (one outcome per file: status, rows, quarantined), `.ok`,
     `.quarantined`, `.unclaimed`, `.to_dict()`. Re-running adds nothing for files already
-    loaded; `force=True` reloads them. `tz`: the zone of sources that write naive local times.
+    loaded; `force=True` reloads them. `tz`: the zone of sources that write naive local times;
+    `year`: the year of text-log times written without one (default: from the file's mtime).
     `mapping`: a TOML field mapping for generic JSON/CSV logs. (Once `incidentlab.ingest` the
     module is imported, the package attribute is that module; calling it calls this.)
     """
     from .ingest import ingest_evidence
 
-    return ingest_evidence(paths, db, loader=loader, tz=tz, mapping=mapping, force=force)
+    return ingest_evidence(paths, db, loader=loader, tz=tz, mapping=mapping, force=force,
+                           year=year)
 
 
 def report(db: str | Path, out: str | Path, *, notebook: str = "05_postmortem",

@@ -171,13 +171,17 @@ def ingest(
     tz: str | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    year: int | None = None,
 ) -> IngestSummary:
     """Ingest files and folders into the database at `db`; see IngestSummary for what happened.
 
     Raises IngestStopped (with the summary so far) on Ctrl-C or a full disk; what was committed
-    before stays, the file or batch being written is rolled back.
+    before stays, the file or batch being written is rolled back. `year`: the year of text logs
+    whose times have none (syslog `Dec 10 06:55:46`), instead of the one the file's mtime gives.
     """
     zone = resolve_tz(tz)
+    if year is not None and not 1970 <= int(year) <= 9999:
+        raise UsageError(f"--year {year} is out of range", hint="give a year such as 2025")
     forced = get_loader(loader) if loader else None
     loaders = all_loaders()
     check_target(Path(db), read_only=False)
@@ -195,7 +199,7 @@ def ingest(
             routed.append((path, found[0]))
         else:
             summary.unclaimed.append(str(path))
-    with _Run(Path(db), summary, zone, force) as run:
+    with _Run(Path(db), summary, zone, force, year) as run:
         for index, (path, chosen) in enumerate(routed):
             if progress:
                 progress(index, len(routed), str(path))
@@ -213,8 +217,10 @@ class _Run:
     so readers get the database between batches.
     """
 
-    def __init__(self, db: Path, summary: IngestSummary, zone: Any, force: bool) -> None:
+    def __init__(self, db: Path, summary: IngestSummary, zone: Any, force: bool,
+                 year: int | None = None) -> None:
         self.db, self.summary, self.zone, self.force = db, summary, zone, force
+        self.year = year
         self.con: duckdb.DuckDBPyConnection | None = None
         self.opened_at = 0.0
         self.pending: list[Load] = []
@@ -301,7 +307,7 @@ class _Run:
             size=stat.st_size, mtime=mtime, zone=self.zone, result=LoadResult(records_read=0),
             started_at=datetime.now(UTC), outcome=outcome, replaces=[e[0] for e in previous],
         )
-        ctx = LoadContext(path=path, tz=self.zone, connect=self._for_loader)
+        ctx = LoadContext(path=path, tz=self.zone, connect=self._for_loader, year=self.year)
         try:
             load.result = loader.load(ctx)
             load.sha = digest.result()
@@ -465,11 +471,12 @@ def _mapping_env(mapping: str | Path | None) -> Iterator[None]:
 
 def ingest_evidence(paths: str | Path | Sequence[str | Path], db: str | Path, *,
                     loader: str | None = None, tz: str | None = None,
-                    mapping: str | Path | None = None, force: bool = False) -> IngestSummary:
+                    mapping: str | Path | None = None, force: bool = False,
+                    year: int | None = None) -> IngestSummary:
     """`incidentlab.ingest`: one path or many, and an optional field mapping file."""
     given = [paths] if isinstance(paths, str | Path) else list(paths)
     with _mapping_env(mapping):
-        return ingest(given, db, loader=loader, tz=tz, force=force)
+        return ingest(given, db, loader=loader, tz=tz, force=force, year=year)
 
 
 class _CallableModule(types.ModuleType):

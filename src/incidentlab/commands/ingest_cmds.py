@@ -44,6 +44,11 @@ def complete_loaders(ctx: click.Context, param: click.Parameter, incomplete: str
     "Without it such files are reported, never guessed.",
 )
 @click.option(
+    "--year", type=click.IntRange(1970, 9999),
+    help="Year of text-log times written without one (syslog `Dec 10 06:55:46`); by default "
+    "it comes from the file's mtime and the records around each time.",
+)
+@click.option(
     "--mapping",
     type=click.Path(exists=True, dir_okay=False),
     help="TOML field mapping for generic JSON/CSV logs (same as INCIDENTLAB_MAPPING=FILE; "
@@ -60,6 +65,7 @@ def ingest_command(
     db: str,
     loader_name: str | None,
     tz: str | None,
+    year: int | None,
     mapping: str | None,
     force: bool,
     strict: bool,
@@ -91,9 +97,9 @@ def ingest_command(
             def step(done: int, total: int, path: str) -> None:
                 bar.update(task, completed=done, total=total, description=path[-60:])
 
-            summary, stopped = _run(paths, db, loader_name, tz, force, step)
+            summary, stopped = _run(paths, db, loader_name, tz, force, step, year)
     else:
-        summary, stopped = _run(paths, db, loader_name, tz, force, None)
+        summary, stopped = _run(paths, db, loader_name, tz, force, None, year)
     # --strict means the same on every run: the files given, as the database holds them now
     # (a re-run of unchanged files quarantines nothing new, but their quarantine is still there).
     held = _quarantined_in(db, summary) if strict and not stopped else 0
@@ -114,10 +120,11 @@ def ingest_command(
 
 
 def _run(paths: tuple[str, ...], db: str, loader: str | None, tz: str | None, force: bool,
-         step: Any) -> tuple[IngestSummary, IngestStopped | None]:
+         step: Any, year: int | None = None) -> tuple[IngestSummary, IngestStopped | None]:
     """The summary, and why the run stopped early (Ctrl-C, disk full) if it did."""
     try:
-        return ingest(paths, db, loader=loader, tz=tz, force=force, progress=step), None
+        return ingest(paths, db, loader=loader, tz=tz, force=force, progress=step,
+                      year=year), None
     except IngestStopped as stopped:
         return stopped.summary, stopped  # type: ignore[return-value]
 

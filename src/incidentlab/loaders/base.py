@@ -41,11 +41,13 @@ class LoadContext:
         tz: ZoneInfo | None = None,
         *,
         connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+        year: int | None = None,
     ) -> None:
         if path is None:
             raise TypeError("LoadContext needs a path")
         self.path = path
         self.tz = tz
+        self.year = year  # --year: for times that carry none (syslog dates)
         self._con = con
         self._connect = connect
         self.used_store = False

@@ -177,7 +177,8 @@ class TextLogLoader:
         if naive is not None and ctx.tz is None and not utc_file:
             raise NeedsTimezoneError(str(ctx.path), naive.raw)
         reference = mtime_utc(ctx.path.stat().st_mtime)
-        years = _years(records, reference, None, ctx.tz) if grammar.year_missing else {}
+        given = getattr(ctx, "year", None)
+        years = _years(records, reference, given, ctx.tz) if grammar.year_missing else {}
 
         quarantine: list[Quarantine] = []
         kept: list[tuple[int, _Record, datetime | None, str, Parsed | None]] = []
@@ -226,7 +227,9 @@ class TextLogLoader:
             "multiline_records": sum(1 for r in records if len(r.lines) > 1),
             "templates": len(templates),
         }
-        if grammar.year_missing:
+        if grammar.year_missing and given is not None:
+            facts["year_given"] = given
+        elif grammar.year_missing:
             facts["year_from_mtime"] = reference.isoformat()
             if moved_back:
                 facts["year_moved_back"] = moved_back
