@@ -80,3 +80,24 @@ def test_trigger_response_resolution_cite_evidence_or_say_not_determined(html):
         body = text.split(f"{section} ¶", 1)[1].split(nxt, 1)[0]
         assert re.search(r"event [0-9a-f]{16}:\d+", body) or "not determined" in body, section
         assert "TO WRITE" in body
+
+
+def test_a_real_data_report_reads_as_a_draft(mixed, tmp_path):
+    """The Codex rollout slice of the mixed database (real evidence, not the demo)."""
+    from incidentlab.reports.render import render_report
+
+    _con, db, _rules = mixed
+    result = render_report(db, tmp_path, {"incident": "20260511-083458Z-codex_cli"})
+    html = result.html.read_text(encoding="utf-8")
+    headings = re.findall(r"<h2[^>]*>(.*?)<", html)
+    for section in ("Summary", "Impact", "Trigger", "Root cause", "Detection", "Response",
+                    "Resolution", "Timeline", "Action items", "Lessons learned", "Provenance"):
+        assert any(h.startswith(section) for h in headings), (section, headings)
+    text = _text(html)
+    assert "codex_cli: 4 failure signals" in text and "Demo" not in text
+    assert "systems involved codex_cli" in text
+    for label in ("time to detect", "time to mitigate", "time to resolve"):
+        value = re.search(label + r" (\d+h \d\dm \d\ds|\d+m \d\ds|not determined \([^)]*\))",
+                          text)
+        assert value, f"{label}: a duration or why there is none"
+    assert not re.search(r"\bNone\b", text.split("Report parameters")[0])
