@@ -1,5 +1,5 @@
 """Firings of all rules of a kind at once: the points of every (rule, level) of the kind in one
-statement (a UNION ALL over the kind's selection), then one aggregate over those points for
+statement (a UNION ALL over the shared selection), then one aggregate over those points for
 first / last fired, peak, cleared and the cited events of each (rule, level, group)."""
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def _summary(ctx: Selection, max_ids: int) -> str:
     """Per (rule, level, group) that fired: first / last fired, peak, `until` of the last
     firing, the first quiet point after it, and the cited events: the first `max_ids` in time
     order (an event's own time; a metric row's, the point's)."""
-    times = (f"SELECT event_id, min(ts) AS ts FROM {ROWS} "
+    source = ROWS if ctx.materialize else "timeline_events"
+    times = (f"SELECT event_id, min(ts) AS ts FROM {source} "
              "WHERE event_id IN (SELECT id FROM cites) GROUP BY event_id") if ctx.rules else (
         "SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS ts")
     return f"""
