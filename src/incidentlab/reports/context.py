@@ -85,7 +85,13 @@ class Context:
         return clean_frame(self.redactor, df)
 
     def table(self, df: pl.DataFrame, caption: str = "", max_rows: int = 200) -> Html:
-        return table(self.frame(df), self.tz, caption=caption, max_rows=max_rows)
+        """An escaped table of the first `max_rows` rows; only those are redacted (a frame of
+        200k replay violations costs what its 200 shown rows cost)."""
+        if len(df) <= max_rows:
+            return table(self.frame(df), self.tz, caption=caption, max_rows=max_rows)
+        shown = table(self.frame(df.head(max_rows)), self.tz, caption=caption, max_rows=max_rows)
+        more = f'<p class="il-more">{len(df) - max_rows} more rows not shown</p>'
+        return Html(shown.markup + more, f"{caption} ({len(df)} rows)")
 
     def ts(self, value: Any) -> str:
         return fmt_ts(value, self.tz)
@@ -146,7 +152,13 @@ def context(
     path = resolve_db(db)
     redactor = make_redactor(bool(redact))
     con = connect_snapshot(path)
-    found, chosen = find_incidents(con, asked, str(incident or ""), rules_path or None)
+    metrics = analysis("metrics")
+    # The firings of the asked scope find the incidents; kept, they are the report's own when
+    # the incident's window holds the same evidence (see raw_alerts).
+    asked_alerts = (metrics.evaluate_rules(con, asked, rules_path=rules_path or None)
+                    if metrics is not None and analysis("incidents") is not None else None)
+    found, chosen = find_incidents(con, asked, str(incident or ""), rules_path or None,
+                                   alerts=asked_alerts)
     scope = asked if chosen is None else asked.narrowed(chosen["start_ts"], chosen["end_ts"])
     return Context(
         db=path, con=con,
@@ -156,16 +168,19 @@ def context(
         redactor=redactor, severity=str(severity or ""),
         milestone_overrides={k: v for k, v in overrides.items() if v is not None},
         params=params, incidents=found, incident=chosen, include_debug=bool(include_debug),
+        cache={} if asked_alerts is None else {"asked_alerts": asked_alerts},
     )
 
 
 def find_incidents(con: duckdb.DuckDBPyConnection, scope: Scope, wanted: str,
-                   rules_path: str | None) -> tuple[pl.DataFrame | None, dict[str, Any] | None]:
-    """The scope's candidate incidents and the one asked for (default: the largest)."""
+                   rules_path: str | None, alerts: pl.DataFrame | None = None
+                   ) -> tuple[pl.DataFrame | None, dict[str, Any] | None]:
+    """The scope's candidate incidents and the one asked for (default: the largest);
+    `alerts`: the scope's firings when already evaluated."""
     module = analysis("incidents")
     if module is None:
         return None, None
-    found = module.incidents(con, scope, rules_path=rules_path,
+    found = module.incidents(con, scope, rules_path=rules_path, alerts=alerts,
                              with_alerts=analysis("metrics") is not None)
     if wanted == "all":
         return found, None
@@ -195,9 +210,10 @@ def cached(ctx: Context, key: str, compute: Any) -> Any:
     return ctx.cache[key]
 
 
-def events(ctx: Context) -> pl.DataFrame:
-    """The events in scope, redacted; debug events (unless include_debug) and events timed by
-    a file's mtime are left out, see `hidden`."""
+def raw_events(ctx: Context) -> pl.DataFrame:
+    """The events in scope as stored (not redacted: redact what is shown), the latest
+    EVENT_LIMIT in time order; debug events (unless include_debug) and events timed by a
+    file's mtime are left out, see `hidden`."""
 
     def compute() -> pl.DataFrame:
         timeline = analysis("timeline")
@@ -208,9 +224,14 @@ def events(ctx: Context) -> pl.DataFrame:
         if df is None or not set(EVENT_COLUMNS) <= set(df.columns):
             limited = Filters(ctx.scope, limit=EVENT_LIMIT)
             df = filtered_events(ctx.con, limited, ", ".join(EVENT_COLUMNS))
-        return ctx.frame(df)
+        return df
 
-    return cached(ctx, "events", compute)
+    return cached(ctx, "raw_events", compute)
+
+
+def events(ctx: Context) -> pl.DataFrame:
+    """`raw_events`, redacted (every row: sections redact only the rows they show)."""
+    return cached(ctx, "events", lambda: ctx.frame(raw_events(ctx)))
 
 
 def hidden(ctx: Context) -> dict[str, Any]:
@@ -274,8 +295,38 @@ def raw_alerts(ctx: Context) -> pl.DataFrame | None:
     metrics = analysis("metrics")
     if metrics is None:
         return None
-    return cached(ctx, "raw_alerts", lambda: metrics.evaluate_rules(
-        ctx.con, ctx.scope, rules_path=ctx.params.get("rules_path") or None))
+
+    def compute() -> pl.DataFrame:
+        asked = ctx.cache.get("asked_alerts")
+        if asked is not None and same_evidence(ctx):
+            return asked
+        return metrics.evaluate_rules(ctx.con, ctx.scope,
+                                      rules_path=ctx.params.get("rules_path") or None)
+
+    return cached(ctx, "raw_alerts", compute)
+
+
+def same_evidence(ctx: Context) -> bool:
+    """Whether the report's scope holds exactly the evidence of the asked one: the same events
+    (timed or not, mirrors included) and metric points, and the same evaluation window (first
+    and last event time where no bound is given). Then rules evaluated over either fire alike,
+    and the asked scope's firings (computed to find the incidents) are reused."""
+    if ctx.scope == ctx.asked:
+        return True
+    a, n = ctx.asked, ctx.scope
+
+    def times(scope: Scope) -> str:
+        timed = f"NOT is_mirror AND ts IS NOT NULL AND {scope.sql()}"  # as evaluate_rules
+        return (f"count(*) FILTER (WHERE {scope.sql()}), min(ts) FILTER (WHERE {timed}), "
+                f"max(ts) FILTER (WHERE {timed})")
+
+    [(n_a, lo_a, hi_a, n_n, lo_n, hi_n)] = ctx.con.execute(
+        f"SELECT {times(a)}, {times(n)} FROM events").fetchall()
+    [(m_a, m_n)] = ctx.con.execute(
+        f"SELECT count(*) FILTER (WHERE {a.metrics_sql()}), "
+        f"count(*) FILTER (WHERE {n.metrics_sql()}) FROM metrics").fetchall()
+    return (n_a == n_n and m_a == m_n and hi_a == hi_n
+            and (a.start or lo_a) == (n.start or lo_n) and (a.end or hi_a) == (n.end or hi_n))
 
 
 def alert_frame(ctx: Context) -> pl.DataFrame | None:

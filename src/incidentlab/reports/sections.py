@@ -17,6 +17,7 @@ from .context import (
     alert_frame,
     analysis,
     context,
+    counts,
     db_info,
     durations,
     events,
@@ -25,6 +26,7 @@ from .context import (
     hidden,
     milestone_frame,
     missing,
+    raw_events,
     replay_report,
     scope_note,
     scoped_loads,
@@ -48,7 +50,7 @@ from .postmortem import (
 from .query import frame
 
 __all__ = [
-    "alerts", "context", "coverage", "event_table", "header", "key_moments", "pm_actions",
+    "alerts", "context", "coverage", "event_table", "events", "header", "key_moments", "pm_actions",
     "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_resolution", "pm_response",
     "pm_summary", "pm_timeline", "pm_trigger", "provenance", "quarantine", "replay", "runbooks",
     "silences", "sources", "summary", "swimlane", "time_quality", "trends", "usage",
@@ -154,20 +156,27 @@ def quarantine(ctx: Context) -> Section:
 
 
 def swimlane(ctx: Context) -> Section:
-    df = events(ctx)
+    df = raw_events(ctx)
     if df.is_empty():
         return Section(notice("No events in this window.", "empty"))
     shown, dropped = figures.thin(df)
-    fig = figures.swimlane(shown, ctx.tz, milestones=milestone_frame(ctx),
+    fig = figures.swimlane(ctx.frame(shown), ctx.tz, milestones=milestone_frame(ctx),
                            title=f"{ctx.title}: events by system and stream")
     parts: list[Any] = [Figure(fig, "swimlane"), *hidden_notices(ctx)]
     if dropped:
         parts.append(notice(f"{dropped} info/debug events thinned out of the chart (all "
                             "warnings and errors are shown).", "note"))
     if len(df) >= EVENT_LIMIT:
-        parts.append(notice(f"Only the first {EVENT_LIMIT} events of the window are used; "
-                            "narrow it with start/end or pivot.", "warning"))
+        parts.append(notice(limit_notice(ctx), "warning"))
     return Section(*parts)
+
+
+def limit_notice(ctx: Context) -> str:
+    """What the chart and the event tables leave out when the window holds more than
+    EVENT_LIMIT events (the counts, the runs and every other section cover all of them)."""
+    return (f"The window holds {counts(ctx)['events']:,} events: the chart and the event tables "
+            f"use the latest {EVENT_LIMIT:,} of them (the counts, the collapsed runs and the "
+            "other sections cover all); narrow it with start/end or pivot.")
 
 
 def hidden_notices(ctx: Context) -> list[Any]:
@@ -218,9 +227,10 @@ def pm_timeline(ctx: Context) -> Section:
 
 
 def event_table(ctx: Context) -> Section:
-    df = events(ctx)
+    df = raw_events(ctx)  # ctx.table redacts the rows it shows
     loud = df.filter(pl.col("severity").is_in(["warning", "error", "critical"]))
     return Section(
+        *([notice(limit_notice(ctx), "warning")] if len(df) >= EVENT_LIMIT else []),
         ctx.table(loud.select([c for c in EVENT_COLUMNS if c != "event_id"]),
                   "Warnings and errors in the window", max_rows=SHOWN_EVENTS),
         ctx.table(df.select([c for c in EVENT_COLUMNS if c != "event_id"]),
