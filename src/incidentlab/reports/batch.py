@@ -128,7 +128,9 @@ def _run_job(job: Job, out: str) -> Outcome:
         if not db:
             raise UsageError("no `db` given (set it per incident or in defaults)")
         validate_parameters(params)  # a bad zone, time or milestone fails before a kernel
-        result = render_report(db, Path(out) / job.folder, params, notebook=job.notebook)
+        # no per-cell lines from parallel workers: the caller's `progress` says each incident
+        result = render_report(db, Path(out) / job.folder, params, notebook=job.notebook,
+                               progress=False)
         return Outcome(job.incident_id, job.folder, "ok", time.monotonic() - started,
                        html=f"{job.folder}/{result.html.name}",
                        ipynb=f"{job.folder}/{result.ipynb.name}", summary=result.summary,

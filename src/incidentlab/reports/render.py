@@ -228,6 +228,55 @@ def _describe_cell(nb: nbformat.NotebookNode | None, exc: Any) -> str:
     return label
 
 
+# --- progress ---------------------------------------------------------------------------------
+
+
+def _progress_engine() -> str:
+    """A papermill engine (nbclient's) that writes one line per cell to stderr as it starts:
+    `05_postmortem [3/19] sections.pm_summary(ctx)` and the seconds the notebook has run."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class Manager(NotebookExecutionManager):
+        def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
+            super().cell_start(cell, cell_index, **kwargs)
+            if cell_index is None or cell.get("cell_type") != "code":
+                return
+            code = [i for i, c in enumerate(self.nb.cells) if c.get("cell_type") == "code"]
+            lines = [ln.strip() for ln in str(cell.source).splitlines() if ln.strip()]
+            call = next((ln for ln in lines if not ln.startswith(("import ", "from ", "#"))), "")
+            if {"parameters", "injected-parameters"} & set(cell.get("metadata", {}).get("tags", [])):
+                call = "parameters"
+            name = self.nb.metadata.get("papermill", {}).get("input_path", "") or "notebook"
+            sys.stderr.write(f"{Path(str(name)).stem} [{code.index(cell_index) + 1}/{len(code)}] "
+                             f"{call[:70]} ({time.monotonic() - self.started:.0f}s)\n")
+            sys.stderr.flush()
+
+        def notebook_start(self, **kwargs: Any) -> None:
+            self.started = time.monotonic()
+            super().notebook_start(**kwargs)
+
+    class Engine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: Any = None,
+                             progress_bar: Any = False, log_output: bool = False,
+                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+            nb_man = Manager(nb, output_path=output_path, progress_bar=False,
+                             log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(PROGRESS_ENGINE, Engine)
+    return PROGRESS_ENGINE
+
+
+PROGRESS_ENGINE = "incidentlab-progress"
+
+
 # --- the whole run ----------------------------------------------------------------------------
 
 
@@ -238,8 +287,11 @@ def render_report(
     *,
     notebook: str = DEFAULT_NOTEBOOK,
     cell_timeout: int = CELL_TIMEOUT_S,
+    progress: bool | None = None,
 ) -> RenderResult:
-    """Execute `notebook` against `db` into out_dir/<notebook>.ipynb and .html."""
+    """Execute `notebook` against `db` into out_dir/<notebook>.ipynb and .html.
+
+    `progress`: a line per cell on stderr as it starts (default: when stderr is a terminal)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -252,12 +304,15 @@ def render_report(
     out.mkdir(parents=True, exist_ok=True)
     ipynb = out / f"{source.stem}.ipynb"
     html_path = out / f"{source.stem}.html"
+    if progress is None:
+        progress = sys.stderr.isatty()
+    engine = {"engine_name": _progress_engine()} if progress else {}
     started = time.monotonic()
     try:
         pm.execute_notebook(
             str(source), str(ipynb), parameters=params, kernel_name=ensure_kernel(),
             progress_bar=False, log_output=False, execution_timeout=cell_timeout,
-            request_save_on_cell_execute=True,
+            request_save_on_cell_execute=True, **engine,
         )
     except PapermillExecutionError as exc:
         partial = _scrub_notebook(ipynb, params)
