@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import mmap
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,33 +11,70 @@ import pyarrow as pa
 from ..base import Check, LoadContext, LoadResult, path_has
 from ..reading import escaped, iter_raw_lines
 from .checks import CHECKS
-from .taxonomy import AT_SQL, projection_sql, workspace_name
+from .taxonomy import AT_SQL, _sql_literal, line_spec, projection_sql, top_level_text, workspace_name
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
-_COLUMNS = "{'seq_no': 'UBIGINT', 'at': 'VARCHAR', 'session_id': 'VARCHAR', 'kind': 'JSON'}"
-# The bytes ENVELOPE_SQL adds around its four values: keys, punctuation, two pairs of quotes.
-_ENVELOPE_FIXED = len('{"seq_no":,"at":"","session_id":"","kind":}')
-_BAD_REASON = f"""
+
+
+def _bad_reason(kind_type: str) -> str:
+    """Why a record cannot be an event (NULL when it can), from its four envelope values."""
+    return f"""
     CASE WHEN seq_no IS NULL THEN 'seq_no missing or not an unsigned integer'
          WHEN seq_no > 9223372036854775807 THEN 'seq_no beyond the 64-bit signed range of seq'
          WHEN session_id IS NULL THEN 'session_id missing'
-         WHEN json_extract_string(kind, '$.type') IS NULL THEN 'kind.type missing'
+         WHEN {kind_type} IS NULL THEN 'kind.type missing'
          WHEN {AT_SQL} IS NULL THEN 'at missing or not an RFC3339 timestamp'
     END"""
 
 
+_BAD_REASON = _bad_reason("json_extract_string(kind, '$.type')")
+
+
+def _envelope(spec: str, path: str, kind: str) -> str:
+    """The fast path's records: DuckDB's parallel JSON reader gives each record's exact text
+    (`raw`, its attrs, already typed JSON) and WITH ORDINALITY its number in file order, the line
+    number when no line is blank. One json_transform per record (`spec`) gives the envelope's
+    values as the line-by-line path reads them and kind's structure as the column `kind`."""
+    return f"""(SELECT rn, json AS raw, t.kind AS {kind},
+               try_cast({top_level_text('t.seq_no')} AS UBIGINT) AS seq_no,
+               {top_level_text('t."at"')} AS at_raw, {top_level_text('t.session_id')} AS session_id
+        FROM (SELECT ordinality AS rn, json, json_transform(json, '{spec}') AS t
+              FROM read_json_objects({path}, format='newline_delimited') WITH ORDINALITY))"""
+
+
+# Only what says whether a record is an event: kind.type, not the payload fields.
+_CHECK_SPEC = line_spec('{"type": "VARCHAR"}')
+
+
 # A blank or whitespace-only line (first, middle or last) would shift the vectorized reader's row
-# numbers off the file's line numbers. Both patterns are literal-led: as fast as a memchr scan.
+# numbers off the file's line numbers. The patterns are literal-led: as fast as a memchr scan.
+_BLANK_MID = re.compile(rb"\n[ \t\r\f\v]*\n(?=[^\n])")
 _BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n(?=[^\n])|\n[ \t\r\f\v]+\Z")
 _BLANK_FIRST = re.compile(rb"[ \t\r\f\v]*(?:\n|\Z)")
+_CHUNK = 1 << 24
 
 
 def has_blank_lines(path: Path) -> bool:
-    """True when a line of the file is empty or only whitespace."""
-    if path.stat().st_size == 0:
+    """True when a line of the file is empty or only whitespace (read in chunks: a mapped file
+    would count every page it touched in the process's RSS)."""
+    at_start = True
+    rest = b""  # the unsplit tail, after the newline that ends the last piece (its first byte)
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            data = rest + chunk
+            # Cut after a newline that is not the last byte, so the byte after the piece (what
+            # the blank-line pattern looks ahead to) is known: pieces hold whole lines.
+            cut = data.rfind(b"\n", 0 if at_start else 1, len(data) - 1) + 1
+            if cut == 0:
+                rest = data
+                continue
+            if (at_start and _BLANK_FIRST.match(data, 0, cut)) or _BLANK_MID.search(data, 0, cut + 1):
+                return True
+            rest, at_start = data[cut - 1:], False
+    if len(rest) <= (0 if at_start else 1):
         return False
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return bool(_BLANK_FIRST.match(data) or _BLANK_LINE.search(data))
+    # The last piece ends the file: a whitespace-only last line counts too.
+    return bool((at_start and _BLANK_FIRST.match(rest)) or _BLANK_LINE.search(rest))
 
 
 class EventsJsonlLoader:
@@ -58,19 +93,28 @@ class EventsJsonlLoader:
         return b'"seq_no"' in head and b'"session_id"' in head and b'"kind"' in head
 
     def load(self, ctx: LoadContext) -> LoadResult:
-        # The blank-line scan runs beside the vectorized read (DuckDB releases the GIL). A file the
-        # fast path cannot take exactly (blank lines, a bad line, a record it would not keep
-        # byte for byte) is read again line by line, so line numbers, raw text and attrs are exact.
-        with ThreadPoolExecutor(max_workers=1) as scanner:
-            blank = scanner.submit(has_blank_lines, ctx.path)
-            why_not = self._stage_fast(ctx)
-            if blank.result():
-                why_not = "blank lines"
-        reader = "vectorized"
-        if why_not is not None:
-            self._stage_robust(ctx)
-            reader = f"line by line ({why_not})"
+        # A file the fast path cannot take exactly (blank lines, a bad line, a record it would not
+        # keep byte for byte) is read line by line, so line numbers, raw text and attrs are exact
+        # either way.
+        checked = self._check_fast(ctx)
         con = ctx.con
+        if isinstance(checked, tuple):
+            records, total = checked
+            # The reader's records are the file's lines exactly when their text and one newline
+            # each (the last may lack it) are every byte of the file: each way it could part from
+            # the lines (a blank line skipped; a BOM, a CR before LF, spaces around a record
+            # trimmed) loses bytes, and it refuses a line with two records or a record over two.
+            size = ctx.path.stat().st_size
+            newlines = records - (0 if size == 0 or _last_byte(ctx.path) == b"\n" else 1)
+            if total + newlines == size:
+                # One streaming pass at write time: read, project and write, no staging table.
+                source = _envelope(line_spec(), _sql_literal(str(ctx.path)), "f")
+                events = con.sql(projection_sql(source, workspace_name(ctx.path), transformed=True))
+                return LoadResult(records_read=records, events=events,
+                                  facts={"reader": "vectorized"})
+            checked = "records the fast reader would not keep byte for byte"
+        why_not = "blank lines" if has_blank_lines(ctx.path) else checked
+        self._stage_robust(ctx)
         records = con.execute("SELECT count(*) FROM _cb_src").fetchone()[0]
         events = con.sql(
             projection_sql(
@@ -81,47 +125,26 @@ class EventsJsonlLoader:
             "SELECT rn AS record_no, bad_reason AS reason, raw FROM _cb_src WHERE bad_reason IS NOT NULL"
         )
         return LoadResult(records_read=records, events=events, quarantine=quarantine,
-                          facts={"reader": reader})
+                          facts={"reader": f"line by line ({why_not})"})
 
-    def _stage_fast(self, ctx: LoadContext) -> str | None:
-        """DuckDB's vectorized JSON reader; None when it took the file exactly, else why not."""
-        # Kept in file order, rowid + 1 is the line number (blank lines aside): cheaper than
-        # row_number(), whose window runs in one thread. The default maximum_object_size keeps
-        # the reader's buffers small enough to parse in parallel (256 MB made it ~30% slower);
-        # bigger records go down the line-by-line path.
-        ctx.con.execute("SET preserve_insertion_order = true")
+    def _check_fast(self, ctx: LoadContext) -> tuple[int, int] | str:
+        """(records, bytes of their text) when every record of the file is an event, else why not.
+
+        A parallel pass that parses each line once and keeps nothing: the rows are read again
+        while they are written (reading is cheap; holding them would cost memory).
+        """
+        # The default maximum_object_size keeps the reader's buffers small enough to parse in
+        # parallel; bigger records go down the line-by-line path.
+        sql = f"""SELECT count(*), sum(strlen(raw)),
+                         count(*) FILTER (WHERE ({_bad_reason('kind_t."type"')}) IS NOT NULL)
+                  FROM {_envelope(_CHECK_SPEC, '?', 'kind_t')}"""
         try:
-            ctx.con.execute(
-                f"""CREATE OR REPLACE TEMP TABLE _cb_read AS
-                SELECT *, {_BAD_REASON} AS bad_reason
-                FROM (SELECT seq_no, "at" AS at_raw, session_id, kind
-                      FROM read_json(?, format='newline_delimited', columns={_COLUMNS}))""",
-                [str(ctx.path)],
-            )
+            records, total, bad = ctx.con.execute(sql, [str(ctx.path)]).fetchone()
         except Exception:
             return "a line the JSON reader refused"
-        # attrs is the envelope spliced from its fields: exact only when it gives back the file's
-        # bytes. Other top-level keys, other spacing or escapes, a BOM or CRLF all change the sum.
-        # The spliced length is summed from its parts (no string is built): quotes around `at`
-        # and `session_id` only, so a value that needed escapes counts short and goes line by line.
-        rows, bad, spliced = ctx.con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE bad_reason IS NOT NULL), "
-            f"sum(strlen(seq_no::VARCHAR) + strlen(at_raw) + strlen(session_id) + strlen(kind)) "
-            f"+ count(*) * {_ENVELOPE_FIXED} FROM _cb_read"
-        ).fetchone()
         if bad:
             return "a record with a problem"
-        size = ctx.path.stat().st_size
-        newlines = rows - (0 if size == 0 or _last_byte(ctx.path) == b"\n" else 1)
-        if rows and spliced != size - newlines:
-            return "records the fast reader would not keep byte for byte"
-        ctx.con.execute(
-            """CREATE OR REPLACE TEMP VIEW _cb_src AS
-            SELECT rowid + 1 AS rn, seq_no, at_raw, session_id, kind, bad_reason,
-                   NULL::VARCHAR AS raw
-            FROM _cb_read"""
-        )
-        return None
+        return records, total or 0
 
     def _stage_robust(self, ctx: LoadContext) -> None:
         """Line by line: every line keeps its physical number and its exact text (any bytes)."""

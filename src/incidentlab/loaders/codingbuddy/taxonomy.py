@@ -181,12 +181,6 @@ _WARNING_VARIANTS = (
 AT_SQL = ("CASE WHEN NOT il_bad_offset(at_raw) THEN "
           "coalesce(try_cast(at_raw AS TIMESTAMPTZ), il_ts_utc(at_raw)) END")
 
-# The whole EventEnvelope as the writer serialized it (serde keeps field order): spliced together
-# from the already-serialized `kind` instead of json_object(), which would parse `kind` again.
-ENVELOPE_SQL = (
-    "'{\"seq_no\":' || seq_no || ',\"at\":' || to_json(at_raw) || ',\"session_id\":' "
-    "|| to_json(session_id) || ',\"kind\":' || kind || '}'"
-)
 
 
 def _transform_spec() -> str:
@@ -201,18 +195,42 @@ def _transform_spec() -> str:
     return json.dumps(spec)
 
 
-def projection_sql(source: str, project: str | None = None) -> str:
+def line_spec(kind_spec: str | None = None) -> str:
+    """json_transform structure for a whole envelope line: the three top-level values as JSON
+    (read with top_level_text, exactly as `->>` reads them) and `kind` as `kind_spec`."""
+    kind = json.loads(kind_spec or _transform_spec())
+    return json.dumps({"seq_no": "JSON", "at": "JSON", "session_id": "JSON", "kind": kind})
+
+
+def top_level_text(value: str) -> str:
+    """SQL for `line->>'key'` from the JSON text json_transform gave for that key: a string
+    unescaped (cut out of its quotes when it has no escape), anything else as its JSON text."""
+    return (f"CASE WHEN NOT starts_with({value}, '\"') THEN CAST({value} AS VARCHAR) "
+            f"WHEN contains({value}, '\\') THEN json_extract_string({value}, '$') "
+            f"ELSE CAST({value} AS VARCHAR)[2:-2] END")
+
+
+def projection_sql(source: str, project: str | None = None, *, transformed: bool = False) -> str:
     """Canonical event columns from a relation with (rn, seq_no, at_raw, session_id, kind JSON, raw).
 
-    Shared by events.jsonl and store.sqlite so both copies of an event read the same way.
+    Shared by events.jsonl and store.sqlite so both copies of an event read the same way. With
+    `transformed` the relation carries `f` (kind through json_transform with the FIELDS
+    structure) instead of `kind`, and `raw`, the record's exact text, is its attrs.
     """
     named = ",\n           ".join(
         "f." + ".".join(f'"{key}"' for key in path[2:].split(".")) + f" AS {alias}"
         for alias, path in FIELDS.items()
     )
+    fields = "" if transformed else f"json_transform(kind, '{_transform_spec()}') AS f, "
+    # The whole EventEnvelope as the writer serialized it (serde keeps field order), for a source
+    # without the record's text: spliced from the already-serialized `kind` instead of
+    # json_object(), which would parse `kind` again.
+    attrs = "raw" if transformed else (
+        "coalesce(raw, '{\"seq_no\":' || seq_no || ',\"at\":' || to_json(at_raw) || "
+        "',\"session_id\":' || to_json(session_id) || ',\"kind\":' || kind || '}')")
     return f"""
 WITH extracted AS (
-    SELECT s.*, json_transform(kind, '{_transform_spec()}') AS f, {AT_SQL} AS parsed_ts
+    SELECT s.*, {fields}{AT_SQL} AS parsed_ts
     FROM {source} s
 ), src AS (
     SELECT * EXCLUDE (f),
@@ -287,6 +305,6 @@ SELECT
         WHEN variant = 'ToolResult' AND NOT ok_result THEN left(result_error, 200)
     END AS error_code,
     CASE WHEN variant IN ('ToolDenied', 'PrivacyBlock') THEN 'policy' END AS error_category,
-    coalesce(raw, {ENVELOPE_SQL}) AS attrs
+    {attrs} AS attrs
 FROM typed
 """
