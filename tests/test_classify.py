@@ -116,3 +116,4 @@ def test_cli_classify_json(tmp_path):
     assert data["severity"] == "SEV1" and data["modes"][0]["mode"] == "jido.sandbox_violation"
     table = CliRunner().invoke(main, ["classify", "--db", str(tmp_path / "x.duckdb")])
     assert "suggested severity: SEV1" in table.output
+

@@ -466,3 +466,13 @@ def test_realdata_agents_in_one_database(ingest_into):
                      "generic.doom_loop": 3, "generic.compaction_failure": 2,
                      "generic.tool_timeouts": 1}
     assert verdict.severity == "SEV2"
+
+
+def test_firings_given_by_the_caller_classify_the_same(ingest_into):
+    """The report passes the firings it already has: modes built on rules match the same."""
+    result = ingest_into(FIXTURES / "generic_rules" / "claude_code", tz="UTC")
+    own = classify(result.con)
+    given = classify(result.con, alerts=evaluate_rules(result.con))
+    assert "generic.doom_loop" in own.modes["mode"].to_list()
+    assert own.modes.equals(given.modes)
+    assert (own.severity, own.severity_reason) == (given.severity, given.severity_reason)

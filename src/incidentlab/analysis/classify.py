@@ -109,17 +109,19 @@ def signature_sql(mode: dict[str, Any]) -> str:
 def classify(
     con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *,
     catalog_path: str | Path | None = None, rules_path: str | Path | None = None,
-    **fields: Any,
+    alerts: pl.DataFrame | None = None, **fields: Any,
 ) -> Classification:
     """Rank the failure modes the evidence in scope matches (score = severity-weighted count).
 
     A mode matches events by its signature, or (`rules = [...]`) by the evidence of those alert
-    rules when they fired in the scope (a doom loop is a pattern, not one event).
+    rules when they fired in the scope (a doom loop is a pattern, not one event). `alerts`: the
+    firings of `rules_path`'s rules in this same scope, when the caller has them already (each
+    rule fires the same alone or with the others, so they are not evaluated again).
     """
     scope = Scope.of(scope, **fields)
     window = Where().add(scope.sql())
     catalog = load_catalog(catalog_path)
-    fired = _rule_evidence(con, catalog, scope, rules_path)
+    fired = _rule_evidence(con, catalog, scope, rules_path, alerts)
     rows = []
     for mode in catalog:
         row = _match(con, mode, window, fired.get(mode["id"], []))
@@ -144,14 +146,17 @@ def classify(
 
 def _rule_evidence(
     con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], scope: Scope,
-    rules_path: str | Path | None,
+    rules_path: str | Path | None, fired: pl.DataFrame | None = None,
 ) -> dict[str, list[str]]:
     """mode id -> event ids of the alerts of the rules it names (one evaluation for all)."""
     wanted = {rid for mode in catalog for rid in mode.get("rules", [])}
     if not wanted:
         return {}
-    rules = [r for r in load_rules(rules_path) if r["id"] in wanted]
-    alerts = evaluate_rules(con, scope, rules=rules) if rules else None
+    if fired is not None:
+        alerts = fired.filter(pl.col("rule").is_in(sorted(wanted))) if fired.height else fired
+    else:
+        rules = [r for r in load_rules(rules_path) if r["id"] in wanted]
+        alerts = evaluate_rules(con, scope, rules=rules) if rules else None
     ids: dict[str, list[str]] = {}
     if alerts is None or not alerts.height:
         return ids

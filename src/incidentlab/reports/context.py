@@ -287,7 +287,8 @@ def classification(ctx: Context) -> Any | None:
     if classify is None:
         return None
     return cached(ctx, "classify", lambda: classify.classify(
-        ctx.con, ctx.scope, rules_path=ctx.params.get("rules_path") or None))
+        ctx.con, ctx.scope, rules_path=ctx.params.get("rules_path") or None,
+        alerts=raw_alerts(ctx)))
 
 
 def raw_alerts(ctx: Context) -> pl.DataFrame | None:
