@@ -269,7 +269,7 @@ def _spans_sql(ctx: Selection, rule: dict[str, Any]) -> str:
         )
         SELECT grp, item_key, opened, event_id, closed FROM marked WHERE NOT merge
         UNION ALL
-        SELECT grp, item_key, min(opened) AS opened, arg_min(event_id, opened) AS event_id,
+        SELECT grp, item_key, min(opened) AS opened, arg_min(event_id, (opened, event_id)) AS event_id,
                CASE WHEN count(closed) < count(*) THEN NULL ELSE max(closed) END AS closed
         FROM islands GROUP BY grp, item_key, island"""
 
@@ -299,7 +299,7 @@ def _points_duration(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]
             SELECT grp, closed, -1, [] FROM aged WHERE closed IS NOT NULL AND closed >= over_at
         )
         SELECT grp, ts, value, {_condition(level)} AS fired, ids, NULL::TIMESTAMPTZ AS until
-        FROM (SELECT grp, ts, ids, sum(delta) OVER (PARTITION BY grp ORDER BY ts, delta DESC
+        FROM (SELECT grp, ts, ids, sum(delta) OVER (PARTITION BY grp ORDER BY ts, delta DESC, ids
                                                     ROWS UNBOUNDED PRECEDING) AS value
               FROM sweep)"""
 
