@@ -135,21 +135,23 @@ def pm_trigger(ctx: Context) -> Section:
 
 
 def pm_response(ctx: Context) -> Section:
-    d = durations(ctx)
-    parts: list[Any] = [_cited(ctx, _milestone(ctx, "mitigated"), "Mitigated")]
-    if d:
-        parts.append(definition_list([("time to mitigate", _span(d, "time_to_mitigate"))], ctx.tz))
-    parts.append(prompt("Who responded, what did they do and when (pages, rollbacks, restarts, "
-                        "config changes)? Which runbook steps below were followed?"))
-    return Section(*parts)
+    return _milestone_section(ctx, "mitigated", "time_to_mitigate",
+                              "Who responded, what did they do and when (pages, rollbacks, "
+                              "restarts, config changes)? Which runbook steps below were followed?")
 
 
 def pm_resolution(ctx: Context) -> Section:
+    return _milestone_section(ctx, "resolved", "time_to_resolve",
+                              "How was it finally fixed, and how was recovery confirmed?")
+
+
+def _milestone_section(ctx: Context, milestone: str, duration: str, question: str) -> Section:
+    """A milestone with its evidence, its duration from the start (or why not), a prompt."""
+    parts: list[Any] = [_cited(ctx, _milestone(ctx, milestone), milestone.capitalize())]
     d = durations(ctx)
-    parts: list[Any] = [_cited(ctx, _milestone(ctx, "resolved"), "Resolved")]
     if d:
-        parts.append(definition_list([("time to resolve", _span(d, "time_to_resolve"))], ctx.tz))
-    parts.append(prompt("How was it finally fixed, and how was recovery confirmed?"))
+        parts.append(definition_list([(duration.replace("_", " "), _span(d, duration))], ctx.tz))
+    parts.append(prompt(question))
     return Section(*parts)
 
 
