@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from incidentlab.analysis.incidents import incidents, select
-from incidentlab.analysis.milestones import NO_SIGNAL, durations, fmt_duration, milestones
+from incidentlab.analysis.milestones import NO_SIGNAL, durations, milestones
 from incidentlab.cli import main
 from incidentlab.demo.run import run_demo
+from incidentlab.durations import fmt_duration
 from incidentlab.reports import sections
 from incidentlab.store import connect
 

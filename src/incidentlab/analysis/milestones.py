@@ -287,13 +287,3 @@ def durations(milestones_df: pl.DataFrame) -> dict[str, Any]:
         else:
             out[key] = (at[name] - at["started"]).total_seconds()
     return out
-
-
-def fmt_duration(seconds: Any) -> str:
-    """1h 02m 03s / 4m 05s; "not determined" for None."""
-    if seconds is None:
-        return "not determined"
-    value = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
-    minutes, sec = divmod(round(value), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"

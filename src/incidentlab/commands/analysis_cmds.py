@@ -12,8 +12,9 @@ from .. import store
 from ..analysis import classify as classify_mod
 from ..analysis import incidents as incidents_mod
 from ..analysis import metrics, replay, timeline
-from ..analysis.milestones import DURATIONS, fmt_duration
+from ..analysis.milestones import DURATIONS
 from ..analysis.redact import Redactor
+from ..durations import fmt_duration
 from ..scope import Scope
 from .output import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
 from .scope_options import DB_OPTION, JSON_OPTION, REDACT_OPTION, listing_options, scope_options

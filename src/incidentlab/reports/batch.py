@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from .._version import __version__
+from ..durations import fmt_duration
 from ..errors import UsageError
-from .context import fmt_duration
 from .display import esc, fmt_ts
 from .params import validate_parameters
 from .render import DEFAULT_NOTEBOOK, render_report, shown_parameters

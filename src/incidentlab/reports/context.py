@@ -373,17 +373,6 @@ def usage_totals(ctx: Context) -> dict[str, Any] | None:
     return None if module is None or frame_ is None else module.totals(frame_)
 
 
-def fmt_duration(value: Any) -> str:
-    """1h 02m 03s / 4m 05s; "not determined" for None."""
-    if value is None:
-        return "not determined"
-    seconds = value.total_seconds() if hasattr(value, "total_seconds") else float(value)
-    minutes, sec = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"
-
-
-
 def db_info(ctx: Context) -> dict[str, Any]:
     """The facts of `incidentlab info`, for the scope: its events, metric points and streams;
     the files that hold them (and failed files of its systems), with their quarantined records.

@@ -6,7 +6,8 @@ from typing import Any
 
 import polars as pl
 
-from .context import Context, cached, durations, fmt_duration, milestone_frame, shown_sql
+from ..durations import fmt_duration
+from .context import Context, cached, durations, milestone_frame, shown_sql
 from .display import Section, definition_list, notice, paragraph, prompt
 from .query import frame
 
@@ -150,12 +151,13 @@ def _milestone_section(ctx: Context, milestone: str, duration: str, question: st
     parts: list[Any] = [_cited(ctx, _milestone(ctx, milestone), milestone.capitalize())]
     d = durations(ctx)
     if d:
-        parts.append(definition_list([(duration.replace("_", " "), _span(d, duration))], ctx.tz))
+        parts.append(definition_list([(duration.replace("_", " "), duration_text(d, duration))], ctx.tz))
     parts.append(prompt(question))
     return Section(*parts)
 
 
-def _span(d: dict[str, Any], key: str) -> str:
+def duration_text(d: dict[str, Any], key: str) -> str:
+    """A duration of `durations()`, or "not determined (why)" (never a negative number)."""
     value = d.get(key)
     if value is not None:
         return fmt_duration(value)

@@ -17,7 +17,6 @@ from .context import (
     counts,
     db_info,
     durations,
-    fmt_duration,
     milestone_frame,
     missing,
     severity_line,
@@ -37,6 +36,7 @@ from .display import (
     prompt,
     table,
 )
+from .narrative import duration_text
 from .secrets import mask_params
 
 
@@ -61,14 +61,9 @@ def pm_summary(ctx: Context) -> Section:
 
 def duration_facts(d: dict[str, Any]) -> list[tuple[str, str]]:
     """TTD / TTM / TTR as facts: a duration, or why there is none (never a negative number)."""
-    facts = []
-    for key in ("time_to_detect", "time_to_mitigate", "time_to_resolve"):
-        value = d.get(key) if d else None
-        note = (d.get("notes") or {}).get(key, "") if d else "analysis not available"
-        label = key.replace("_", " ")
-        facts.append((label, fmt_duration(value) if value is not None else
-                      f"not determined ({note})" if note else "not determined"))
-    return facts
+    return [(key.replace("_", " "), duration_text(d or {"notes": {key: "analysis not available"}},
+                                                  key))
+            for key in ("time_to_detect", "time_to_mitigate", "time_to_resolve")]
 
 
 def pm_impact(ctx: Context) -> Section:
