@@ -148,6 +148,42 @@ def usage_of(loader: Loader) -> tuple[Usage, ...]:
     return tuple(getattr(loader, "usage", ()))
 
 
+# Tool roles: what a system's tool calls do, for the findings detectors (analysis/findings):
+# "edit" changes files, "verify" tests, builds or runs the code, "explore" reads or searches,
+# "shell" runs its arguments as a shell command (the detectors read the command to tell which),
+# "finish" submits the run's answer (the run ends there; no result follows by design).
+# The loader that writes the tool.call events declares them (class attribute `tool_roles`).
+TOOL_ROLES = ("edit", "verify", "explore", "shell", "finish")
+
+
+@dataclass(frozen=True)
+class ToolRole:
+    """Calls of `tools` (tool.call event names; empty: every tool of the system) that satisfy
+    `where` (SQL over the call's event row) have `role`; the first declaration matching a call
+    wins. `command` (SQL over the row, role "shell" only) is the shell command the call ran;
+    by default its message, or the message's JSON `cmd` / `command`."""
+
+    role: str
+    tools: tuple[str, ...] = ()
+    where: str = "true"
+    command: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in TOOL_ROLES or (self.command is not None and self.role != "shell"):
+            raise ValueError(f"bad tool role declaration {self!r}")
+
+
+def tool_roles_of(loader: Loader) -> tuple[ToolRole, ...]:
+    """The tool roles a loader declares (none when it writes no tool calls)."""
+    return tuple(getattr(loader, "tool_roles", ()))
+
+
+def tool_arguments_of(loader: Loader) -> str | None:
+    """SQL over a tool.call row giving the call's whole arguments as text (class attribute
+    `tool_arguments`), where its message holds a shortened copy; None: the message is whole."""
+    return getattr(loader, "tool_arguments", None)
+
+
 def read_head(path: Path, size: int = DETECT_BYTES) -> bytes:
     try:
         with path.open("rb") as handle:

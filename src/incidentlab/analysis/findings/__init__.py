@@ -15,6 +15,7 @@ import polars as pl
 from ...errors import UsageError
 from ...scope import Scope
 from .base import FINDING_SCHEMA, LEVEL_RANK, LEVELS, MAST_URL, TRAIL_URL, Detector, conform, empty
+from .detectors import DETECTORS as _GENERIC
 
 __all__ = ["DETECTORS", "FINDING_SCHEMA", "LEVELS", "LEVEL_RANK", "MAST_URL", "TRAIL_URL",
            "Detector", "detector_names", "find"]
@@ -24,7 +25,7 @@ try:  # temporary until analysis/findings/claims.py lands (the claims helper wri
 except ImportError:  # pragma: no cover
     _CLAIMS = ()
 
-DETECTORS: tuple[Detector, ...] = (*_CLAIMS,)
+DETECTORS: tuple[Detector, ...] = (*_GENERIC, *_CLAIMS)
 
 
 def detector_names() -> list[str]:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from .checks import CHECKS
 from .common import (
     Collector,
@@ -58,11 +58,24 @@ def _first_session(path: Path, lines: int = 50) -> str | None:
     return None
 
 
+# What each tool does, for the findings detectors (loaders.base.ToolRole).
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("edit", ("Edit", "MultiEdit", "Write", "NotebookEdit")),
+    ToolRole("explore", ("Read", "Glob", "Grep", "LS", "NotebookRead", "WebFetch", "WebSearch")),
+    ToolRole("shell", ("Bash",)),
+)
+# The call's input (the message holds its first 300 characters): the tool_use block of its id.
+TOOL_ARGUMENTS = ("(list_filter(json_extract(attrs, '$.message.content[*]'), "
+                  "lambda x: x ->> 'id' = correlation_id)[1] -> 'input')::VARCHAR")
+
+
 class ClaudeCodeLoader:
     name: ClassVar[str] = "claude_code.session_jsonl"
     system: ClassVar[str] = "claude_code"
     source: ClassVar[str] = "session_jsonl"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = (
         "Claude Code session JSONL (~/.claude/projects/*/<session>.jsonl, subagents/agent-*.jsonl)"

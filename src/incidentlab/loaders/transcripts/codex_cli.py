@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading import parse_json
 from ..reading.head import head_objects
 from .checks import CHECKS
@@ -116,11 +116,25 @@ def _is_envelope(record: dict[str, Any]) -> bool:
         "timestamp" in record)
 
 
+# What each tool does, for the findings detectors (loaders.base.ToolRole); write_stdin feeds
+# or polls a running process (no role).
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("edit", ("apply_patch",)),
+    ToolRole("explore", ("web_search", "view_image", "list_mcp_resources",
+                         "list_mcp_resource_templates", "read_mcp_resource")),
+    ToolRole("shell", ("exec_command", "shell", "local_shell", "container.exec")),
+)
+# The arguments string the model wrote (the message holds its first 300 characters).
+TOOL_ARGUMENTS = "coalesce(attrs -> 'payload' ->> 'arguments', attrs -> 'payload' ->> 'input')"
+
+
 class CodexRolloutLoader:
     name: ClassVar[str] = "codex_cli.rollout_jsonl"
     system: ClassVar[str] = "codex_cli"
     source: ClassVar[str] = "rollout_jsonl"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenAI Codex CLI rollout JSONL (~/.codex/sessions/**/rollout-*.jsonl)"
     # Metrics come from each token_count's last_token_usage (one turn's own counts; repeated

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading.head import document_start
 from .checks import CHECKS
 from .common import Collector, as_text, clip, has_key, json_document, ts_fields
@@ -29,11 +29,24 @@ def _content_text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+# What each tool does, for the findings detectors (loaders.base.ToolRole).
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("edit", ("write_file", "replace", "edit")),
+    ToolRole("explore", ("read_file", "read_many_files", "list_directory", "glob",
+                         "search_file_content", "google_web_search", "web_fetch")),
+    ToolRole("shell", ("run_shell_command",)),
+)
+# The call's args object (the message may be shortened).
+TOOL_ARGUMENTS = "(attrs -> 'args')::VARCHAR"
+
+
 class GeminiSessionLoader:
     name: ClassVar[str] = "gemini_cli.session_json"
     system: ClassVar[str] = "gemini_cli"
     source: ClassVar[str] = "session_json"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "Gemini CLI chat session (chats/session-*.json) and prompt log (logs.json)"
     # One point per model message. Gemini counts cached input inside the prompt (input) count

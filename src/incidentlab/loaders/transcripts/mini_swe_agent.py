@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading.head import document_start
 from .checks import CHECKS
 from .common import Collector, as_dict, clip, has_key, json_document, ts_fields
@@ -22,11 +22,20 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+# Every mini-swe-agent action is a shell command (loaders.base.ToolRole, findings detectors); the
+# one echoing the submission marker ends the run (its output is the submission, no observation).
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("finish", (), "regexp_matches(message, '^\\s*echo\\s+COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT')"),
+    ToolRole("shell"),
+)
+
+
 class MiniSweAgentLoader:
     name: ClassVar[str] = "mini_swe_agent.traj_json"
     system: ClassVar[str] = "mini_swe_agent"
     source: ClassVar[str] = "traj_json"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "mini-swe-agent trajectory (*.traj.json)"
     # info.model_stats.instance_cost: the run's whole cost, one point.

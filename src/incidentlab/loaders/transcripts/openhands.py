@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading.head import document_start, head_objects
 from .checks import CHECKS
 from .common import (
@@ -93,6 +93,23 @@ def _message(event: dict) -> str | None:
             if source.get(key):
                 return clip(source[key])
     return None
+
+
+# What each tool does, for the findings detectors (loaders.base.ToolRole). The editor tool's
+# action says whether it read or edited; run_ipython edits through the agent skills' functions;
+# execute_bash's message is "Running command: <command>".
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("edit", ("str_replace_editor", "edit"), "attrs ->> 'action' = 'edit'"),
+    ToolRole("explore", ("str_replace_editor", "read", "browse"), "attrs ->> 'action' IN ('read', 'browse')"),
+    ToolRole("edit", ("run_ipython",), "regexp_matches(message, "
+             "'^\\s*(edit_file_by_replace|insert_content_at_line|append_file|create_file)\\(')"),
+    ToolRole("explore", ("run_ipython",), "regexp_matches(message, "
+             "'^\\s*(open_file|goto_line|scroll_(up|down)|search_(dir|file)|find_file)\\(')"),
+    ToolRole("shell", ("execute_bash", "run"),
+             command="regexp_replace(coalesce(attrs ->> 'command', message), '^Running command: ', '')"),
+)
+# The action's command, code or args (the message may be its thought).
+TOOL_ARGUMENTS = "coalesce(attrs ->> 'command', attrs ->> 'code', (attrs -> 'args')::VARCHAR, message)"
 
 
 class _Mapper:
@@ -204,6 +221,8 @@ class OpenHandsEventsLoader:
     system: ClassVar[str] = "openhands"
     source: ClassVar[str] = "events_json"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     sequence: ClassVar[str] = "sparse"  # event ids are monotonic but skip numbers
     version: ClassVar[str] = "1"
     usage: ClassVar[tuple[Usage, ...]] = RESPONSE_USAGE
@@ -277,6 +296,8 @@ class OpenHandsOutputLoader:
     system: ClassVar[str] = "openhands"
     source: ClassVar[str] = "output_jsonl"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "OpenHands resolver / evaluation output.jsonl (history per instance)"
     # metrics.costs holds each call's cost (their sum is accumulated_cost, kept in the event).

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Check, LoadContext, LoadResult, Usage, iter_lines
+from ..base import Check, LoadContext, LoadResult, ToolRole, Usage, iter_lines
 from .checks import CHECKS
 from .common import (
     Collector,
@@ -40,11 +40,26 @@ def _command_name(action: Any) -> str | None:
     return words[0] if words else None
 
 
+# What each tool does, for the findings detectors (loaders.base.ToolRole): SWE-agent names a
+# call after its command's first word, so any other command is a shell command.
+TOOL_ROLES: tuple[ToolRole, ...] = (
+    ToolRole("finish", ("submit", "exit_forfeit", "exit_cost")),
+    ToolRole("edit", ("edit", "create", "insert", "append", "str_replace_editor")),
+    ToolRole("explore", ("open", "goto", "scroll_up", "scroll_down", "find_file", "search_dir",
+                         "search_file")),
+    ToolRole("shell"),
+)
+# The whole action text (the message has its white space collapsed).
+TOOL_ARGUMENTS = "coalesce(attrs ->> 'action', message)"
+
+
 class SweAgentTrajLoader:
     name: ClassVar[str] = "swe_agent.traj"
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "traj"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent trajectory (*.traj: trajectory steps, history, info)"
     # info.model_stats: the instance's whole usage, one point each.
@@ -166,6 +181,8 @@ class SweAgentPredsLoader:
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "preds_jsonl"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent predictions (all_preds.jsonl: one model patch per instance)"
 
@@ -195,6 +212,8 @@ class SweAgentLogLoader:
     system: ClassVar[str] = "swe_agent"
     source: ClassVar[str] = "console_log"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_roles: ClassVar[tuple[ToolRole, ...]] = TOOL_ROLES  # findings: loaders.base.ToolRole
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "SWE-agent console log (YYYY-MM-DD HH:MM:SS,mmm LEVEL ...)"
     # Per call: tokens, and a cost printed rounded to cents each time; the instance_cost on the
