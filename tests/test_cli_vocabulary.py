@@ -44,7 +44,7 @@ def test_every_filtering_command_has_the_scope_options(command: str) -> None:
 
 
 @pytest.mark.parametrize("command", [c for c in main.commands if c not in
-                                     ("demo", "detect", "loaders", "ingest", "batch")])
+                                     ("demo", "detect", "loaders", "ingest", "batch", "lake")])
 def test_one_redaction_switch_and_db_option(command: str) -> None:
     options = _options(command)
     assert "no_redact" in options and not options["no_redact"].hidden, command

@@ -6,8 +6,8 @@ inc = incidentlab.open("incident.duckdb", pivot="2026-03-01T09:10:00Z")
 timeline, replay, alerts = inc.timeline(), inc.replay(), inc.alerts()
 ```
 
-`open`, `ingest` and `report` are the whole public API (see `incidentlab.api`). Importing the
-package is cheap: the names load their modules on first use.
+`open`, `open_lake` (a Parquet lake), `ingest` and `report` are the whole public API (see
+`incidentlab.api`). Importing the package is cheap: the names load their modules on first use.
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from .api import Classification, Incident, Info, Replay, ingest, open, report
+    from .api import Classification, Incident, Info, LakeIncident, Replay, ingest, open, open_lake, report
     from .scope import Scope
 
-__all__ = ["Classification", "Incident", "Info", "Replay", "Scope", "__version__", "ingest",
-           "open", "report"]
+__all__ = ["Classification", "Incident", "Info", "LakeIncident", "Replay", "Scope", "__version__",
+           "ingest", "open", "open_lake", "report"]
 
-_LAZY = {"Classification": "api", "Incident": "api", "Info": "api", "Replay": "api",
-         "ingest": "api", "open": "api", "report": "api", "Scope": "scope"}
+_LAZY = {"Classification": "api", "Incident": "api", "Info": "api", "LakeIncident": "api",
+         "Replay": "api", "ingest": "api", "open": "api", "open_lake": "api", "report": "api",
+         "Scope": "scope"}
 
 
 def __getattr__(name: str) -> Any:

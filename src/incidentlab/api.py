@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from .redaction import Redactor
     from .reports.render import RenderResult
 
-__all__ = ["Classification", "Incident", "Info", "Replay", "Scope", "ingest", "open", "report"]
+__all__ = ["Classification", "Incident", "Info", "Replay", "Scope", "ingest", "open", "open_lake",
+           "report"]
 
 
 @dataclass
@@ -143,7 +144,7 @@ class Incident:
 
     def scoped(self, scope: Scope | dict[str, Any] | None = None, **fields: Any) -> Incident:
         """The same open database with another default scope (no second snapshot)."""
-        other = object.__new__(Incident)
+        other = object.__new__(type(self))
         other.__dict__.update(self.__dict__)
         other.scope = Scope.of(scope, **fields)
         return other
@@ -257,6 +258,20 @@ class Incident:
                          by=usage.DEFAULT_BY if by is None else by)
         return self._clean(df, redact)
 
+    def diff(self, run_a: str, run_b: str, *, other: Incident | None = None,
+             event_types: Sequence[str] | str | None = None, min_severity: str | None = None,
+             redact: bool | None = None) -> Any:
+        """Two runs (streams, or a unique prefix of one) aligned step by step: a
+        `incidentlab.analysis.diff.RunDiff` (`.aligned()` frame, `.first_divergence()`,
+        `.after_divergence()`, outcomes, usage, durations, `.to_dict()`). `other`: take run_b
+        from another open database; the scope of `open` does not apply (a run is a stream)."""
+        from .analysis import diff
+
+        return diff.diff_runs(self.con, run_a, run_b, other.con if other is not None else None,
+                              db_a=str(self.db), db_b=str((other or self).db),
+                              event_types=event_types, min_severity=min_severity,
+                              redactor=self._redactor(redact))
+
     def info(self, *, redact: bool | None = None) -> Info:
         """What the database holds (the whole database, whatever the scope)."""
         from .info import database_info, redacted
@@ -285,6 +300,48 @@ def open(db: str | Path, *, scope: Scope | dict[str, Any] | None = None, redact:
     `ingest` can go on writing while the object is open.
     """
     return Incident(db, scope=scope, redact=redact, rules=rules, snapshot=snapshot, **fields)
+
+
+class LakeIncident(Incident):
+    """A Parquet lake (`incidentlab lake write`) opened for the same questions as a database;
+    see `incidentlab.open_lake`."""
+
+    def __init__(self, directory: str | Path, *, engine: str = "duckdb",
+                 spark_master: str | None = None, scope: Scope | dict[str, Any] | None = None,
+                 redact: bool = True, rules: str | Path | None = None, **fields: Any) -> None:
+        from . import lake
+
+        self.lake = str(directory)
+        self.engine = engine
+        self.db = None  # type: ignore[assignment]
+        self.scope = Scope.of(scope, **fields)
+        self.redact = redact
+        self.rules = str(rules) if rules is not None else None
+        self.con = lake.connect(directory, engine=engine, spark_master=spark_master)
+
+    def __repr__(self) -> str:
+        return f"<incidentlab.LakeIncident {self.lake} on {self.engine} ({self.scope.describe()})>"
+
+    def info(self, *, redact: bool | None = None) -> Info:
+        """Not for a lake: `incidentlab.lake.info.lake_info(dir)` (or `incidentlab lake info`)
+        summarizes one."""
+        from .errors import UsageError
+
+        raise UsageError("info() reads a database file", hint="for a lake use `incidentlab lake info DIR`")
+
+
+def open_lake(directory: str | Path, *, engine: str = "duckdb", spark_master: str | None = None,
+              scope: Scope | dict[str, Any] | None = None, redact: bool = True,
+              rules: str | Path | None = None, **fields: Any) -> LakeIncident:
+    """Open a Parquet lake written by `incidentlab lake write` for questions.
+
+    The same methods as `open` (`timeline`, `replay`, `alerts`, `classify`, `incidents`, ...),
+    answered by `engine` "duckdb" (an in-memory DuckDB over the lake's Parquet files) or "spark"
+    (Apache Spark; local mode unless `spark_master` or the Spark environment names a cluster).
+    `directory` may be an s3:// or https:// URL on the DuckDB engine (docs/lake.md).
+    """
+    return LakeIncident(directory, engine=engine, spark_master=spark_master, scope=scope,
+                        redact=redact, rules=rules, **fields)
 
 
 def ingest(paths: str | Path | Sequence[str | Path], db: str | Path, *,

@@ -16,6 +16,7 @@ from ..analysis.milestones import DURATIONS
 from ..analysis.redact import Redactor
 from ..durations import fmt_duration
 from ..scope import Scope
+from .lake_cmds import Source, source_options
 from .output import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
 from .scope_options import DB_OPTION, JSON_OPTION, REDACT_OPTION, listing_options, scope_options
 
@@ -32,7 +33,6 @@ def _short(value: Any, width: int = 80) -> Any:
 
 
 @click.command("timeline")
-@DB_OPTION
 @listing_options
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True,
               help="Keep the newest N events (shown oldest first).")
@@ -51,8 +51,9 @@ def _short(value: Any, width: int = 80) -> Any:
 @REDACT_OPTION
 @JSON_OPTION
 @handle_errors
+@source_options
 @scope_options
-def timeline_command(db: str, scope: Scope, event_types: tuple[str, ...],
+def timeline_command(source: Source, scope: Scope, event_types: tuple[str, ...],
                      min_severity: str | None, limit: int, include_debug: bool,
                      include_mtime: bool, show_milestones: bool, incident: str | None,
                      rules: str | None, no_redact: bool, as_json: bool) -> None:
@@ -62,8 +63,7 @@ def timeline_command(db: str, scope: Scope, event_types: tuple[str, ...],
     says how many.
     """
     listing = {"event_types": event_types or None, "min_severity": min_severity}
-    con = store.connect(db, read_only=True)
-    try:
+    with source.connect() as con:
         events = timeline.timeline(con, scope, **listing, limit=limit,
                                    include_debug=include_debug, include_mtime=include_mtime)
         hidden = timeline.hidden(con, scope, **listing)
@@ -72,13 +72,12 @@ def timeline_command(db: str, scope: Scope, event_types: tuple[str, ...],
             found = incidents_mod.incidents(con, scope, rules_path=rules)
             chosen = incidents_mod.select(found, incident)
             marks = timeline.milestones(con, scope, incident=chosen, rules_path=rules)
-    finally:
-        con.close()
     redactor = None if no_redact else Redactor(rules_path=rules)
     rows = _rows(events, redactor)
     spans = timeline.durations(marks) if marks is not None else None
     if as_json:
-        out: dict[str, Any] = {"scope": scope.to_dict(), "events": rows, "count": len(rows),
+        out: dict[str, Any] = {"scope": scope.to_dict(), **source.json_extra(), "events": rows,
+                               "count": len(rows),
                                "hidden": {
             "debug": 0 if include_debug else hidden["debug"],
             "mtime": 0 if include_mtime else hidden["mtime"],
@@ -189,14 +188,14 @@ def incidents_command(db: str, scope: Scope, quiet_minutes: float, by: str,
 
 
 @click.command("replay")
-@DB_OPTION
 @click.option("--tolerance-ms", type=float, default=1000, show_default=True,
               help="Time going back by at most this much is clock skew, not reordering.")
 @REDACT_OPTION
 @JSON_OPTION
 @handle_errors
+@source_options
 @scope_options
-def replay_command(db: str, scope: Scope, tolerance_ms: float, no_redact: bool,
+def replay_command(source: Source, scope: Scope, tolerance_ms: float, no_redact: bool,
                    as_json: bool) -> None:
     """Check replay integrity per stream, fail closed; exit 1 when any stream fails.
 
@@ -206,16 +205,14 @@ def replay_command(db: str, scope: Scope, tolerance_ms: float, no_redact: bool,
     Tapps completed_steps vs its event log). A stream is checked whole when one of its events is
     in scope; violations outside the window are not shown.
     """
-    con = store.connect(db, read_only=True)
-    try:
+    with source.connect() as con:
         report = replay.check(con, scope, tolerance_ms=tolerance_ms)
-    finally:
-        con.close()
     redactor = None if no_redact else Redactor()
     verdicts = _rows(report.verdicts, redactor)
     if as_json:
         print_json({
             "scope": scope.to_dict(),
+            **source.json_extra(),
             "passed": report.passed,
             "verdicts": verdicts,
             "violations": _rows(report.violations, redactor),
@@ -241,7 +238,6 @@ def replay_command(db: str, scope: Scope, tolerance_ms: float, no_redact: bool,
 
 
 @click.command("alerts")
-@DB_OPTION
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
               help="Rules file (TOML) instead of the shipped runbook rules.")
 @click.option("--fail-on", type=click.Choice(["warn", "warning", "page", "critical", "never"]),
@@ -249,24 +245,22 @@ def replay_command(db: str, scope: Scope, tolerance_ms: float, no_redact: bool,
 @REDACT_OPTION
 @JSON_OPTION
 @handle_errors
+@source_options
 @scope_options
-def alerts_command(db: str, scope: Scope, rules: str | None, fail_on: str, no_redact: bool,
-                   as_json: bool) -> None:
+def alerts_command(source: Source, scope: Scope, rules: str | None, fail_on: str,
+                   no_redact: bool, as_json: bool) -> None:
     """Evaluate the alert rules on the evidence in scope: when each fired, its peak, when it
     cleared."""
-    con = store.connect(db, read_only=True)
-    try:
+    with source.connect() as con:
         alerts = metrics.evaluate_rules(con, scope, rules_path=rules)
-    finally:
-        con.close()
     fail_on = "warn" if fail_on == "warning" else fail_on
     top = metrics.max_level(alerts)
     failing = (fail_on != "never" and top is not None
                and metrics.LEVELS[top] >= metrics.LEVELS[fail_on])
     alert_rows = _rows(alerts, None if no_redact else Redactor(rules_path=rules))
     if as_json:
-        print_json({"scope": scope.to_dict(), "max_level": top, "fail_on": fail_on,
-                    "alerts": alert_rows})
+        print_json({"scope": scope.to_dict(), **source.json_extra(), "max_level": top,
+                    "fail_on": fail_on, "alerts": alert_rows})
     else:
         rows = [{**r, "event_ids": f"{len(r['event_ids'])}: " + ", ".join(r["event_ids"][:3])}
                 for r in alert_rows]

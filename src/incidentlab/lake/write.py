@@ -99,7 +99,8 @@ def append(con: duckdb.DuckDBPyConnection, out: str | Path, *, source: str,
         result = AppendResult(out, source, None, rolled_back=rolled_back)
         columns = _source_columns(con, tables)
         if "_loads" not in columns:
-            raise LakeError(f"{source} has no _loads table", hint="give a database made by `incidentlab ingest`")
+            raise LakeError(f"{source} has no _loads table",
+                            hint="give a database made by `incidentlab ingest`")
         keep, skipped = _split_loads(con, manifest, source)
         result.loads_skipped = skipped
         for table in columns:
@@ -113,8 +114,8 @@ def append(con: duckdb.DuckDBPyConnection, out: str | Path, *, source: str,
         staging = out / STAGING / batch
         staging.mkdir(parents=True)
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {KEEP_TABLE} AS SELECT unnest(?::VARCHAR[]) AS load_id",
-                        [[load["load_id"] for load in keep]])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {KEEP_TABLE} AS "
+                        "SELECT unnest(?::VARCHAR[]) AS load_id", [[load["load_id"] for load in keep]])
             per_load = _rows_per_load(con, columns, source)
             staged: dict[str, list[dict[str, Any]]] = {}
             for table, cols in columns.items():
@@ -384,7 +385,8 @@ def _remove_if_empty(folder: Path) -> None:
 def _check_empty(out: Path) -> None:
     others = [p.name for p in out.iterdir() if p.name not in (LOCK, STAGING)]
     if others:
-        raise LakeError(f"--out {out} is not empty and holds no {MANIFEST} ({', '.join(sorted(others)[:3])} ...)",
+        raise LakeError(f"--out {out} is not empty and holds no {MANIFEST} "
+                        f"({', '.join(sorted(others)[:3])} ...)",
                         hint="give a new folder or an existing lake")
 
 
