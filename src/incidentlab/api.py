@@ -258,6 +258,18 @@ class Incident:
                          by=usage.DEFAULT_BY if by is None else by)
         return self._clean(df, redact)
 
+    def findings(self, scope: Scope | dict[str, Any] | None = None, *,
+                 detectors: Sequence[str] | str | None = None, min_level: str | None = None,
+                 redact: bool | None = None, **fields: Any) -> pl.DataFrame:
+        """Coded findings about agent runs (analysis.findings.FINDING_SCHEMA): MAST / TRAIL
+        code and link, level, run, time and the event ids each cites; loops carry the tokens,
+        cost and time spent inside them (null when the evidence has none)."""
+        from .analysis import findings
+
+        df = findings.find(self.con, self._scope(scope, fields), detectors=detectors,
+                           min_level=min_level)
+        return self._clean(df, redact)
+
     def diff(self, run_a: str, run_b: str, *, other: Incident | None = None,
              event_types: Sequence[str] | str | None = None, min_severity: str | None = None,
              redact: bool | None = None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._version import __version__
+from .commands.diff_cmds import diff_command
 from .commands.output import (  # re-exported: older code imported the helpers from here
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -38,9 +39,12 @@ def main(traceback: bool) -> None:
 
 
 def _register_commands() -> None:
-    from .commands import register
+    from .commands import findings_cmds, register
 
     register(main)
+    for command in findings_cmds.COMMANDS:
+        main.add_command(command)
 
 
 _register_commands()
+main.add_command(diff_command)

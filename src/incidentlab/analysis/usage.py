@@ -197,3 +197,73 @@ def totals(frame: pl.DataFrame) -> dict[str, Any]:
     out["groups_without_cost"] = (frame.get_column("cost_usd").null_count()
                                   if not frame.is_empty() else 0)
     return out
+
+
+# --- loop cost ------------------------------------------------------------------------------
+
+LOOP_KEYS = ("system", "stream")
+
+
+def loop_cost(con: duckdb.DuckDBPyConnection, loops: pl.DataFrame) -> pl.DataFrame:
+    """Each loop (rows with system, stream, ts, ts_end: a step-repetition finding) with the
+    tokens (`total_tokens` of `usage` over its stream from its first to its last event), cost
+    and time spent inside it; each null when the evidence has no usage points or no time there
+    (never 0 made up)."""
+    tokens: list[int | None] = []
+    costs: list[float | None] = []
+    durations: list[float | None] = []
+    for row in loops.iter_rows(named=True):
+        if row["ts"] is None or row["ts_end"] is None:
+            tokens.append(None)
+            costs.append(None)
+            durations.append(None)
+            continue
+        inside = Scope(start=row["ts"], end=row["ts_end"], systems=(row["system"],),
+                       streams=(row["stream"],) if row["stream"] is not None else ())
+        spent = usage(con, inside, by=())
+        total = spent["total_tokens"][0] if spent.height else None
+        tokens.append(None if total is None else round(total))
+        costs.append(spent["cost_usd"][0] if spent.height else None)
+        durations.append((row["ts_end"] - row["ts"]).total_seconds() * 1000.0)
+    return loops.with_columns(pl.Series("tokens", tokens, dtype=pl.Int64),
+                              pl.Series("cost_usd", costs, dtype=pl.Float64),
+                              pl.Series("duration_ms", durations, dtype=pl.Float64))
+
+
+def _sum_or_null(column: str) -> pl.Expr:
+    return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).otherwise(None)
+
+
+def loop_totals(loops: pl.DataFrame, by: Sequence[str] = LOOP_KEYS) -> pl.DataFrame:
+    """Loop findings added up per group (default: per session): loops, tokens, cost_usd,
+    duration_ms (null when no loop of the group has it), loops_without_usage, event_ids."""
+    schema = {**{c: pl.Utf8 for c in by}, "loops": pl.UInt32, "tokens": pl.Int64,
+              "cost_usd": pl.Float64, "duration_ms": pl.Float64,
+              "loops_without_usage": pl.UInt32, "event_ids": pl.List(pl.Utf8)}
+    if loops.is_empty():
+        return pl.DataFrame(schema=schema)
+    return loops.group_by(list(by), maintain_order=True).agg(
+        pl.len().alias("loops"), _sum_or_null("tokens").alias("tokens"),
+        _sum_or_null("cost_usd").alias("cost_usd"), _sum_or_null("duration_ms").alias("duration_ms"),
+        pl.col("tokens").is_null().sum().alias("loops_without_usage"),
+        pl.col("event_ids").list.explode(keep_nulls=False, empty_as_null=False)
+        .alias("event_ids"))
+
+
+def loops_per_incident(loops: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """Loop totals per incident (incidents.incidents rows): the loops whose first event falls
+    inside the incident's window (start_ts .. end_ts) in one of its systems."""
+    rows = []
+    for incident in found.iter_rows(named=True):
+        inside = loops.filter(pl.col("ts").is_not_null()
+                              & (pl.col("ts") >= incident["start_ts"])
+                              & (pl.col("ts") <= incident["end_ts"])
+                              & pl.col("system").is_in(incident["systems"] or []))
+        totals = loop_totals(inside.with_columns(pl.lit(incident["incident_id"]).alias("incident_id")),
+                             by=("incident_id",))
+        rows.append(totals if totals.height else pl.DataFrame(
+            {"incident_id": [incident["incident_id"]], "loops": [0]},
+            schema={"incident_id": pl.Utf8, "loops": pl.UInt32}))
+    if not rows:
+        return loop_totals(loops.head(0), by=("incident_id",))
+    return pl.concat(rows, how="diagonal_relaxed")

@@ -8,6 +8,7 @@ import click
 
 from .. import store
 from ..analysis import usage as usage_mod
+from ..analysis.findings import find
 from ..redaction import Redactor
 from ..scope import Scope
 from .output import console, handle_errors, print_json, print_table
@@ -62,30 +63,46 @@ def _json_row(row: dict[str, Any]) -> dict[str, Any]:
 @click.option("--by", default=",".join(usage_mod.DEFAULT_BY), show_default=True,
               help=f"Group by these columns, comma-separated ({', '.join(usage_mod.GROUPABLE)}; "
               "empty: one total).")
+@click.option("--loops", "with_loops", is_flag=True,
+              help="Also the tokens, cost and time spent inside each detected loop (step "
+              "repetition findings), summed per session.")
 @REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
-def usage_command(db: str, scope: Scope, by: str, no_redact: bool, as_json: bool) -> None:
+def usage_command(db: str, scope: Scope, by: str, with_loops: bool, no_redact: bool,
+                  as_json: bool) -> None:
     """Tokens (input, output, cache read / write, reasoning) and cost per session and model.
 
     Every call is counted once: what each metric means (per call, a running total, a session
     total; part of another count) is declared by the loader that wrote it. A cost the evidence
     does not hold is shown as "not in evidence", never estimated. Metric points without a time
-    (e.g. OpenHands resolver costs) fall outside any window (--start/--end, --pivot).
+    (e.g. OpenHands resolver costs) fall outside any window (--start/--end, --pivot). With
+    --loops, each loop the step_repetition detector finds, with what was spent from its first
+    to its last event (docs/findings.md), and the sums per session.
     """
     columns = usage_mod.group_columns(by)
     con = store.connect(db, read_only=True)
     try:
         frame = usage_mod.usage(con, scope, by=columns)
+        loops = (find(con, scope, detectors=["step_repetition"]) if with_loops else None)
     finally:
         con.close()
+    if loops is not None and not no_redact:
+        loops = Redactor().frame(loops)
     rows = (frame if no_redact else Redactor().frame(frame)).to_dicts()
     totals = usage_mod.totals(frame)
     if as_json:
-        print_json({"scope": scope.to_dict(), "by": list(columns),
-                    "groups": [_json_row(r) for r in rows], "totals": _json_row(totals)})
+        out: dict[str, Any] = {"scope": scope.to_dict(), "by": list(columns),
+                               "groups": [_json_row(r) for r in rows], "totals": _json_row(totals)}
+        if loops is not None:
+            out["loops"] = [_json_row(r) for r in loops.select(LOOP_COLUMNS).to_dicts()]
+            out["loops_per_session"] = [_json_row(r) for r in
+                                        usage_mod.loop_totals(loops).to_dicts()]
+        print_json(out)
         return
+    if loops is not None:
+        _print_loops(loops, scope)
     if not rows:
         console.print(f"No token or cost metrics in scope ({scope.describe()}).", highlight=False)
         return
@@ -109,6 +126,32 @@ def usage_command(db: str, scope: Scope, by: str, no_redact: bool, as_json: bool
     notes = sorted({n for r in rows for n in (r.get("notes") or [])})
     for note in notes:
         console.print(f"  note: {note}", highlight=False)
+
+
+LOOP_COLUMNS = ("finding_id", "system", "stream", "title", "ts", "ts_end", "tokens", "cost_usd",
+                "duration_ms", "event_ids")
+
+
+def _print_loops(loops: Any, scope: Scope) -> None:
+    if loops.is_empty():
+        console.print(f"No loops (step repetition findings) in scope ({scope.describe()}).",
+                      highlight=False)
+        return
+    rows = [{"run": f"{r['system']} {r['stream'] or ''}".strip(), "loop": r["title"],
+             "from": r["ts"].isoformat() if r["ts"] else "no time in evidence",
+             "seconds": NOT_IN_EVIDENCE if r["duration_ms"] is None else f"{r['duration_ms'] / 1000:,.0f}",
+             "tokens": _count(r["tokens"]) or NOT_IN_EVIDENCE, "cost": _cost(r["cost_usd"]),
+             "evidence": f"{len(r['event_ids'])} events from {r['event_ids'][0]}"}
+            for r in loops.to_dicts()]
+    print_table(rows, ["run", "loop", "from", "seconds", "tokens", "cost", "evidence"],
+                title="Loops: what was spent inside each (first to last event of the loop)")
+    per = [{"run": f"{r['system']} {r['stream'] or ''}".strip(), "loops": r["loops"],
+            "seconds": NOT_IN_EVIDENCE if r["duration_ms"] is None else f"{r['duration_ms'] / 1000:,.0f}",
+            "tokens": _count(r["tokens"]) or NOT_IN_EVIDENCE, "cost": _cost(r["cost_usd"]),
+            "without usage": r["loops_without_usage"]}
+           for r in usage_mod.loop_totals(loops).to_dicts()]
+    print_table(per, ["run", "loops", "seconds", "tokens", "cost", "without usage"],
+                title="Loops per session")
 
 
 COMMANDS = [usage_command]

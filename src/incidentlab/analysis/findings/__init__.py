@@ -15,15 +15,12 @@ import polars as pl
 from ...errors import UsageError
 from ...scope import Scope
 from .base import FINDING_SCHEMA, LEVEL_RANK, LEVELS, MAST_URL, TRAIL_URL, Detector, conform, empty
+from .claims import DETECTORS as _CLAIMS
 from .detectors import DETECTORS as _GENERIC
 
 __all__ = ["DETECTORS", "FINDING_SCHEMA", "LEVELS", "LEVEL_RANK", "MAST_URL", "TRAIL_URL",
            "Detector", "detector_names", "find"]
 
-try:  # temporary until analysis/findings/claims.py lands (the claims helper writes it)
-    from .claims import DETECTORS as _CLAIMS
-except ImportError:  # pragma: no cover
-    _CLAIMS = ()
 
 DETECTORS: tuple[Detector, ...] = (*_GENERIC, *_CLAIMS)
 

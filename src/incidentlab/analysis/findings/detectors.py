@@ -13,7 +13,7 @@ from ...scope import Scope
 from .._sql import frame, quote
 from ..incidents import MTIME_SQL
 from ..metrics import load_rules
-from ..usage import usage
+from ..usage import loop_cost
 from .base import MAST_URL, TRAIL_URL, conform
 from .steps import FAILED, steps_sql
 
@@ -141,30 +141,6 @@ class StepRepetition(SqlDetector):
         return loop_cost(con, df)
 
 
-def loop_cost(con: duckdb.DuckDBPyConnection, loops: pl.DataFrame) -> pl.DataFrame:
-    """Tokens, cost (analysis/usage.py over the loop's stream from its first to its last event)
-    and time spent inside each loop; null when the evidence has no usage or no time."""
-    tokens: list[int | None] = []
-    costs: list[float | None] = []
-    durations: list[float | None] = []
-    for row in loops.iter_rows(named=True):
-        if row["ts"] is None or row["ts_end"] is None:
-            tokens.append(None)
-            costs.append(None)
-            durations.append(None)
-            continue
-        inside = Scope(start=row["ts"], end=row["ts_end"], systems=(row["system"],),
-                       streams=(row["stream"],) if row["stream"] is not None else ())
-        spent = usage(con, inside, by=())
-        total = spent["total_tokens"][0] if spent.height else None
-        tokens.append(None if total is None else round(total))
-        costs.append(spent["cost_usd"][0] if spent.height else None)
-        durations.append((row["ts_end"] - row["ts"]).total_seconds() * 1000.0)
-    return loops.with_columns(pl.Series("tokens", tokens, dtype=pl.Int64),
-                              pl.Series("cost_usd", costs, dtype=pl.Float64),
-                              pl.Series("duration_ms", durations, dtype=pl.Float64))
-
-
 class LimitReached(SqlDetector):
     """A limit event, or a failed / warning event saying a limit was reached: the shipped
     generic.limits_reached rule's selection, one finding per run."""
@@ -205,7 +181,8 @@ class PrematureTermination(SqlDetector):
             FROM timeline_events WHERE {scope.sql()} GROUP BY system, stream
         )
         SELECT p.system, p.stream, p.project, p.first_ts AS ts, l.last_ts AS ts_end,
-               list_distinct([p.first_call, l.last_id]) AS event_ids,
+               CASE WHEN p.first_call = l.last_id THEN [p.first_call]
+                    ELSE [p.first_call, l.last_id] END AS event_ids,
                'Ended without an edit or a test after ' || p.calls || ' tool calls' AS title,
                p.calls || ' tool calls (' || p.reads || ' reads or searches), no edit and no test, '
                || 'build or run: if the task asked for a change, the run ended before making or '
