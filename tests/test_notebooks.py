@@ -27,7 +27,7 @@ def _read(stem: str) -> nbformat.NotebookNode:
 
 
 def test_all_notebooks_present() -> None:
-    assert list_notebooks() == NOTEBOOKS
+    assert list_notebooks() == [*NOTEBOOKS, "06_diff"]  # 06_diff: tests/test_diff.py
 
 
 @pytest.mark.parametrize("stem", NOTEBOOKS)
