@@ -258,6 +258,11 @@ def extract_claims(text: str | None) -> list[Claim]:
 
 # --- the evidence ----------------------------------------------------------------------------
 
+# Systems whose transcripts record every tool call the agent makes: a run of theirs without a
+# test run is evidence that none ran. An aider history, for one, records no tool calls.
+RECORDS_TOOL_CALLS = frozenset({"claude_code", "codex_cli", "gemini_cli", "openhands",
+                                "swe_agent", "mini_swe_agent", "codingbuddy"})
+
 # Streams that summarise their parent (Claude Code's compaction agent): their claims are about
 # the parent run, so its evidence is looked for there (the suffix is cut off the stream).
 SUMMARY_STREAM = r"/agent-acompact[^/]*$"

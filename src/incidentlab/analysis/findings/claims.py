@@ -10,6 +10,7 @@ possible evidence, and its claims give no finding.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -231,14 +232,14 @@ def _ops_sql() -> str:
     SELECT kind, event_id AS call_id, result_id, final_id, system, stream,
            coalesce(result_ts, ts) AS op_ts, coalesce(result_position, position) AS op_position,
            name, status, coalesce(via, 'tool') AS via, call_text, command,
-           left(coalesce(result_text, ''), 4000) AS result_text
+           CASE WHEN length(result_text) > 6000
+                THEN left(result_text, 1000) || chr(10) || right(result_text, 5000)
+                ELSE coalesce(result_text, '') END AS result_text
     FROM (SELECT * FROM ops UNION ALL BY NAME SELECT * FROM other)"""
 
 
-def _matched(con: duckdb.DuckDBPyConnection, found: pl.DataFrame
-             ) -> tuple[list[dict], dict, set[str]]:
-    """The operations before each claim in its run, the tool calls recorded before it, and the
-    systems whose evidence records tool calls at all (an aider history, for one, does not)."""
+def _matched(con: duckdb.DuckDBPyConnection, found: pl.DataFrame) -> tuple[list[dict], dict]:
+    """The operations before each claim in its run, and how many tool calls it made before."""
     roots = found.with_columns(
         pl.col("stream").str.replace(P.SUMMARY_STREAM, "").alias("root"))
     con.register("_claims", roots.select("claim_event_id", "system", "stream", "root", "ts",
@@ -260,12 +261,9 @@ def _matched(con: duckdb.DuckDBPyConnection, found: pl.DataFrame
             FROM _claims c LEFT JOIN events o ON o.event_type = 'tool.call' AND {run}
               AND {before.format(p="o.position", t="o.ts")}
             GROUP BY ALL""").fetchall()
-        recording = {row[0] for row in con.execute(
-            "SELECT DISTINCT system FROM events WHERE event_type = 'tool.call' "
-            "AND system IN (SELECT system FROM _claims)").fetchall()}
     finally:
         con.unregister("_claims")
-    return ops.to_dicts(), {(cid, kind): n for cid, kind, n in calls}, recording
+    return ops.to_dicts(), {(cid, kind): n for cid, kind, n in calls}
 
 
 @dataclass
@@ -285,9 +283,17 @@ def _show(op: dict) -> str:
     return f"`{head}`" + (f" ({op['call_id']})" if op["call_id"] else "")
 
 
+_SAYS = re.compile(r"\b\d+\s+(?:tests?|failures?|failed|passed|errors?)\b|\b(?:fatal|error|"
+                   r"rejected|nothing to commit|failed)\b", re.IGNORECASE)
+
+
 def _tail(op: dict) -> str:
+    """The output line that says how it went (a summary, an error), else its last lines."""
     lines = [ln.strip() for ln in (op["result_text"] or "").strip().splitlines() if ln.strip()]
-    return (" / ".join(lines[-2:]))[:200] if lines else "no output"
+    if not lines:
+        return "no output"
+    saying = [ln for ln in lines if _SAYS.search(ln)]
+    return (saying[-1] if saying else " / ".join(lines[-2:]))[:200]
 
 
 def _judge(claim: dict, ops: list[dict], calls: int | None) -> _Verdict:
@@ -389,7 +395,7 @@ def assess(con: duckdb.DuckDBPyConnection, scope: Scope | dict[str, Any] | None 
     found = claims(con, scope)
     if found.is_empty():
         return pl.DataFrame(schema=ASSESSMENT_SCHEMA)
-    ops, calls, recording = _matched(con, found)
+    ops, calls = _matched(con, found)
     by_claim: dict[tuple[str, str], list[dict]] = {}
     for op in ops:
         by_claim.setdefault((op["claim_event_id"], op["claim_kind"]), []).append(op)
@@ -398,7 +404,7 @@ def assess(con: duckdb.DuckDBPyConnection, scope: Scope | dict[str, Any] | None 
         key = (claim["claim_event_id"], claim["kind"])
         # A run whose system records tool calls and that made none is evidence too (a
         # subagent that did nothing); a source that records none cannot say.
-        made = calls.get(key, 0) if claim["system"] in recording else None
+        made = calls.get(key, 0) if claim["system"] in P.RECORDS_TOOL_CALLS else None
         verdict = _judge(claim, by_claim.get(key, []), made)
         cited = [i for op in verdict.ops for i in _cite(op)]
         times = [op["op_ts"] for op in verdict.ops if op["op_ts"] is not None]
