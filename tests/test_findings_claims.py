@@ -288,3 +288,48 @@ def test_registered_detectors() -> None:
     names = {d.name: (d.code, d.level) for d in DETECTORS}
     assert names["claim_contradicted"] == ("FM-3.3", "error")
     assert names["claim_unverified"] == ("FM-3.2", "warning")
+
+
+def _rollout(tmp_path: Path, final_output: str) -> Path:
+    """A Codex rollout: `npm test` runs in a process session; its result comes back through
+    write_stdin (as in the codemie rollout), then the agent reports."""
+    def line(second: int, kind: str, payload: dict[str, Any]) -> str:
+        stamp = (T0 + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+        return json.dumps({"timestamp": stamp, "type": kind, "payload": payload}) + "\n"
+
+    running = "Chunk ID: a1\nWall time: 1.0 seconds\nProcess running with session ID 7\nOutput:\n"
+    records = [
+        line(0, "session_meta", {"id": "0199c0de-0000-7000-8000-000000000001", "cwd": "/repo",
+                                 "cli_version": "0.125.0", "originator": "codex_cli_rs"}),
+        line(1, "response_item", {"type": "function_call", "name": "exec_command",
+                                  "arguments": json.dumps({"cmd": "npm test"}), "call_id": "c1"}),
+        line(2, "response_item", {"type": "function_call_output", "call_id": "c1",
+                                  "output": running}),
+        line(3, "response_item", {"type": "function_call", "name": "write_stdin",
+                                  "arguments": json.dumps({"session_id": 7, "chars": ""}),
+                                  "call_id": "c2"}),
+        line(9, "response_item", {"type": "function_call_output", "call_id": "c2",
+                                  "output": final_output}),
+        line(10, "response_item", {"type": "message", "role": "assistant", "content": [
+            {"type": "output_text", "text": "All tests pass."}]}),
+    ]
+    path = tmp_path / "rollout-2026-03-01T09-00-00-0199c0de-0000-7000-8000-000000000001.jsonl"
+    path.write_text("".join(records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("output", "verdict"), [
+    ("Process exited with code 1\nOutput:\n Test Files  1 failed (1)\n      Tests  1 failed (1)\n",
+     "contradicted"),
+    ("Process exited with code 0\nOutput:\n Test Files  1 passed (1)\n      Tests  3 passed (3)\n",
+     "supported"),
+])
+def test_codex_process_sessions_are_followed(ingest_into, tmp_path: Path, output: str,
+                                             verdict: str) -> None:
+    result = ingest_into(_rollout(tmp_path, output), tz="UTC")
+    got = assess(result.con)
+    assert got["verdict"].to_list() == [verdict], got.to_dicts()
+    ids = got["evidence_ids"][0]
+    calls = {r["event_id"]: r["name"] for r in result.rows(
+        "SELECT event_id, name FROM events WHERE event_type IN ('tool.call', 'tool.result')")}
+    assert calls[ids[0]] == "exec_command" and len(ids) == 3  # call, first result, final result
