@@ -314,6 +314,13 @@ def test_refuses_a_folder_that_is_not_a_lake(demo_db: Path, tmp_path: Path) -> N
         lake.connect(tmp_path, engine="oracle")
 
 
+def test_an_object_storage_url_needs_httpfs_and_says_so() -> None:
+    # incidentlab never downloads extensions: without httpfs installed this is the one-line error;
+    # where it is installed, an unreachable bucket is.
+    with pytest.raises(LakeError, match=r"httpfs|cannot read"):
+        lake.connect("s3://incidentlab-no-such-bucket/lake", "duckdb")
+
+
 # ---- lake info, the CLI and the API --------------------------------------------------------------------
 
 
