@@ -55,11 +55,11 @@ def test_build_refuses_bad_values(fields, message):
 def test_sql_escapes_values_and_lists_come_from_text():
     scope = Scope.build(systems="codex_cli, jido", streams=["it's"], correlation_id="c'1")
     assert scope.systems == ("codex_cli", "jido")
-    assert scope.sql("e") == ("(e.system IN ('codex_cli', 'jido')) AND (e.stream IN ('it''s')) "
-                              "AND (e.correlation_id = 'c''1')")
+    assert scope.sql("e") == ("(coalesce(e.system IN ('codex_cli', 'jido'), false)) "
+                              "AND (e.stream = 'it''s') AND (e.correlation_id = 'c''1')")
     assert Scope().sql() == "true" and Scope().is_everything
     assert scope.metrics_sql() == "false"  # metric points carry no correlation id
-    assert Scope(systems=("jido",)).metrics_sql() == "(system IN ('jido'))"
+    assert Scope(systems=("jido",)).metrics_sql() == "(system = 'jido')"
 
 
 def test_of_takes_a_scope_or_fields_not_both():

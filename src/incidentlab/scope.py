@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import UsageError
+from .membership import one_of
 from .timeparse import parse_ts
 
 FIELDS = ("start", "end", "pivot", "span_minutes", "systems", "projects", "streams",
@@ -145,7 +146,7 @@ class Scope:
         for column, values in (("system", self.systems), ("project", self.projects),
                                ("stream", self.streams)):
             if values:
-                parts.append(f"{col}{column} IN ({', '.join(_literal(v) for v in values)})")
+                parts.append(one_of(f"{col}{column}", [_literal(v) for v in values]))
         if correlation and self.correlation_id is not None:
             parts.append(f"{col}correlation_id = {_literal(self.correlation_id)}")
         return " AND ".join(f"({p})" for p in parts) or "true"

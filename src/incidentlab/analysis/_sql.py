@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
+from ..membership import one_of
 from ..timeparse import parse_ts
 
 SEVERITY_RANK = {"debug": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
@@ -69,7 +70,7 @@ class Where:
         items = [values] if isinstance(values, str) else list(values)
         if not items:
             return self.add("false")
-        return self.add(f"{column} IN ({', '.join('?' for _ in items)})", *items)
+        return self.add(one_of(column, ["?"] * len(items)), *items)
 
     def sql(self, keyword: str = "WHERE") -> str:
         return f"{keyword} " + " AND ".join(f"({p})" for p in self.parts) if self.parts else ""

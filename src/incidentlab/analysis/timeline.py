@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from ..membership import one_of
 from ..scope import Scope
 from ._sql import SEVERITY_RANK, SEVERITY_SQL, Where, frame
 from .incidents import MTIME_SQL
@@ -103,7 +104,7 @@ def _where(scope: Scope, *, event_types: Any = None, min_severity: str | None = 
         types = [event_types] if isinstance(event_types, str) else list(event_types)
         exact = [t for t in types if not t.endswith(".*")]
         prefixes = [t[:-1] for t in types if t.endswith(".*")]
-        parts = [f"event_type IN ({', '.join('?' for _ in exact)})"] if exact else []
+        parts = [one_of("event_type", ["?"] * len(exact))] if exact else []
         parts += ["starts_with(event_type, ?)" for _ in prefixes]
         where.add(" OR ".join(parts) or "false", *exact, *prefixes)
     if min_severity is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from ...errors import UsageError
+from ...membership import one_of
 from ...scope import Scope
 from .._sql import quote
 
@@ -56,10 +57,10 @@ def _rest(rule: dict[str, Any], systems_too: bool = True) -> str:
     parts = []
     names = systems(rule)
     if names and systems_too:
-        parts.append(f"system IN ({', '.join(quote(s) for s in names)})")
+        parts.append(one_of("system", [quote(s) for s in names]))
     deferred = rule.get("_defer_systems") or []
     if deferred:
-        parts.append(f"system NOT IN ({', '.join(quote(s) for s in deferred)})")
+        parts.append(one_of("system", [quote(s) for s in deferred], negate=True))
     if rule.get("where"):
         parts.append(rule["where"])
     return " AND ".join(f"({p})" for p in parts)
@@ -67,9 +68,11 @@ def _rest(rule: dict[str, Any], systems_too: bool = True) -> str:
 
 def _alternatives(rule: dict[str, Any]) -> list[str]:
     types = rule.get("event_types", [])
-    out = [f"event_type = {quote(t)}" for t in types if not t.endswith(".*")]
+    exact = [quote(t) for t in types if not t.endswith(".*")]
+    out = [one_of("event_type", exact)] if exact else []
     out += [f"starts_with(event_type, {quote(t[:-1])})" for t in types if t.endswith(".*")]
-    out += [f"event_type_raw = {quote(t)}" for t in rule.get("raw_types", [])]
+    raw = [quote(t) for t in rule.get("raw_types", [])]
+    out += [one_of("event_type_raw", raw)] if raw else []
     return out
 
 
@@ -209,8 +212,8 @@ class Selection:
         if not any(always):
             exact = sorted({t for t, _s in keyed["exact"]})
             raw = sorted({t for t, _s in keyed["raw"]})
-            alts = [f"event_type IN ({', '.join(quote(t) for t in exact)})"] if exact else []
-            alts += [f"event_type_raw IN ({', '.join(quote(t) for t in raw)})"] if raw else []
+            alts = [one_of("event_type", [quote(t) for t in exact])] if exact else []
+            alts += [one_of("event_type_raw", [quote(t) for t in raw])] if raw else []
             alts += [f"starts_with(event_type, {quote(p)})"
                      for p in sorted({t for t, _s in keyed["prefix"]})]
             typed = f"AND ({' OR '.join(alts)})"
@@ -246,11 +249,15 @@ class Selection:
             self._blame(exc)
 
     def release(self) -> None:
-        """Drop the selected rows (and the calls looked up for them) of the last select()."""
-        for table in (ROWS, CALLS):
+        """Drop the selected rows of the last select(), and the calls looked up for them (the
+        calls of the whole scope, when not materialized, serve every kind: kept until close)."""
+        dropped = (ROWS, CALLS) if self.materialize else (ROWS,)
+        for table in dropped:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        self.tables = [t for t in self.tables if t not in (ROWS, CALLS)]
-        self.masks, self.calls, self.rules = {}, None, []
+        self.tables = [t for t in self.tables if t not in dropped]
+        self.masks, self.rules = {}, []
+        if self.materialize:
+            self.calls = None
 
     def _blame(self, exc: duckdb.Error) -> None:
         """Name the rule whose selector fails (each tried alone), or say the scan failed."""
