@@ -106,11 +106,12 @@ def verdicts(frame: pl.DataFrame, fail_on: str) -> list[dict[str, Any]]:
               help="Exit non-zero when a run has a finding at this level or above.")
 @click.option("--detector", "detectors", multiple=True, metavar="NAME",
               help="Only this detector (repeatable).")
+@REDACT_OPTION
 @JSON_OPTION
 @handle_errors
 @scope_options
 def check_command(db: str, scope: Scope, fail_on: str, detectors: tuple[str, ...],
-                  as_json: bool) -> None:
+                  no_redact: bool, as_json: bool) -> None:
     """A health verdict for CI: one line per run with findings (verdict and counts per level);
     exits 1 when any run in scope has a finding at or above --fail-on, 0 otherwise.
 
@@ -119,6 +120,9 @@ def check_command(db: str, scope: Scope, fail_on: str, detectors: tuple[str, ...
     """
     frame = _run(db, scope, detectors, None)
     rows = verdicts(frame, fail_on)
+    if not no_redact:  # run ids are the only text shown; a stream named after a secret is masked
+        redactor = Redactor()
+        rows = [{**r, "stream": redactor.text(r["stream"])} for r in rows]
     failed = [r for r in rows if r["verdict"] == "fail"]
     if as_json:
         print_json({"scope": scope.to_dict(), "fail_on": fail_on,
