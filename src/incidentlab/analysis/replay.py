@@ -24,6 +24,7 @@ import polars as pl
 
 from ..loaders import all_loaders
 from ..loaders.base import Bounds, Check, Listed, Mirror, Pairing, Progression, StateMachine, checks_of, trait
+from ..membership import one_of
 from ..scope import Scope
 from . import replay_checks as kinds
 from ._sql import Where, frame, quote
@@ -64,7 +65,8 @@ UNORDERED_SOURCES = tuple(source for _, source in _sources_with("positions", "gr
 SNAPSHOT_SOURCES = tuple(source for _, source in _sources_with("snapshot", True))
 SPARSE_SEQ_SOURCES = _sources_with("sequence", "sparse")
 
-GROUPS, ROWS = "_il_replay_groups", "_il_replay_rows"
+GROUPS, ROWS, OPEN = "_il_replay_groups", "_il_replay_rows", "_il_replay_open"
+MAX_LISTED_STREAMS = 5000
 
 
 @dataclass
@@ -111,6 +113,7 @@ def check(
     finally:
         con.execute(f"DROP TABLE IF EXISTS {GROUPS}")
         con.execute(f"DROP TABLE IF EXISTS {ROWS}")
+        con.execute(f"DROP TABLE IF EXISTS {OPEN}")
         members.close()
     return ReplayReport(violations, verdicts, codingbuddy)
 
@@ -203,7 +206,7 @@ def _ordered(con: duckdb.DuckDBPyConnection, where: str, bounds: list[tuple[str,
     sparse = ", ".join(quote(f"{system}/{source}") for system, source in SPARSE_SEQ_SOURCES)
     is_sparse = f"g.system || '/' || g.source IN ({sparse})" if sparse else "false"
     con.execute(f"""
-    CREATE OR REPLACE TEMP TABLE {ROWS} AS
+    CREATE OR REPLACE TEMP TABLE {OPEN} AS
     WITH steps AS (
         SELECT stream, seq, seq - lag(seq) OVER w AS step, ts < lag(ts) OVER w AS back,
                position = lag(position) OVER w AND record_no = lag(record_no) OVER w AS tie
@@ -222,11 +225,21 @@ def _ordered(con: duckdb.DuckDBPyConnection, where: str, bounds: list[tuple[str,
            OR (g.nseq > 0 AND CASE WHEN {is_sparse} THEN s.min_step < 1
                ELSE s.first_seq <> 1 OR s.min_step <> 1 OR s.max_step <> 1 END)
     )
+    SELECT * FROM open_groups""")
+    streams = [row[0] for row in con.execute(
+        f"SELECT DISTINCT stream FROM {OPEN} LIMIT {MAX_LISTED_STREAMS + 1}").fetchall()]
+    # A short list of the open streams is a filter the scan applies itself, before reading the
+    # other columns; the join alone would read every column of every row in scope.
+    listed = (one_of("coalesce(stream, '')", [quote(s) for s in streams])
+              if len(streams) <= MAX_LISTED_STREAMS else "true")
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {ROWS} AS
     SELECT system, source, stream, seq, ts, position, record_no, event_id, event_type, is_mirror
-    FROM timeline_events WHERE {where}
-      AND (system, source, coalesce(stream, '')) IN (SELECT system, source, stream FROM open_groups)
+    FROM timeline_events WHERE {where} AND {listed}
+      AND (system, source, coalesce(stream, '')) IN (SELECT system, source, stream FROM {OPEN})
     """)
-    if not con.execute(f"SELECT count(*) > 0 FROM {ROWS}").fetchall()[0][0]:
+    con.execute(f"DROP TABLE {OPEN}")
+    if not streams:
         return []
     out = [frame(con, _sequence_sql(sparse)), frame(con, _time_order_sql(tolerance_ms))]
     out += [frame(con, _bounds_sql(system, b)) for system, b in bounds]
