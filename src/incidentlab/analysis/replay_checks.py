@@ -20,7 +20,9 @@ def _pair_rows(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> 
         f"{'source' if p.order == 'file' else quote('')} AS part, coalesce(stream, '') AS stream, "
         f"{p.key} AS pair_key, coalesce({p.opener}, false) AS opens, position, record_no, ts, "
         f"event_id FROM timeline_events WHERE {scope} AND system = {quote(system)} "
-        f"AND source NOT IN ({snapshots}) AND ({p.where}) AND (({p.opener}) OR ({p.closer}))"
+        f"AND source NOT IN ({snapshots}) AND ({p.where}) "
+        # coalesce: one expression the scan evaluates itself (see incidentlab/membership.py)
+        f"AND coalesce(({p.opener}) OR ({p.closer}), false)"
         for i, (system, p) in enumerate(rules))
 
 
