@@ -27,7 +27,7 @@ incident_db = conftest_reports.incident_db
 rendered_postmortem = conftest_reports.rendered_postmortem
 
 POSTMORTEM_SECTIONS = [
-    "Summary", "Impact", "Trigger", "Root cause and contributing factors", "Detection",
+    "Summary", "Impact", "Trigger", "Root cause and contributing factors", "Findings", "Detection",
     "Response and mitigation", "Resolution", "Timeline", "Action items", "Lessons learned",
     "Supporting data: alerts", "Supporting data: replay", "Supporting data: tokens", "Provenance",
     "Appendix: runbook sections", "Appendix: events",
@@ -139,7 +139,8 @@ def test_sections_run_in_process_and_degrade_without_analysis(incident_db: Path,
     from incidentlab.reports import sections
 
     names = ["header", "sources", "coverage", "time_quality", "quarantine", "swimlane",
-             "key_moments", "event_table", "silences", "replay", "trends", "alerts", "pm_summary",
+             "key_moments", "event_table", "silences", "replay", "trends", "alerts", "findings",
+             "pm_summary",
              "pm_impact", "pm_detection", "pm_timeline", "pm_contributing", "pm_actions",
              "pm_lessons", "provenance"]
     for missing in (False, True):

@@ -9,12 +9,15 @@ import mistune
 import polars as pl
 
 from ..runbooks import CITATION, Reference, cited, reference
-from .context import Context, alert_frame, classification
+from .context import Context, alert_frame, analysis, cached, classification, findings_frame
 from .display import Html, Section, esc, notice
 
 # Markdown from the runbooks, rendered with raw HTML escaped; mistune also neutralises
 # javascript:/vbscript:/data: links.
 _MARKDOWN = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+# How a findings detector names the runbook line of the generic rule it shares
+# ("generic.doom_loop: runbook 000_2b18….txt line 50 (quote)").
+_SHARED = re.compile(r"runbook (?P<file>[\w.-]+\.(?:txt|md)) line (?P<line>\d+)")
 
 
 def references(ctx: Context) -> list[Reference]:
@@ -26,7 +29,30 @@ def references(ctx: Context) -> list[Reference]:
     result = classification(ctx)
     if result is not None and "runbook_section" in result.modes.columns:
         texts += result.modes["runbook_section"].to_list()
+    texts += finding_citations(ctx).values()
     return cited(texts)
+
+
+def shared_citation(detector: Any) -> str | None:
+    """"file.txt:50" of the runbook line a findings detector shares with a generic rule."""
+    match = _SHARED.search(getattr(detector, "reference", None) or "")
+    return f"{match.group('file')}:{match.group('line')}" if match else None
+
+
+def finding_citations(ctx: Context) -> dict[str, str]:
+    """Detector name -> the runbook line it shares ("file.txt:50"), for the detectors that
+    found something in scope."""
+
+    def compute() -> dict[str, str]:
+        module = analysis("findings")
+        found = findings_frame(ctx)
+        if module is None or found is None or found.is_empty():
+            return {}
+        names = set(found["detector"].to_list())
+        return {d.name: text for d in module.DETECTORS
+                if d.name in names and (text := shared_citation(d)) is not None}
+
+    return cached(ctx, "finding_citations", compute)
 
 
 def named(text: str | None) -> str | None:
@@ -66,7 +92,7 @@ def runbooks(ctx: Context) -> Section:
     """Appendix: each cited runbook section, rendered, with the cited line named above it."""
     refs = references(ctx)
     if not refs:
-        return Section(notice("No runbook line is cited by the alerts or failure modes in scope.",
+        return Section(notice("No runbook line is cited by the alerts, failure modes or findings in scope.",
                               "empty"))
     blocks = []
     for ref in refs:

@@ -367,6 +367,15 @@ def usage_frame(ctx: Context) -> pl.DataFrame | None:
     return cached(ctx, "usage", lambda: module.usage(ctx.con, ctx.scope))
 
 
+def findings_frame(ctx: Context) -> pl.DataFrame | None:
+    """The coded findings of the scope (analysis.findings.find: time order, untimed last) as
+    found, not redacted (redact what is shown); None without the findings analysis."""
+    module = analysis("findings")
+    if module is None:
+        return None
+    return cached(ctx, "findings", lambda: module.find(ctx.con, ctx.scope))
+
+
 def usage_totals(ctx: Context) -> dict[str, Any] | None:
     module = analysis("usage")
     frame_ = usage_frame(ctx)

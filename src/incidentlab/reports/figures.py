@@ -71,8 +71,10 @@ def swimlane(
     *,
     milestones: pl.DataFrame | None = None,
     title: str = "Timeline by system and stream",
+    findings: pl.DataFrame | None = None,
 ) -> go.Figure:
-    """One lane per (system, stream), a marker per event coloured by severity, milestones as lines."""
+    """One lane per (system, stream), a marker per event coloured by severity, milestones as
+    lines, and a star per finding (rows of analysis.findings with ts, system and stream)."""
     fig = go.Figure()
     events = events.filter(pl.col("ts").is_not_null())
     lanes = events.select(
@@ -103,6 +105,17 @@ def swimlane(
                 hoverinfo="text",
             )
         )
+    if findings is not None and not findings.is_empty():
+        timed = findings.filter(pl.col("ts").is_not_null())
+        fig.add_trace(go.Scatter(
+            x=_local(timed["ts"].to_list(), tz),
+            y=[lane_label(sy, st) for sy, st in timed.select("system", "stream").iter_rows()],
+            mode="markers", name="finding",
+            marker={"color": "#222", "size": 15, "symbol": "star-open", "line": {"width": 1.5}},
+            hovertext=[f"{_s(level)} · {_s(taxonomy)} {_s(code)} {_s(name)}<br>{_s(title, 200)}"
+                       for level, taxonomy, code, name, title in timed.select(
+                           "level", "taxonomy", "code", "code_name", "title").iter_rows()],
+            hoverinfo="text"))
     if milestones is not None and not milestones.is_empty():
         for name, ts in milestones.select("milestone", "ts").iter_rows():
             if not isinstance(ts, datetime):

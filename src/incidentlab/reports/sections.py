@@ -33,6 +33,7 @@ from .context import (
     usage_frame,
 )
 from .display import Figure, Section, definition_list, notice, paragraph, prompt
+from .findings_section import finding_events, finding_marks, findings
 from .narrative import curated, pm_resolution, pm_response, pm_trigger
 from .postmortem import (
     duration_facts,
@@ -50,7 +51,8 @@ from .postmortem import (
 from .query import frame
 
 __all__ = [
-    "alerts", "context", "coverage", "event_table", "events", "header", "key_moments", "pm_actions",
+    "alerts", "context", "coverage", "event_table", "events", "finding_events", "findings",
+    "header", "key_moments", "pm_actions",
     "pm_contributing", "pm_detection", "pm_impact", "pm_lessons", "pm_resolution", "pm_response",
     "pm_summary", "pm_timeline", "pm_trigger", "provenance", "quarantine", "replay", "runbooks",
     "silences", "sources", "summary", "swimlane", "time_quality", "trends", "usage",
@@ -160,9 +162,13 @@ def swimlane(ctx: Context) -> Section:
     if df.is_empty():
         return Section(notice("No events in this window.", "empty"))
     shown, dropped = figures.thin(df)
+    marks, unmarked = finding_marks(ctx, shown)
     fig = figures.swimlane(ctx.frame(shown), ctx.tz, milestones=milestone_frame(ctx),
-                           title=f"{ctx.title}: events by system and stream")
+                           title=f"{ctx.title}: events by system and stream", findings=marks)
     parts: list[Any] = [Figure(fig, "swimlane"), *hidden_notices(ctx)]
+    if unmarked:
+        parts.append(notice(f"Findings not marked on the chart: {unmarked} (no time in evidence, "
+                            "or their run is not charted); the Findings list has them.", "note"))
     if dropped:
         parts.append(notice(f"{dropped} info/debug events thinned out of the chart (all "
                             "warnings and errors are shown).", "note"))
