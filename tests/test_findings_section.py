@@ -249,3 +249,36 @@ def test_the_findings_module_may_be_absent(incident_db, monkeypatch):
         assert sections.swimlane(ctx).parts and sections.finding_events(ctx).parts == []
     finally:
         ctx.con.close()
+
+
+def test_a_claim_links_the_message_making_it(tmp_path: Path):
+    """The real spotter session (tests/fixtures/claims, MIT) without its passing test run (source
+    lines 1129, 1141, as tests/test_findings_claims.py cuts them): the agent's "tests pass" claim
+    is contradicted by the last run (5 tests, 4 failures). Its row links the claim first."""
+    from incidentlab.ingest import ingest
+
+    spotter = FIXTURES.parent / "claims" / "spotter" / "258c7280-ae70-4798-800f-63464d01a85d.jsonl"
+    numbers = [598, 607, 608, 615, 616, 624, 625, 1064, 1111, 1113, 1114, 1117, 1118, 1128, 1129,
+               1141, 1142, 1143, 1148, 1157, 1167, 1168]  # the source lines, as its NOTICE lists
+    lines = spotter.read_bytes().splitlines(keepends=True)
+    cut = tmp_path / spotter.name
+    cut.write_bytes(b"".join(line for n, line in zip(numbers, lines, strict=True)
+                             if n not in (1129, 1141)))
+    assert ingest([cut], tmp_path / "c.duckdb", tz="UTC").ok
+    ctx = sections.context(db=str(tmp_path / "c.duckdb"), incident="all")
+    try:
+        found = find(ctx.con, ctx.scope, detectors=["claim_contradicted"])
+        [claim_id] = found["claim_event_id"].to_list()
+        row = next(r for r in _rows(_markup(sections.findings(ctx)), "il-finding")
+                   if "MAST FM-3.3" in r)
+        appendix = _anchors(_markup(sections.finding_events(ctx)))
+        [(message,)] = ctx.con.execute("SELECT message FROM events WHERE event_id = ?",
+                                       [claim_id]).fetchall()
+    finally:
+        ctx.con.close()
+    evidence = re.findall(r"<td>(.*?)</td>", row)[-1]
+    assert evidence.startswith(f'claim: <a class="il-event-link" href="#{fs.event_anchor(claim_id)}">')
+    assert "5 tests, 4 failures" in unescape(row)
+    assert fs.event_anchor(claim_id) in appendix
+    assert unescape(re.findall(r"<td>(.*?)</td>", appendix[fs.event_anchor(claim_id)])[8]) == (
+        message[:fs.MAX_CELL_CHARS] + ("…" if len(message) > fs.MAX_CELL_CHARS else ""))

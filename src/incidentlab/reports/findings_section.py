@@ -61,11 +61,16 @@ def _when(ctx: Context, ts: Any, ts_end: Any = None) -> str:
     return f"{ctx.ts(ts)} .. {ctx.ts(ts_end)}"
 
 
+def code_label(row: dict[str, Any]) -> str:
+    """"MAST FM-1.3"; a code that already names its taxonomy ("TRAIL-SE") as it is."""
+    code, taxonomy = row["code"] or "", row["taxonomy"] or ""
+    return code if code.startswith(taxonomy) else f"{taxonomy} {code}".strip()
+
+
 def _code(row: dict[str, Any], refs: list[Reference]) -> str:
     """The code as a link to its definition (MAST / TRAIL paper), its name, and the runbook
     line the detector shares (a link to the runbooks appendix)."""
-    code, taxonomy = row["code"] or "", row["taxonomy"] or ""
-    label = code if code.startswith(taxonomy) else f"{taxonomy} {code}".strip()
+    label = code_label(row)
     url = row["code_url"] or ""
     head = (f'<a class="il-code" href="{esc(url)}">{esc(label)}</a>' if _SAFE_URL.match(url)
             else esc(label))
@@ -110,8 +115,8 @@ def _checked(ctx: Context, named: bool = True) -> str:
     """What the detectors read: how many (their names and codes), and the runs of the scope."""
     module = analysis("findings")
     detectors = list(module.DETECTORS) if module else []
-    names = ", ".join(f"{d.name} ({d.code})" if d.code.startswith(d.taxonomy)
-                      else f"{d.name} ({d.taxonomy} {d.code})" for d in detectors)
+    names = ", ".join(f"{d.name} ({code_label({'code': d.code, 'taxonomy': d.taxonomy})})"
+                      for d in detectors)
     [(runs,)] = ctx.con.execute(
         "SELECT count(DISTINCT (system, stream)) FROM events "
         f"WHERE {ctx.scope.sql()} AND NOT is_mirror").fetchall()
@@ -141,7 +146,7 @@ def findings(ctx: Context) -> Section:
                  _evidence(ctx, row)]
         rows.append(({"class": f"il-finding il-level-{row['level']}",
                       "data-finding-id": row["finding_id"]}, cells))
-        lines.append(f"- {_when(ctx, row['ts'])} {row['level']} {row['taxonomy']} {row['code']} "
+        lines.append(f"- {_when(ctx, row['ts'])} {row['level']} {code_label(row)} "
                      f"{row['system']} {row['stream'] or ''}: {row['title']}")
     levels = found["level"].value_counts()
     by_level = dict(levels.iter_rows())
