@@ -49,6 +49,14 @@ LOCAL_CONFIG = {
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.log.structuredLogging.enabled": "false",
 }
+# For small lakes (tests, one incident): per-query overhead dominates, not the scan. Adaptive
+# execution re-plans every stage and whole-stage code generation compiles every new query;
+# both cost seconds per statement at a few thousand rows (measured on the demo lake, docs/spark.md).
+SMALL_DATA_CONFIG = {
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+}
 # DuckDB type (as the manifest lists it) -> Spark SQL type.
 SPARK_TYPES = {"VARCHAR": "STRING", "JSON": "STRING", "BIGINT": "BIGINT", "INTEGER": "INT",
                "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP",
@@ -91,12 +99,13 @@ def _java_major(text: str) -> int | None:
     return int(found.group(2) or 0) if major == 1 else major
 
 
-def session(master: str | None = None) -> Any:
+def session(master: str | None = None, conf: dict[str, str] | None = None) -> Any:
     """The process's SparkSession (getOrCreate: one per process, reused by every connection).
 
     `master`, else SPARK_MASTER, else the master PYSPARK_SUBMIT_ARGS names, else local[2]. A
     local master gets the small-machine settings (LOCAL_CONFIG); a cluster keeps its own
-    defaults except the UTC session time zone and Arrow, which results depend on.
+    defaults except the UTC session time zone and Arrow, which results depend on. `conf`:
+    more Spark settings (SQL settings also apply to a session that is already running).
     """
     try:
         from pyspark.sql import SparkSession
@@ -105,7 +114,7 @@ def session(master: str | None = None) -> Any:
                                     hint=INSTALL_HINT) from exc
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
-        _configure(active)
+        _configure(active, conf)
         return active
     problem = java_problem()
     if problem is not None:
@@ -116,18 +125,23 @@ def session(master: str | None = None) -> Any:
     for key, value in LOCAL_CONFIG.items():
         if local or key in ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled"):
             builder = builder.config(key, value)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # py4j / JVM start-up failures have no common type
         raise SparkUnavailableError(f"the Spark session did not start: {str(exc).splitlines()[0]}",
                                     hint=INSTALL_HINT) from exc
-    spark.sparkContext.setLogLevel(os.environ.get("INCIDENTLAB_SPARK_LOG", "ERROR"))
-    _configure(spark)
+    spark.sparkContext.setLogLevel(os.environ.get("INCIDENTLAB_SPARK_LOG", "OFF"))
+    _configure(spark, conf)
     return spark
 
 
-def _configure(spark: Any) -> None:
+def _configure(spark: Any, conf: dict[str, str] | None) -> None:
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    for key, value in (conf or {}).items():
+        if key.startswith("spark.sql."):
+            spark.conf.set(key, value)
 
 
 def _submit_master() -> str | None:
@@ -374,18 +388,19 @@ class SparkConnection:
         return result
 
 
-def connect(directory: str | Path, master: str | None = None) -> SparkConnection:
+def connect(directory: str | Path, master: str | None = None,
+            conf: dict[str, str] | None = None) -> SparkConnection:
     """A Spark connection over the lake at `directory` (a local folder; for object storage give
     the same layout's URL and a Spark configured with its connector: docs/spark.md)."""
     text = str(directory)
     if is_url(text):
-        spark = session(master)
+        spark = session(master, conf)
         manifest = _remote_manifest(spark, text)
         location = text
     else:
         manifest = read_manifest(directory)
         location = Path(directory).resolve().as_uri()
-        spark = session(master)
+        spark = session(master, conf)
     return SparkConnection(spark, location, manifest)
 
 

@@ -45,6 +45,20 @@ class SparkSQL(Spark):
             ]),
         }
 
+        # Spark reads `FROM t WHERE (a, b)` (and `WHERE (TRUE)`) as the table alias WHERE with
+        # column names a, b: a condition is never written starting with a parenthesis.
+        def where_sql(self, expression: exp.Where) -> str:
+            return self._unambiguous("WHERE", expression)
+
+        def qualify_sql(self, expression: exp.Qualify) -> str:
+            return self._unambiguous("QUALIFY", expression)
+
+        def _unambiguous(self, keyword: str, expression: exp.Expression) -> str:
+            this = self.sql(expression, "this")
+            if this.lstrip().startswith("("):
+                this = f"TRUE AND {this}"
+            return f"{self.seg(keyword)}{self.sep()}{self.indent(this)}"
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -138,33 +152,75 @@ def bind(tree: exp.Expression, params: dict[str, Any]) -> exp.Expression:
 
 # ---- rewrites ------------------------------------------------------------------------------
 
+def _around(node: exp.Expression, inner: str, outer: str) -> exp.Expression:
+    """Replace an aggregate by `outer` (with {} for it) applied to the aggregate `inner`, keeping
+    the FILTER and OVER that wrap it on the aggregate itself: `outer(inner FILTER .. OVER ..)`."""
+    host: exp.Expression = node
+    if isinstance(host.parent, exp.Filter) and host.parent.this is host:
+        inner += f" FILTER (WHERE {spark(host.parent.expression.this)})"
+        host = host.parent
+    if isinstance(host.parent, exp.Window) and host.parent.this is host:
+        window = host.parent.copy()
+        window.set("this", raw(inner))
+        inner = spark(window)
+        host = host.parent
+    out = raw(outer.format(inner))
+    if host is node:
+        return out
+    host.replace(out)
+    return node
+
+
 def _ordered_list(node: exp.ArrayAgg) -> exp.Expression | None:
-    """list(x ORDER BY k...) -> the Spark list sorted by a comparator that puts NULL keys as
-    DuckDB does (last, unless NULLS FIRST); collect_list alone would drop the order (and NULLs)."""
+    """list(x [ORDER BY k...]) -> Spark's list of structs, sorted by a comparator that puts NULL
+    keys as DuckDB does (last, unless NULLS FIRST), then unwrapped: COLLECT_LIST alone drops the
+    order and the NULL values DuckDB keeps."""
     order = node.this
-    if not isinstance(order, exp.Order):
-        return None
-    value = order.this
+    value = order.this if isinstance(order, exp.Order) else order
+    keys = order.expressions if isinstance(order, exp.Order) else []
     if isinstance(value, exp.Distinct):
         [item] = value.expressions
-        keys = order.expressions
-        if len(keys) == 1 and keys[0].this == item and not keys[0].args.get("desc"):
-            # DISTINCT sorted by itself: the set, sorted; DuckDB keeps a NULL (last), Spark drops it.
-            return raw(f"ARRAY_SORT(COLLECT_SET({spark(item)}))")
-        raise TranspileError("list(DISTINCT x ORDER BY y) has no Spark form here",
-                             hint="order by the listed value itself")
-    fields = [f"{spark(value)} AS v"] + [f"{spark(k.this)} AS k{i}" for i, k in enumerate(order.expressions)]
+        if keys and not (len(keys) == 1 and keys[0].this == item and not keys[0].args.get("desc")):
+            raise TranspileError("list(DISTINCT x ORDER BY y) has no Spark form here",
+                                 hint="order by the listed value itself")
+        # A NULL among the values is dropped here (DuckDB keeps one, last).
+        return _around(node, f"COLLECT_SET({spark(item)})", "ARRAY_SORT({})")
+    fields = [f"{spark(value)} AS v"] + [f"{spark(k.this)} AS k{i}" for i, k in enumerate(keys)]
+    outer = "TRANSFORM({}, s -> s.v)"
+    if keys:
+        outer = ("TRANSFORM(ARRAY_SORT({}, (l, r) -> " + _comparator(keys).replace("{", "{{")
+                 .replace("}", "}}") + "), s -> s.v)")
+    return _around(node, f"COLLECT_LIST(STRUCT({', '.join(fields)}))", outer)
+
+
+def _comparator(keys: list[exp.Expression]) -> str:
+    """-1/0/1 of two structs l, r by keys k0, k1, ... (each key's NULLs where DuckDB puts them)."""
     compare = "0"
-    for i, key in reversed(list(enumerate(order.expressions))):
+    for i, key in reversed(list(enumerate(keys))):
         desc = bool(key.args.get("desc"))
         nulls_first = bool(key.args.get("nulls_first"))
         lo, hi = ("1", "-1") if desc else ("-1", "1")
         null_l, null_r = ("-1", "1") if nulls_first else ("1", "-1")
-        compare = (f"CASE WHEN l.k{i} IS NULL AND r.k{i} IS NULL THEN {compare} "
-                   f"WHEN l.k{i} IS NULL THEN {null_l} WHEN r.k{i} IS NULL THEN {null_r} "
-                   f"WHEN l.k{i} < r.k{i} THEN {lo} WHEN l.k{i} > r.k{i} THEN {hi} ELSE {compare} END")
-    return raw(f"TRANSFORM(ARRAY_SORT(COLLECT_LIST(STRUCT({', '.join(fields)})), (l, r) -> {compare}), "
-               f"s -> s.v)")
+        compare = (f"CASE WHEN l.k{i} <=> r.k{i} THEN {compare} WHEN l.k{i} IS NULL THEN {null_l} "
+                   f"WHEN r.k{i} IS NULL THEN {null_r} WHEN l.k{i} < r.k{i} THEN {lo} ELSE {hi} END")
+    return compare
+
+
+def _bracket(node: exp.Bracket) -> exp.Expression | None:
+    """DuckDB's 1-based x[i] (NULL out of range) and x[a:b] (inclusive) on lists."""
+    if len(node.expressions) != 1:
+        return None
+    index = node.expressions[0]
+    if isinstance(index, exp.Literal) and index.is_string:
+        return None  # a struct or map key: SQLGlot's form
+    this = spark(node.this)
+    if isinstance(index, exp.Slice):
+        lo = spark(index.this) if index.this is not None else "1"
+        if index.expression is None:
+            return raw(f"SLICE({this}, {lo}, GREATEST(SIZE({this}) - ({lo}) + 1, 0))")
+        hi = spark(index.expression)
+        return raw(f"SLICE({this}, {lo}, GREATEST(({hi}) - ({lo}) + 1, 0))")
+    return raw(f"TRY_ELEMENT_AT({this}, {spark(index)})")
 
 
 def _arg_extreme(node: exp.ArgMax | exp.ArgMin) -> exp.Expression:
@@ -231,6 +287,8 @@ def _seconds_text(micros: float) -> str:
 def _interval(node: exp.Interval) -> exp.Expression | None:
     """Fixed intervals as Spark day-time intervals (DuckDB allows '1.5 minutes'; an expression
     as the count, INTERVAL (n) SECOND, becomes MAKE_DT_INTERVAL)."""
+    if isinstance(node.parent, exp.DateBin) and node.arg_key == "this":
+        return None  # time_bucket reads the width itself
     micros = _interval_us(node)
     if micros is not None:
         return raw(f"INTERVAL '{_seconds_text(micros)}' SECOND")
@@ -463,6 +521,9 @@ def _anonymous(node: exp.Anonymous, settings: dict[str, Any]) -> exp.Expression 
     args = node.expressions
     if name == "current_setting" and len(args) == 1 and isinstance(args[0], exp.Literal):
         return literal(settings.get(args[0].name.lower()))
+    if name in ("epoch_us", "epoch_ns") and len(args) == 1:
+        scale = " * 1000" if name == "epoch_ns" else ""
+        return raw(f"(UNIX_MICROS({spark(args[0])}){scale})")
     if name == "list_slice" and len(args) == 3:
         begin, end = args[1], args[2]
         if isinstance(begin, exp.Literal) and isinstance(end, exp.Literal) and int(begin.name) >= 1:
@@ -473,14 +534,28 @@ def _anonymous(node: exp.Anonymous, settings: dict[str, Any]) -> exp.Expression 
     return None
 
 
+def _epoch(node: exp.UnixToTime | exp.TimeToUnix) -> exp.Expression | None:
+    """epoch(ts) (DOUBLE seconds) and epoch_ms(ts) (BIGINT ms), which SQLGlot reads as the
+    number-to-time overloads. epoch_ms of a number literal stays the conversion to a time; of
+    any other argument it is read as epoch_ms(TIMESTAMP) (docs/spark.md: a limit)."""
+    if isinstance(node, exp.TimeToUnix):
+        return raw(f"(UNIX_MICROS({spark(node.this)}) / 1000000.0D)")
+    scale = node.args.get("scale")
+    if isinstance(scale, exp.Literal) and scale.name == "3" and not isinstance(node.this, exp.Literal):
+        return raw(f"UNIX_MILLIS({spark(node.this)})")
+    return None
+
+
 def rewrite(tree: exp.Expression, settings: dict[str, Any]) -> exp.Expression:
     """Children first (reversed pre-order), so a rewrite sees its arguments already rewritten."""
     for cte in tree.find_all(exp.CTE):
         cte.set("materialized", None)
     rules: list[tuple[type | tuple[type, ...], Callable[[Any], exp.Expression | None]]] = [
         (exp.ArrayAgg, _ordered_list),
+        (exp.Bracket, _bracket),
         ((exp.ArgMax, exp.ArgMin), _arg_extreme),
         (exp.DateDiff, _date_diff),
+        ((exp.UnixToTime, exp.TimeToUnix), _epoch),
         (exp.DateBin, _time_bucket),
         (exp.Interval, _interval),
         (exp.TimeToStr, _strftime),
