@@ -19,6 +19,7 @@ from incidentlab.reports import sections
 from incidentlab.reports.citations import references, shared_citation
 from incidentlab.reports.display import Figure
 from incidentlab.runbooks import cited
+from incidentlab.store import connect
 
 import conftest_reports
 from analysis_helpers import at, insert, insert_metrics, make_db
@@ -223,19 +224,15 @@ def test_timed_findings_are_marked_on_the_swimlane(mixed_ctx):
     assert all(code in hover for code, hover in zip(codes, trace.hovertext, strict=True))
 
 
-def test_no_findings_is_one_line_naming_what_was_checked(incident_db):
-    ctx = sections.context(db=str(incident_db))
-    try:
-        section = sections.findings(ctx)
-        appendix = sections.finding_events(ctx)
-    finally:
-        ctx.con.close()
-    [line] = section.parts
-    assert line.text.startswith("[ok] No findings: ")
-    for d in DETECTORS:
-        assert d.name in line.text
-    assert "over 2 runs in scope" in line.text and "\n" not in line.text
-    assert appendix.parts == []
+def test_the_test_incident_has_one_finding_its_failing_loop(incident_db):
+    """conftest_reports.incident_lines: six proposals of `make test` in session 1, every result
+    failing; CodingBuddy's calls are its ToolProposed envelopes (loaders declare the types)."""
+    frame = find(connect(incident_db, read_only=True))
+    [row] = frame.to_dicts()
+    assert (row["detector"], row["code"], row["system"]) == ("step_repetition", "FM-1.3", "codingbuddy")
+    assert "repeated 6 times" in row["title"] and len(row["event_ids"]) == 12
+    assert row["ts"].isoformat() == "2026-03-01T09:01:30+00:00"
+    assert row["tokens"] is None and row["cost_usd"] is None  # no usage event in the session
 
 
 def test_the_findings_module_may_be_absent(incident_db, monkeypatch):

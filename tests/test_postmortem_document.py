@@ -158,9 +158,14 @@ def _assert_no_findings_line(html: str) -> None:
     assert "in scope" in lines[0]
 
 
-def test_findings_section_in_order_and_says_none_were_found(html):
+def test_findings_section_in_order_with_the_failing_loop(html):
+    """Read from conftest_reports.incident_lines: session 1 proposes `make test` six times, each
+    result failing (exit 2), from 09:01:30 UTC (10:01:30 in Berlin); nothing else repeats."""
     _check_order(html)
-    _assert_no_findings_line(html)
+    [row] = _finding_rows(html)
+    assert '<a class="il-code" href="https://arxiv.org/abs/2503.13657">MAST FM-1.3</a>' in row
+    assert "repeated 6 times" in row and "2026-03-01 10:01:30 CET" in row
+    assert "make test" in unescape(row)
 
 
 def test_a_real_data_report_places_findings_and_says_none_were_found(codex_html):

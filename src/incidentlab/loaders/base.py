@@ -178,6 +178,12 @@ def tool_roles_of(loader: Loader) -> tuple[ToolRole, ...]:
     return tuple(getattr(loader, "tool_roles", ()))
 
 
+def tool_call_types_of(loader: Loader) -> tuple[str, ...]:
+    """The event types of the tool calls a loader writes (class attribute `tool_call_types`):
+    `tool.call` unless the system names its calls otherwise (CodingBuddy's `tool.proposed`)."""
+    return tuple(getattr(loader, "tool_call_types", ("tool.call",)))
+
+
 def tool_arguments_of(loader: Loader) -> str | None:
     """SQL over a tool.call row giving the call's whole arguments as text (class attribute
     `tool_arguments`), where its message holds a shortened copy; None: the message is whole."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...loaders import all_loaders
-from ...loaders.base import Loader, ToolRole, tool_arguments_of, tool_roles_of
+from ...loaders.base import Loader, ToolRole, tool_arguments_of, tool_call_types_of, tool_roles_of
+from ...membership import one_of
 from ...scope import Scope
 from .._sql import quote
 
@@ -52,6 +53,20 @@ def arguments_sql(loaders: Iterable[Loader] | None = None) -> str:
     return f"CASE {cases} ELSE message END" if cases else "message"
 
 
+def calls_sql(loaders: Iterable[Loader] | None = None) -> str:
+    """SQL over an event row: true for the tool calls, by the types each system declares."""
+    types: dict[str, set[str]] = {}
+    for loader in all_loaders() if loaders is None else loaders:
+        types.setdefault(loader.system, set()).update(tool_call_types_of(loader))
+    other = {s: t for s, t in types.items() if t != {"tool.call"}}
+    if not other:
+        return "event_type = 'tool.call'"
+    own = " OR ".join(f"(system = {quote(s)} AND {one_of('event_type', [quote(x) for x in sorted(t)])})"
+                      for s, t in sorted(other.items()))
+    listed = one_of("system", [quote(s) for s in sorted(other)], negate=True)
+    return f"((event_type = 'tool.call' AND {listed}) OR {own})"
+
+
 def _condition(system: str, role: ToolRole) -> str:
     names = f" AND name IN ({', '.join(quote(t) for t in role.tools)})" if role.tools else ""
     return f"system = {quote(system)}{names} AND coalesce(({role.where}), false)"
@@ -88,7 +103,7 @@ def steps_sql(scope: Scope, decls: list[tuple[str, ToolRole]] | None = None,
                {whole} AS raw_args,
                {declared} AS declared_role, {command} AS command
         FROM timeline_events
-        WHERE event_type = 'tool.call' AND {scope.sql()}
+        WHERE {calls_sql()} AND {scope.sql()}
     ),
     results AS (
         SELECT system, stream, correlation_id,

@@ -11,7 +11,16 @@ import pyarrow as pa
 from ..base import Check, LoadContext, LoadResult, path_has
 from ..reading import escaped, iter_raw_lines
 from .checks import CHECKS
-from .taxonomy import AT_SQL, _sql_literal, line_spec, projection_sql, top_level_text, workspace_name
+from .taxonomy import (
+    AT_SQL,
+    TOOL_ARGUMENTS,
+    TOOL_CALL_TYPES,
+    _sql_literal,
+    line_spec,
+    projection_sql,
+    top_level_text,
+    workspace_name,
+)
 
 RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 
@@ -82,6 +91,8 @@ class EventsJsonlLoader:
     system: ClassVar[str] = "codingbuddy"
     source: ClassVar[str] = "events_jsonl"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_call_types: ClassVar[tuple[str, ...]] = TOOL_CALL_TYPES  # findings: loaders.base
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy events.jsonl (EventEnvelope per line, sessions interleaved)"
 

@@ -16,7 +16,7 @@ from ..records import BadRecord, guarded, raw_excerpt
 from ..records import number as as_number
 from .checks import CHECKS
 from .events import RUNTIME_DIRS
-from .taxonomy import projection_sql, workspace_name
+from .taxonomy import TOOL_ARGUMENTS, TOOL_CALL_TYPES, projection_sql, workspace_name
 
 # Tables copied as domain tables (codingbuddy_<name>) because they add facts the events lack.
 DOMAIN_TABLES = (
@@ -72,6 +72,8 @@ class StoreSqliteLoader:
     system: ClassVar[str] = "codingbuddy"
     source: ClassVar[str] = "store_sqlite"
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
+    tool_call_types: ClassVar[tuple[str, ...]] = TOOL_CALL_TYPES  # findings: loaders.base
+    tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy store.sqlite projection DB (events as mirror copies, ledgers)"
     # One usage_ledger / cost_ledger row per provider call. DeepSeek-style counts: the cache hit

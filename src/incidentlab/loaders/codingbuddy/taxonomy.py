@@ -308,3 +308,8 @@ SELECT
     {attrs} AS attrs
 FROM typed
 """
+
+# A tool call is a ToolProposed envelope, its arguments the proposal's `call.args` (its message
+# names only the tool): what findings read as calls (loaders.base).
+TOOL_CALL_TYPES = ("tool.proposed",)
+TOOL_ARGUMENTS = "json_extract(attrs, '$.kind.payload.proposal.call.args')::VARCHAR"
