@@ -17,12 +17,15 @@ from ...scope import Scope
 from .base import FINDING_SCHEMA, LEVEL_RANK, LEVELS, MAST_URL, TRAIL_URL, Detector, conform, empty
 from .claims import DETECTORS as _CLAIMS
 from .detectors import DETECTORS as _GENERIC
+from .detectors import SqlDetector
+from .steps import steps_sql
 
 __all__ = ["DETECTORS", "FINDING_SCHEMA", "LEVELS", "LEVEL_RANK", "MAST_URL", "TRAIL_URL",
            "Detector", "detector_names", "find"]
 
 
 DETECTORS: tuple[Detector, ...] = (*_GENERIC, *_CLAIMS)
+STEPS_TABLE = "_il_finding_steps"
 
 
 def detector_names() -> list[str]:
@@ -44,7 +47,16 @@ def find(con: duckdb.DuckDBPyConnection, scope: Scope | dict[str, Any] | None = 
         wanted = tuple(d for d in DETECTORS if d.name in names)
     if min_level is not None and min_level not in LEVEL_RANK:
         raise UsageError(f"unknown level {min_level!r}", hint=f"levels are {', '.join(LEVELS)}")
-    frames = [conform(d.run(con, scope), d) for d in wanted]
+    shared = [d for d in wanted if isinstance(d, SqlDetector)]
+    if shared:  # the tool steps of the scope, computed once for every detector that reads them
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STEPS_TABLE} AS WITH {steps_sql(scope)} "
+                    "FROM steps")
+    try:
+        frames = [conform(d.run(con, scope, steps=STEPS_TABLE) if d in shared
+                          else d.run(con, scope), d) for d in wanted]
+    finally:
+        if shared:
+            con.execute(f"DROP TABLE IF EXISTS {STEPS_TABLE}")
     out = pl.concat([f for f in frames if not f.is_empty()] or [empty()], how="vertical")
     if min_level is not None:
         out = out.filter(pl.col("level").replace_strict(LEVEL_RANK, return_dtype=pl.Int64)

@@ -65,15 +65,21 @@ class SqlDetector:
     description: str
     reference: str | None = None  # the seed runbook / generic rule the detector shares
 
-    def sql(self, scope: Scope) -> str:
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
         raise NotImplementedError
 
-    def run(self, con: duckdb.DuckDBPyConnection, scope: Scope) -> pl.DataFrame:
-        cursor = con.cursor()
-        try:
-            df = frame(cursor, self.sql(scope))
-        finally:
-            cursor.close()
+    def run(self, con: duckdb.DuckDBPyConnection, scope: Scope, *,
+            steps: str | None = None) -> pl.DataFrame:
+        """`steps`: a table holding `steps_sql(scope)`'s rows (find() builds it once for every
+        detector); without one the detector computes them itself."""
+        if steps is None:
+            cursor = con.cursor()
+            try:
+                df = frame(cursor, self.sql(scope))
+            finally:
+                cursor.close()
+        else:  # the shared table is the connection's own (temp tables are not seen by cursors)
+            df = frame(con, self.sql(scope, steps))
         if df.is_empty():
             return conform(df, self)
         df = df.with_columns(pl.when(pl.col("ts").is_null())
@@ -85,15 +91,15 @@ class SqlDetector:
         return df
 
 
-def _with(scope: Scope) -> str:
-    return "WITH " + steps_sql(scope)
+def _with(scope: Scope, steps: str | None = None) -> str:
+    return f"WITH steps AS (FROM {steps})" if steps else "WITH " + steps_sql(scope)
 
 
 class StepRepetition(SqlDetector):
     """The same call repeated (period 1) or a cycle of 2 or 3 calls repeated, without progress:
     each repeat failed or returned what the call it repeats returned."""
 
-    def sql(self, scope: Scope) -> str:
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
         hits = []
         for p in (1, 2, 3):
             differs = " AND ".join(f"key IS DISTINCT FROM k{i}" for i in range(1, p))
@@ -101,7 +107,7 @@ class StepRepetition(SqlDetector):
                    key = k{p} {('AND ' + differs) if differs else ''}
                    AND (failed OR (result_hash IS NOT NULL AND result_hash = h{p})) AS hit
                 FROM lagged""")
-        return _with(scope) + f""",
+        return _with(scope, steps) + f""",
         lagged AS (
             SELECT *, {', '.join(f'lag(key, {i}) OVER w AS k{i}, lag(result_hash, {i}) OVER w AS h{i}'
                                  for i in (1, 2, 3))}
@@ -145,7 +151,7 @@ class LimitReached(SqlDetector):
     """A limit event, or a failed / warning event saying a limit was reached: the shipped
     generic.limits_reached rule's selection, one finding per run."""
 
-    def sql(self, scope: Scope) -> str:
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
         rule = _rule("generic.limits_reached")
         return f"""
         SELECT system, stream, any_value(project) AS project, min(ts) AS ts, max(ts) AS ts_end,
@@ -165,8 +171,8 @@ class PrematureTermination(SqlDetector):
     without any edit, test, build or run (and without a shell command of unknown kind, which
     may have been one)."""
 
-    def sql(self, scope: Scope) -> str:
-        return _with(scope) + f""",
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
+        return _with(scope, steps) + f""",
         per AS (
             SELECT system, stream, any_value(project) AS project, count(*) AS calls,
                    count(*) FILTER (WHERE role = 'explore') AS reads,
@@ -195,8 +201,8 @@ class UnverifiedEdits(SqlDetector):
     kind after the last edit leaves it undetermined: no finding). Edits of documentation or
     plain-text files (.md, .txt, .rst, .adoc by the path in their arguments) are not counted."""
 
-    def sql(self, scope: Scope) -> str:
-        return _with(scope) + f""",
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
+        return _with(scope, steps) + f""",
         edits AS (SELECT *, regexp_matches(coalesce(raw_args, ''), {quote(DOC_EDIT_RE)}, 'i') AS doc_edit
                   FROM steps),
         per AS (
@@ -224,8 +230,8 @@ class OrphanToolCall(SqlDetector):
     """A tool call whose id no tool.result of its stream carries, in a stream that has results
     at all (a source that records no results makes no orphans)."""
 
-    def sql(self, scope: Scope) -> str:
-        return _with(scope) + f""",
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
+        return _with(scope, steps) + f""",
         with_results AS (
             SELECT DISTINCT system, stream FROM timeline_events
             WHERE event_type = 'tool.result' AND {scope.sql(window=False)}
@@ -246,8 +252,8 @@ class MalformedArguments(SqlDetector):
     """Arguments written as JSON that does not parse, or a failed result saying the arguments
     were invalid."""
 
-    def sql(self, scope: Scope) -> str:
-        return _with(scope) + f""",
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
+        return _with(scope, steps) + f""",
         bad_json AS (
             SELECT * FROM steps
             WHERE regexp_matches(coalesce(raw_args, ''), '^\\s*[\\[{{]')
@@ -281,9 +287,9 @@ class ContextLoss(SqlDetector):
     """A compaction (generic.compaction_then_failure's anchor) followed within 30 minutes by that
     rule's failure, or by a read or edit the run had already made before the compaction."""
 
-    def sql(self, scope: Scope) -> str:
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
         rule = _rule("generic.compaction_then_failure")
-        return _with(scope) + f""",
+        return _with(scope, steps) + f""",
         anchors AS (
             SELECT * FROM (
                 SELECT event_id, system, stream, project, ts, position,
@@ -339,8 +345,8 @@ class UnproductiveExploration(SqlDetector):
     """20+ reads or searches after the run last edited, verified or ran a shell command, with
     nothing else made of them (a run that never acted is premature_termination's)."""
 
-    def sql(self, scope: Scope) -> str:
-        return _with(scope) + f""",
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
+        return _with(scope, steps) + f""",
         per AS (
             SELECT system, stream, max(step) FILTER (WHERE role IN ('edit', 'verify', 'shell')) AS acted
             FROM steps GROUP BY system, stream HAVING acted IS NOT NULL
@@ -363,11 +369,11 @@ class Hang(SqlDetector):
     durations the results report, one per call), or a tool call followed by 15+ minutes of
     silence in its stream where its result reports no duration."""
 
-    def sql(self, scope: Scope) -> str:
+    def sql(self, scope: Scope, steps: str | None = None) -> str:
         rule = _rule("generic.tool_hang")
         warn = next(level for level in rule["levels"] if level["level"] == "warn")
         page = next(level for level in rule["levels"] if level["level"] == "page")
-        return _with(scope) + f""",
+        return _with(scope, steps) + f""",
         timed AS (SELECT * FROM steps WHERE result_ms IS NOT NULL),
         norm AS (
             SELECT system, stream, median(result_ms) AS median_ms, count(*) AS n

@@ -105,17 +105,38 @@ def steps_sql(scope: Scope, decls: list[tuple[str, ToolRole]] | None = None,
         FROM timeline_events
         WHERE {calls_sql()} AND {scope.sql()}
     ),
-    results AS (
-        SELECT system, stream, correlation_id,
-               list(event_id ORDER BY position, record_no, event_id) AS result_ids,
-               bool_or({FAILED}) AS failed,
-               md5(string_agg(coalesce(outcome, '') || ':' || coalesce(message, ''), chr(31)
-                              ORDER BY position, record_no, event_id)) AS result_hash,
-               max(duration_ms) AS result_ms, max(ts) AS result_ts
+    result_rows AS (
+        SELECT system, stream, correlation_id, event_id, position, record_no, ts, outcome,
+               message, duration_ms
         FROM timeline_events
         WHERE event_type = 'tool.result' AND correlation_id IS NOT NULL
           AND {scope.sql(window=False)}
+    ),
+    -- Nearly every call has one result: plain aggregates for all (the hash of the results is
+    -- one of their multiset: same results, same hash), the ordered list only where there are
+    -- several (an ordered aggregate over a million one-row groups is most of the cost).
+    result_groups AS (
+        SELECT system, stream, correlation_id, count(*) AS n, min(event_id) AS first_id,
+               bool_or({FAILED}) AS failed,
+               sum(hash(coalesce(outcome, ''), coalesce(message, ''))) AS result_hash,
+               max(duration_ms) AS result_ms, max(ts) AS result_ts
+        FROM result_rows GROUP BY system, stream, correlation_id
+    ),
+    several AS (
+        SELECT system, stream, correlation_id,
+               list(event_id ORDER BY position, record_no, event_id) AS result_ids
+        FROM result_rows
+        WHERE (system, coalesce(stream, ''), correlation_id) IN (
+            SELECT system, coalesce(stream, ''), correlation_id FROM result_groups WHERE n > 1)
         GROUP BY system, stream, correlation_id
+    ),
+    results AS (
+        SELECT g.system, g.stream, g.correlation_id,
+               coalesce(m.result_ids, [g.first_id]) AS result_ids, g.failed, g.result_hash,
+               g.result_ms, g.result_ts
+        FROM result_groups g LEFT JOIN several m
+          ON m.system = g.system AND m.stream IS NOT DISTINCT FROM g.stream
+         AND m.correlation_id = g.correlation_id
     ),
     steps AS (
         SELECT c.event_id, c.system, c.stream, c.project, c.ts, c.position, c.tool, c.args, c.raw_args,
