@@ -64,6 +64,16 @@ def test_every_file_is_claimed_by_the_right_loader(demo):
         assert expected == [outcome.loader], relative
 
 
+def test_ingest_leaves_no_staging_view_behind(demo):
+    """Loaders that hand the writer a relation stage it as a view; the database keeps none."""
+    con = connect(demo.db, read_only=True)
+    try:
+        views = con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    finally:
+        con.close()
+    assert views == [("timeline_events",)]
+
+
 def test_only_planted_records_are_quarantined(demo):
     con = connect(demo.db, read_only=True)
     try:

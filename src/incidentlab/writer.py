@@ -206,7 +206,10 @@ def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
         if rows is None or (isinstance(rows, list) and not rows):
             continue
         stage = f"_stage_{table.strip('_')}"
-        if isinstance(rows, duckdb.DuckDBPyRelation):
+        is_view = isinstance(rows, duckdb.DuckDBPyRelation)
+        if is_view:
+            # A relation's view is a view of the database (unregister does not drop it): it is
+            # dropped below, in the same transaction, so the database never keeps it.
             rows.to_view(stage, replace=True)
             present = set(rows.columns)
         else:
@@ -221,10 +224,10 @@ def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
         count = _insert_select(con, table, columns, stage, present, constants, "")
         con.execute("RESET preserve_insertion_order")
         setattr(load.outcome, counter, count)
-        try:
-            con.unregister(stage)
-        except Exception:
+        if is_view:
             con.execute(f"DROP VIEW IF EXISTS {stage}")
+        else:
+            con.unregister(stage)
 
 
 # ---- shared SQL --------------------------------------------------------------------------------
