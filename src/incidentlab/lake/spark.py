@@ -331,6 +331,8 @@ class SparkConnection:
         for name in list(self._temp):
             self._drop(name)
         for name in self._views:
+            if self.spark.catalog.isCached(name):
+                self.spark.catalog.uncacheTable(name)
             self.spark.catalog.dropTempView(name)
         self.closed = True
 
@@ -389,9 +391,12 @@ class SparkConnection:
 
 
 def connect(directory: str | Path, master: str | None = None,
-            conf: dict[str, str] | None = None) -> SparkConnection:
+            conf: dict[str, str] | None = None, *, cache: bool = False) -> SparkConnection:
     """A Spark connection over the lake at `directory` (a local folder; for object storage give
-    the same layout's URL and a Spark configured with its connector: docs/spark.md)."""
+    the same layout's URL and a Spark configured with its connector: docs/spark.md).
+
+    `cache`: keep the lake's tables in Spark's memory once read (a small lake asked many
+    questions: each analysis statement otherwise reads the Parquet files again)."""
     text = str(directory)
     if is_url(text):
         spark = session(master, conf)
@@ -401,7 +406,11 @@ def connect(directory: str | Path, master: str | None = None,
         manifest = read_manifest(directory)
         location = Path(directory).resolve().as_uri()
         spark = session(master, conf)
-    return SparkConnection(spark, location, manifest)
+    con = SparkConnection(spark, location, manifest)
+    if cache:
+        for table in manifest.tables:
+            spark.catalog.cacheTable(table)
+    return con
 
 
 def _remote_manifest(spark: Any, url: str) -> Manifest:

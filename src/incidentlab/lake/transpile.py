@@ -178,18 +178,19 @@ def _ordered_list(node: exp.ArrayAgg) -> exp.Expression | None:
     order = node.this
     value = order.this if isinstance(order, exp.Order) else order
     keys = order.expressions if isinstance(order, exp.Order) else []
-    if isinstance(value, exp.Distinct):
-        [item] = value.expressions
-        if keys and not (len(keys) == 1 and keys[0].this == item and not keys[0].args.get("desc")):
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        [value] = value.expressions
+        if keys and not (len(keys) == 1 and keys[0].this == value):
             raise TranspileError("list(DISTINCT x ORDER BY y) has no Spark form here",
                                  hint="order by the listed value itself")
-        # A NULL among the values is dropped here (DuckDB keeps one, last).
-        return _around(node, f"COLLECT_SET({spark(item)})", "ARRAY_SORT({})")
     fields = [f"{spark(value)} AS v"] + [f"{spark(k.this)} AS k{i}" for i, k in enumerate(keys)]
-    outer = "TRANSFORM({}, s -> s.v)"
+    outer = "{}"
     if keys:
-        outer = ("TRANSFORM(ARRAY_SORT({}, (l, r) -> " + _comparator(keys).replace("{", "{{")
-                 .replace("}", "}}") + "), s -> s.v)")
+        outer = ("ARRAY_SORT({}, (l, r) -> " + _comparator(keys).replace("{", "{{")
+                 .replace("}", "}}") + ")")
+    # DISTINCT: one of each value, a NULL too (a struct holding NULL is a value to Spark).
+    outer = "TRANSFORM(" + (f"ARRAY_DISTINCT({outer})" if distinct else outer) + ", s -> s.v)"
     return _around(node, f"COLLECT_LIST(STRUCT({', '.join(fields)}))", outer)
 
 
@@ -220,6 +221,9 @@ def _bracket(node: exp.Bracket) -> exp.Expression | None:
             return raw(f"SLICE({this}, {lo}, GREATEST(SIZE({this}) - ({lo}) + 1, 0))")
         hi = spark(index.expression)
         return raw(f"SLICE({this}, {lo}, GREATEST(({hi}) - ({lo}) + 1, 0))")
+    if isinstance(index, exp.Literal):
+        # SQLGlot's parser stores a literal index 0-based (x[2] as 1); other indexes as written.
+        return raw(f"TRY_ELEMENT_AT({this}, {int(index.name) + 1})")
     return raw(f"TRY_ELEMENT_AT({this}, {spark(index)})")
 
 
