@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from ..errors import UsageError
+from ..membership import one_of
 from ..scope import Scope
 from ._sql import Where, frame, quote
 from .catalogs import read_entries
@@ -77,26 +78,28 @@ def signature_sql(mode: dict[str, Any]) -> str:
     """The SQL condition that makes an event evidence for a mode."""
     any_of = []
     if mode.get("event_types"):
-        any_of.append(f"event_type IN ({', '.join(quote(t) for t in mode['event_types'])})")
+        any_of.append(one_of("event_type", [quote(t) for t in mode["event_types"]]))
     if mode.get("raw_types"):
-        any_of.append(f"event_type_raw IN ({', '.join(quote(t) for t in mode['raw_types'])})")
+        any_of.append(one_of("event_type_raw", [quote(t) for t in mode["raw_types"]]))
     if mode.get("error_codes"):
         codes = ", ".join(quote(c.lower()) for c in mode["error_codes"])
         any_of.append(f"lower(error_code) IN ({codes})")
     if mode.get("categories"):
         cats = ", ".join(quote(c.lower()) for c in mode["categories"])
         any_of.append(f"lower(error_category) IN ({cats})")
-    for pattern in mode.get("patterns", []):
+    patterns = mode.get("patterns", [])
+    if patterns:  # one pass of one expression over the text, not one per pattern
+        either = "|".join(f"(?:{pattern})" for pattern in patterns)
         any_of.append(
             f"regexp_matches(coalesce(message, '') || ' ' || coalesce(error_code, ''), "
-            f"{quote(pattern)}, 'i')"
+            f"{quote(either)}, 'i')"
         )
     parts = []
     if mode.get("system"):
         parts.append(f"system = {quote(mode['system'])}")
     deferred = mode.get("_defer_systems") or []
     if deferred:
-        parts.append(f"system NOT IN ({', '.join(quote(s) for s in deferred)})")
+        parts.append(one_of("system", [quote(s) for s in deferred], negate=True))
     if any_of:
         parts.append(" OR ".join(any_of))
     if mode.get("where"):
@@ -122,11 +125,8 @@ def classify(
     window = Where().add(scope.sql())
     catalog = load_catalog(catalog_path)
     fired = _rule_evidence(con, catalog, scope, rules_path, alerts)
-    rows = []
-    for mode in catalog:
-        row = _match(con, mode, window, fired.get(mode["id"], []))
-        if row is not None:
-            rows.append(row)
+    rows = [_row(con, mode, window, stats, fired.get(mode["id"], []))
+            for mode, stats in _matches(con, catalog, window, fired)]
     modes = pl.DataFrame(rows, schema=MODE_SCHEMA)
     if not modes.height:
         return Classification(modes, None, "no failure mode of the runbooks matched the evidence")
@@ -170,27 +170,43 @@ def _rule_evidence(
     return ids
 
 
-def _match(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,
-           alert_ids: list[str]) -> dict[str, Any] | None:
-    """The mode's row when the evidence matches it, else None."""
+def _condition(mode: dict[str, Any], alert_ids: list[str]) -> str:
+    """A mode's evidence: its signature, or one of the events its rules' firings cite."""
     signature = signature_sql(mode)
-    condition = signature
-    if alert_ids:
-        listed = ", ".join(quote(i) for i in alert_ids)
-        condition = f"({signature}) OR event_id IN ({listed})"
-    where = Where()
-    where.parts, where.params = [*window.parts, condition], list(window.params)
+    if not alert_ids:
+        return signature
+    return f"({signature}) OR event_id IN ({', '.join(quote(i) for i in alert_ids)})"
+
+
+def _matches(con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], window: Where,
+             fired: dict[str, list[str]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(mode, its evidence's statistics) for every mode with evidence in scope: one statement,
+    each mode's rows selected by its own condition (which the scan filters) and aggregated by
+    mode, in catalog order."""
+    if not catalog:
+        return []
+    branches = "\n        UNION ALL\n        ".join(
+        f"SELECT {i} AS mode_no, event_id, ts, ts_quality, stream, project, system, severity "
+        f"FROM timeline_events {window.sql()} AND ({_condition(mode, fired.get(mode['id'], []))})"
+        for i, mode in enumerate(catalog))
     stats = frame(con, f"""
-        SELECT count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
+        SELECT mode_no, count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
                max(ts) AS last_seen, count(DISTINCT stream) AS streams,
                count(DISTINCT project) AS projects,
                string_agg(DISTINCT system, ',' ORDER BY system) AS systems,
                list(event_id ORDER BY ts NULLS LAST, event_id)[1:{MAX_EVIDENCE}] AS ids,
                list(ts ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS times,
                list(ts_quality ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS qualities
-        FROM timeline_events {where.sql()}""", where.params).row(0, named=True)
-    if not stats["n"]:
-        return None
+        FROM ({branches}) GROUP BY mode_no ORDER BY mode_no""",
+        window.params * len(catalog))
+    return [(catalog[row["mode_no"]], row) for row in stats.iter_rows(named=True)]
+
+
+def _row(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,
+         stats: dict[str, Any], alert_ids: list[str]) -> dict[str, Any]:
+    """The mode's row, from the statistics of its evidence."""
+    where = Where()
+    where.parts, where.params = [*window.parts, _condition(mode, alert_ids)], list(window.params)
     severity, reason = _mode_severity(con, mode, where, stats)
     return {
         "mode": mode["id"], "system": mode.get("system") or stats["systems"],
