@@ -66,3 +66,16 @@ def test_findings_lists_code_link_time_and_evidence(db: str) -> None:
     assert "unverified_edits" in listed.output and "FM-3.2" in listed.output
     unknown = CliRunner().invoke(main, ["findings", "--db", db, "--detector", "nope"])
     assert unknown.exit_code != 0 and "unknown detector" in unknown.output
+
+
+def test_timeline_lists_the_findings_of_its_scope(db: str) -> None:
+    """s1 edits and never verifies (one finding); a scope of s2 alone holds none."""
+    out = json.loads(CliRunner().invoke(main, ["timeline", "--db", db, "--findings", "--json"]).output)
+    [finding] = [f for f in out["findings"] if f["detector"] == "unverified_edits"]
+    assert finding["stream"] == "s1" and finding["code"] == "FM-3.2"
+    assert set(finding["event_ids"]) <= {e["event_id"] for e in out["events"]}
+    only_s2 = json.loads(CliRunner().invoke(
+        main, ["timeline", "--db", db, "--findings", "--stream", "s2", "--json"]).output)
+    assert only_s2["findings"] == []
+    text = CliRunner().invoke(main, ["timeline", "--db", db, "--findings", "--stream", "s2"]).output
+    assert "No findings in scope" in text

@@ -10,14 +10,25 @@ import polars as pl
 
 from .. import store
 from ..analysis import classify as classify_mod
+from ..analysis import findings as findings_mod
 from ..analysis import incidents as incidents_mod
 from ..analysis import metrics, replay, timeline
 from ..analysis.milestones import DURATIONS
 from ..analysis.redact import Redactor
 from ..durations import fmt_duration
+from ..errors import UsageError
 from ..scope import Scope
+from .findings_cmds import finding_rows
 from .lake_cmds import Source, source_options
-from .output import EXIT_OK, EXIT_PROBLEMS, console, handle_errors, print_json, print_table
+from .output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    console,
+    handle_errors,
+    json_ready,
+    print_json,
+    print_table,
+)
 from .scope_options import DB_OPTION, JSON_OPTION, REDACT_OPTION, listing_options, scope_options
 
 
@@ -43,6 +54,9 @@ def _short(value: Any, width: int = 80) -> Any:
 @click.option("--milestones", "show_milestones", is_flag=True,
               help="Also derive started/detected/mitigated/resolved and TTD/TTM/TTR for one "
               "incident of the selection (docs/milestones.md).")
+@click.option("--findings", "show_findings", is_flag=True,
+              help="Also list the coded findings of the same scope (MAST / TRAIL codes, "
+              "their events; `incidentlab findings` has more options).")
 @click.option("--incident", help="With --milestones: this incident id (`incidentlab incidents` "
               "lists them) instead of the largest.")
 @click.option("--rules", type=click.Path(exists=True, dir_okay=False),
@@ -55,14 +69,18 @@ def _short(value: Any, width: int = 80) -> Any:
 @scope_options
 def timeline_command(source: Source, scope: Scope, event_types: tuple[str, ...],
                      min_severity: str | None, limit: int, include_debug: bool,
-                     include_mtime: bool, show_milestones: bool, incident: str | None,
-                     rules: str | None, no_redact: bool, as_json: bool) -> None:
+                     include_mtime: bool, show_milestones: bool, show_findings: bool,
+                     incident: str | None, rules: str | None, no_redact: bool,
+                     as_json: bool) -> None:
     """Show the merged timeline of all sources, in a stable order (time, source, position).
 
     Debug events and events timed by a file's mtime are left out unless asked for; the output
     says how many.
     """
     listing = {"event_types": event_types or None, "min_severity": min_severity}
+    if show_findings and source.engine == "spark":
+        raise UsageError("--findings runs on DuckDB only",
+                         hint="use --engine duckdb (the default) with --findings")
     with source.connect() as con:
         events = timeline.timeline(con, scope, **listing, limit=limit,
                                    include_debug=include_debug, include_mtime=include_mtime)
@@ -72,6 +90,7 @@ def timeline_command(source: Source, scope: Scope, event_types: tuple[str, ...],
             found = incidents_mod.incidents(con, scope, rules_path=rules)
             chosen = incidents_mod.select(found, incident)
             marks = timeline.milestones(con, scope, incident=chosen, rules_path=rules)
+        found_findings = findings_mod.find(con, scope) if show_findings else None
     redactor = None if no_redact else Redactor(rules_path=rules)
     rows = _rows(events, redactor)
     spans = timeline.durations(marks) if marks is not None else None
@@ -86,6 +105,9 @@ def timeline_command(source: Source, scope: Scope, event_types: tuple[str, ...],
             out["milestones"] = _rows(marks, redactor)
             out["durations"] = spans
             out["incidents_in_scope"] = found.height
+        if found_findings is not None:
+            shown = found_findings if redactor is None else redactor.frame(found_findings)
+            out["findings"] = [json_ready(row) for row in shown.to_dicts()]
         if redactor is not None:
             out["redacted_values"] = redactor.count
         print_json(out)
@@ -98,6 +120,13 @@ def timeline_command(source: Source, scope: Scope, event_types: tuple[str, ...],
     _print_hidden(hidden, include_debug, include_mtime)
     if marks is not None and found is not None and spans is not None:
         _print_milestones(_rows(marks, redactor), spans, found)
+    if found_findings is not None:
+        shown = found_findings if redactor is None else redactor.frame(found_findings)
+        if shown.is_empty():
+            console.print(f"No findings in scope ({scope.describe()}).", highlight=False)
+        else:
+            print_table(finding_rows(shown), ["time", "level", "code", "run", "finding", "evidence",
+                                              "link"], title=f"Findings ({shown.height})")
     if redactor is not None and redactor.count:
         console.print(f"{redactor.count} value(s) redacted (--no-redact shows them)")
 

@@ -64,6 +64,12 @@ def findings_command(db: str, scope: Scope, detectors: tuple[str, ...], min_leve
     if shown.is_empty():
         console.print(f"No findings in scope ({scope.describe()}).", highlight=False)
         return
+    print_table(finding_rows(shown), ["time", "level", "code", "run", "finding", "evidence", "link"],
+                title=f"Findings ({scope.describe()})")
+
+
+def finding_rows(shown: pl.DataFrame) -> list[dict[str, Any]]:
+    """Findings as table rows: time, level, code, run, finding (with a loop's cost), evidence."""
     rows = []
     for row in shown.to_dicts():
         cost = ""
@@ -82,8 +88,7 @@ def findings_command(db: str, scope: Scope, detectors: tuple[str, ...], min_leve
                 f" (+{len(row['event_ids']) - 6})" if len(row["event_ids"]) > 6 else ""),
             "link": row["code_url"],
         })
-    print_table(rows, ["time", "level", "code", "run", "finding", "evidence", "link"],
-                title=f"Findings ({scope.describe()})")
+    return rows
 
 
 def verdicts(frame: pl.DataFrame, fail_on: str) -> list[dict[str, Any]]:
