@@ -32,8 +32,8 @@ class TranspileError(UsageError):
 
 
 class SparkSQL(Spark):
-    """Spark 4 as SQLGlot writes it, but keeping QUALIFY (Spark 4.1+ has it natively; SQLGlot's
-    rewrite into a subquery would add a `_w` column to `SELECT *`)."""
+    """Spark 4 as SQLGlot writes it, but keeping QUALIFY (Spark 4.3 has it, SPARK-31561;
+    SQLGlot's rewrite into a subquery would add a `_w` column to `SELECT *`)."""
 
     class Generator(SparkGenerator):
         TRANSFORMS: ClassVar[dict[type[exp.Expression], Callable[..., str]]] = {
