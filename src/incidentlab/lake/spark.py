@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,10 @@ def session(master: str | None = None, conf: dict[str, str] | None = None) -> An
     more Spark settings (SQL settings also apply to a session that is already running).
     """
     try:
-        from pyspark.sql import SparkSession
+        with warnings.catch_warnings():
+            # pyspark warns that it does not list pandas 3 as supported; nothing here uses pandas.
+            warnings.simplefilter("ignore", FutureWarning)
+            from pyspark.sql import SparkSession
     except ImportError as exc:
         raise SparkUnavailableError("the Spark engine needs pyspark, which is not installed",
                                     hint=INSTALL_HINT) from exc
