@@ -27,6 +27,7 @@ CASES = [
     ("push with ghp_demo1234567890abcdefghijklmnopqrstuv", "push with " + MASK),
     ("token github_pat_11ABCDEFG0123456789_abcdefghij", "token " + MASK),
     ("key sk-proj-abcdefghijklmnopqrstu", "key " + MASK),
+    ("tokens_password=hunter2", "tokens_password=" + MASK),
     ("aws AKIAIOSFODNN7EXAMPLE here", "aws " + MASK + " here"),
     ("slack xoxb-123456789012-abcdefghij", "slack " + MASK),
     ("mail alice.smith+ops@example.co.uk now", "mail " + MASK + " now"),
@@ -34,6 +35,8 @@ CASES = [
 ]
 CLEAN = [
     "input_tokens=5120 output_tokens=310 max_tokens: 4096",
+    # SWE-agent's usage line (shared/realdata swe-agent logs): counts, not secrets
+    "total_cost=0.53839, instance_cost=0.53839, tokens_sent=52861, tokens_received=326",
     "ToolResult success=false: command blocked by policy",
     "sk-short",
     "see ASK-123 and the skeleton key story",

@@ -383,9 +383,16 @@ def _is_secret_key(key: str) -> bool:
 
 
 def _is_counter(key: str) -> bool:
-    """`input_tokens`, `max_tokens`, `token_count`: numbers about tokens, not secrets."""
+    """`input_tokens`, `max_tokens`, `token_count`, `tokens_sent`: numbers about tokens, not
+    secrets (unless the name also says secret, password, ...)."""
     name = key.strip().strip("\"':= ").lower()
-    return name.endswith(("tokens", "_count", "token_count")) or name in ("tokenizer",)
+    if any(k in name for k in SECRET_KEYS if k != "token"):
+        return False
+    return (name.endswith(("tokens", "_count", "token_count")) or name in ("tokenizer",)
+            or _TOKENS_PART.search(name) is not None)
+
+
+_TOKENS_PART = re.compile(r"(?:^|[_.-])tokens[_.-]")  # tokens_sent, n.tokens.in
 
 
 def redact_text(s: str | None, patterns: Iterable[str] | None = None) -> str | None:
