@@ -184,6 +184,12 @@ def tool_call_types_of(loader: Loader) -> tuple[str, ...]:
     return tuple(getattr(loader, "tool_call_types", ("tool.call",)))
 
 
+def tool_output_of(loader: Loader) -> str | None:
+    """SQL over a tool.result row giving the result's whole output as text (class attribute
+    `tool_output`), where its message only summarizes it; None: the message is the output."""
+    return getattr(loader, "tool_output", None)
+
+
 def tool_arguments_of(loader: Loader) -> str | None:
     """SQL over a tool.call row giving the call's whole arguments as text (class attribute
     `tool_arguments`), where its message holds a shortened copy; None: the message is whole."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ...loaders import all_loaders
-from ...loaders.base import Loader, ToolRole, tool_arguments_of, tool_call_types_of, tool_roles_of
+from ...loaders.base import (
+    Loader,
+    ToolRole,
+    tool_arguments_of,
+    tool_call_types_of,
+    tool_output_of,
+    tool_roles_of,
+)
 from ...membership import one_of
 from ...scope import Scope
 from .._sql import quote
@@ -53,6 +60,18 @@ def arguments_sql(loaders: Iterable[Loader] | None = None) -> str:
     return f"CASE {cases} ELSE message END" if cases else "message"
 
 
+def output_sql(loaders: Iterable[Loader] | None = None) -> str:
+    """SQL over a tool.result row: its whole output, from the loaders' `tool_output`."""
+    whens: dict[str, str] = {}
+    for loader in all_loaders() if loaders is None else loaders:
+        sql = tool_output_of(loader)
+        if sql:
+            whens.setdefault(loader.system, sql)
+    cases = " ".join(f"WHEN system = {quote(s)} THEN coalesce(({sql}), message)"
+                     for s, sql in whens.items())
+    return f"CASE {cases} ELSE message END" if cases else "message"
+
+
 def calls_sql(loaders: Iterable[Loader] | None = None) -> str:
     """SQL over an event row: true for the tool calls, by the types each system declares."""
     types: dict[str, set[str]] = {}
@@ -91,7 +110,8 @@ def steps_sql(scope: Scope, decls: list[tuple[str, ToolRole]] | None = None,
     does), `key` (tool and args), `role` (edit / verify / explore / finish; `shell` a shell
     command of no known kind, which may have edited or tested: redacted arguments, a script;
     `other` a tool of no declared role), its results by correlation id (`result_ids`, `failed`,
-    `result_hash` over their messages, `result_ms` the largest duration a result reports) and
+    `result_hash` over their outputs as the loaders declare them, else their messages;
+    `result_ms` the largest duration a result reports) and
     `last_ts` (its last result's time, else its own)."""
     declared, command = role_sql(declarations() if decls is None else decls)
     whole = arguments_sql() if arguments is None else arguments
@@ -107,7 +127,7 @@ def steps_sql(scope: Scope, decls: list[tuple[str, ToolRole]] | None = None,
     ),
     result_rows AS (
         SELECT system, stream, correlation_id, event_id, position, record_no, ts, outcome,
-               message, duration_ms
+               {output_sql()} AS output, duration_ms
         FROM timeline_events
         WHERE event_type = 'tool.result' AND correlation_id IS NOT NULL
           AND {scope.sql(window=False)}
@@ -118,7 +138,7 @@ def steps_sql(scope: Scope, decls: list[tuple[str, ToolRole]] | None = None,
     result_groups AS (
         SELECT system, stream, correlation_id, count(*) AS n, min(event_id) AS first_id,
                bool_or({FAILED}) AS failed,
-               sum(hash(coalesce(outcome, ''), coalesce(message, ''))) AS result_hash,
+               sum(hash(coalesce(outcome, ''), coalesce(output, ''))) AS result_hash,
                max(duration_ms) AS result_ms, max(ts) AS result_ts
         FROM result_rows GROUP BY system, stream, correlation_id
     ),

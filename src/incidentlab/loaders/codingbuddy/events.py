@@ -15,6 +15,7 @@ from .taxonomy import (
     AT_SQL,
     TOOL_ARGUMENTS,
     TOOL_CALL_TYPES,
+    TOOL_OUTPUT,
     _sql_literal,
     line_spec,
     projection_sql,
@@ -93,6 +94,7 @@ class EventsJsonlLoader:
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     tool_call_types: ClassVar[tuple[str, ...]] = TOOL_CALL_TYPES  # findings: loaders.base
     tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
+    tool_output: ClassVar[str] = TOOL_OUTPUT
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy events.jsonl (EventEnvelope per line, sessions interleaved)"
 

@@ -16,7 +16,7 @@ from ..records import BadRecord, guarded, raw_excerpt
 from ..records import number as as_number
 from .checks import CHECKS
 from .events import RUNTIME_DIRS
-from .taxonomy import TOOL_ARGUMENTS, TOOL_CALL_TYPES, projection_sql, workspace_name
+from .taxonomy import TOOL_ARGUMENTS, TOOL_CALL_TYPES, TOOL_OUTPUT, projection_sql, workspace_name
 
 # Tables copied as domain tables (codingbuddy_<name>) because they add facts the events lack.
 DOMAIN_TABLES = (
@@ -74,6 +74,7 @@ class StoreSqliteLoader:
     checks: ClassVar[tuple[Check, ...]] = CHECKS  # replay checks of this system: checks.py
     tool_call_types: ClassVar[tuple[str, ...]] = TOOL_CALL_TYPES  # findings: loaders.base
     tool_arguments: ClassVar[str] = TOOL_ARGUMENTS
+    tool_output: ClassVar[str] = TOOL_OUTPUT
     version: ClassVar[str] = "1"
     description: ClassVar[str] = "CodingBuddy store.sqlite projection DB (events as mirror copies, ledgers)"
     # One usage_ledger / cost_ledger row per provider call. DeepSeek-style counts: the cache hit

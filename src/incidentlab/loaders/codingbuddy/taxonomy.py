@@ -313,3 +313,5 @@ FROM typed
 # names only the tool): what findings read as calls (loaders.base).
 TOOL_CALL_TYPES = ("tool.proposed",)
 TOOL_ARGUMENTS = "json_extract(attrs, '$.kind.payload.proposal.call.args')::VARCHAR"
+# A ToolResult's message says only success=true|false; its output is the payload's.
+TOOL_OUTPUT = "json_extract(attrs, '$.kind.payload.result.output')::VARCHAR"
