@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ...loaders import all_loaders
 from ...loaders.base import (
@@ -48,28 +48,27 @@ def declarations(loaders: Iterable[Loader] | None = None) -> list[tuple[str, Too
     return list(seen)
 
 
-def arguments_sql(loaders: Iterable[Loader] | None = None) -> str:
-    """SQL over a tool.call row: its whole arguments, from the loaders' `tool_arguments`."""
-    whens = {}
+def _declared_text(declared: Callable[[Loader], str | None],
+                   loaders: Iterable[Loader] | None) -> str:
+    """SQL over an event row: the text its system's loader declares (else the message)."""
+    whens: dict[str, str] = {}
     for loader in all_loaders() if loaders is None else loaders:
-        sql = tool_arguments_of(loader)
+        sql = declared(loader)
         if sql:
             whens.setdefault(loader.system, sql)
     cases = " ".join(f"WHEN system = {quote(s)} THEN coalesce(({sql}), message)"
                      for s, sql in whens.items())
     return f"CASE {cases} ELSE message END" if cases else "message"
+
+
+def arguments_sql(loaders: Iterable[Loader] | None = None) -> str:
+    """SQL over a tool.call row: its whole arguments, from the loaders' `tool_arguments`."""
+    return _declared_text(tool_arguments_of, loaders)
 
 
 def output_sql(loaders: Iterable[Loader] | None = None) -> str:
     """SQL over a tool.result row: its whole output, from the loaders' `tool_output`."""
-    whens: dict[str, str] = {}
-    for loader in all_loaders() if loaders is None else loaders:
-        sql = tool_output_of(loader)
-        if sql:
-            whens.setdefault(loader.system, sql)
-    cases = " ".join(f"WHEN system = {quote(s)} THEN coalesce(({sql}), message)"
-                     for s, sql in whens.items())
-    return f"CASE {cases} ELSE message END" if cases else "message"
+    return _declared_text(tool_output_of, loaders)
 
 
 def calls_sql(loaders: Iterable[Loader] | None = None) -> str:
