@@ -21,6 +21,7 @@ from ...scope import Scope
 from .._sql import frame, quote
 from . import claim_patterns as P
 from .base import MAST_URL, empty, finding_id
+from .steps import calls_sql
 
 # Event types whose text is the agent speaking (OpenHands' finish action carries its summary).
 _SPEAKING = ("chat.turn", "session.end")
@@ -99,7 +100,7 @@ def _ops_sql() -> str:
       SELECT e.event_id, e.system, e.stream, e.ts, e.position, e.name, e.correlation_id,
              {call_text} AS call_text, coalesce({command}, '') AS command,
              e.attrs->>'$.observation' AS observation
-      FROM ev e WHERE e.event_type = 'tool.call'),
+      FROM ev e WHERE {calls_sql(alias='e')}),
     results AS (
       SELECT e.event_id, e.system, e.stream, e.ts, e.position, e.correlation_id, e.outcome,
              {result_text} AS result_text
@@ -258,7 +259,7 @@ def _matched(con: duckdb.DuckDBPyConnection, found: pl.DataFrame) -> tuple[list[
             ORDER BY c.claim_event_id, o.op_ts NULLS FIRST, o.op_position, o.call_id""")
         calls = con.execute(f"""
             SELECT c.claim_event_id, c.kind, count(o.event_id) AS n
-            FROM _claims c LEFT JOIN events o ON o.event_type = 'tool.call' AND {run}
+            FROM _claims c LEFT JOIN events o ON {calls_sql(alias='o')} AND {run}
               AND {before.format(p="o.position", t="o.ts")}
             GROUP BY ALL""").fetchall()
     finally:

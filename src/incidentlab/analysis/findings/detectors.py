@@ -412,7 +412,7 @@ class Hang(SqlDetector):
                    || 'human approving the call).' AS detail,
                    date_diff('millisecond', o.ts, o.next_ts)::DOUBLE AS duration_ms
             FROM ordered o JOIN steps s ON s.event_id = o.event_id
-            WHERE o.event_type = 'tool.call' AND s.result_ms IS NULL
+            WHERE s.result_ms IS NULL  -- the join keeps the calls, of whatever declared type
               AND o.next_ts - o.ts >= to_milliseconds({float(page['at_least'])})
         )
         SELECT * FROM slow UNION ALL SELECT * FROM silent"""

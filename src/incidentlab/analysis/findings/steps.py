@@ -71,18 +71,21 @@ def output_sql(loaders: Iterable[Loader] | None = None) -> str:
     return _declared_text(tool_output_of, loaders)
 
 
-def calls_sql(loaders: Iterable[Loader] | None = None) -> str:
-    """SQL over an event row: true for the tool calls, by the types each system declares."""
+def calls_sql(loaders: Iterable[Loader] | None = None, alias: str = "") -> str:
+    """SQL over an event row (of table `alias`): true for the tool calls, by the types each
+    system declares."""
+    col = f"{alias}." if alias else ""
     types: dict[str, set[str]] = {}
     for loader in all_loaders() if loaders is None else loaders:
         types.setdefault(loader.system, set()).update(tool_call_types_of(loader))
     other = {s: t for s, t in types.items() if t != {"tool.call"}}
     if not other:
-        return "event_type = 'tool.call'"
-    own = " OR ".join(f"(system = {quote(s)} AND {one_of('event_type', [quote(x) for x in sorted(t)])})"
+        return f"{col}event_type = 'tool.call'"
+    own = " OR ".join(f"({col}system = {quote(s)} AND "
+                      f"{one_of(f'{col}event_type', [quote(x) for x in sorted(t)])})"
                       for s, t in sorted(other.items()))
-    listed = one_of("system", [quote(s) for s in sorted(other)], negate=True)
-    return f"((event_type = 'tool.call' AND {listed}) OR {own})"
+    listed = one_of(f"{col}system", [quote(s) for s in sorted(other)], negate=True)
+    return f"(({col}event_type = 'tool.call' AND {listed}) OR {own})"
 
 
 def _condition(system: str, role: ToolRole) -> str:
