@@ -168,12 +168,12 @@ def evaluate_rules(
         return pl.DataFrame(schema=ALERT_SCHEMA)
     ctx = Selection(con, scope, scope.start or lo, scope.end or hi, hi)
     try:
-        fired = firing.evaluate(ctx, rules, MAX_EVIDENCE_IDS)
+        fired, cited = firing.evaluate(ctx, rules, MAX_EVIDENCE_IDS)
     finally:
         ctx.close()
     if not fired.height:
         return pl.DataFrame(schema=ALERT_SCHEMA)
-    out = _cite(con, fired.with_columns(pl.lit(None).cast(pl.Utf8).alias("evidence"))
+    out = _cite(cited, fired.with_columns(pl.lit(None).cast(pl.Utf8).alias("evidence"))
                 .select(list(ALERT_SCHEMA)).cast(ALERT_SCHEMA))
     rank = pl.col("level").replace_strict(LEVELS, return_dtype=pl.Int32)
     # A group that reached page also shows its warn row; keep both, most severe first.
@@ -181,16 +181,9 @@ def evaluate_rules(
                     maintain_order=True).select(list(ALERT_SCHEMA))
 
 
-def _cite(con: duckdb.DuckDBPyConnection, out: pl.DataFrame) -> pl.DataFrame:
+def _cite(found: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
     """Add `evidence` ("id @ time" of the first events) and, for rules that are not tied to one
-    system, the system(s) of the evidence: one lookup for all fired rows."""
-    ids = sorted({i for row in out["event_ids"].to_list() for i in row})
-    con.register("_il_cited", pl.DataFrame({"event_id": ids}, schema={"event_id": pl.Utf8}))
-    try:
-        found = frame(con, """SELECT e.event_id, e.ts, e.system, e.ts_quality FROM events e
-                               JOIN _il_cited USING (event_id)""")
-    finally:
-        con.unregister("_il_cited")
+    system, the system(s) of the evidence, from the cited events' rows (`found`)."""
     ids_found = found["event_id"].to_list()
     ts = dict(zip(ids_found, found["ts"].to_list(), strict=True))
     system = dict(zip(ids_found, found["system"].to_list(), strict=True))

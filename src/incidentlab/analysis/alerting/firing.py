@@ -1,6 +1,7 @@
 """Firings of all rules of a kind at once: the points of every (rule, level) of the kind in one
 statement (a UNION ALL over the shared selection), then one aggregate over those points for
-first / last fired, peak, cleared and the cited events of each (rule, level, group)."""
+first / last fired, peak and cleared of each (rule, level, group); the cited events of every
+kind are looked up in one pass at the end."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import polars as pl
 from ...errors import UsageError
 from .._sql import frame
 from .points import ALL_LEVELS, POINTS
-from .selection import ROWS, Selection, failed, systems
+from .selection import Selection, failed, systems
 
 POINTS_TABLE = "_il_points"
+CITES_TABLE = "_il_cites_{}"  # per kind (rid, lvl, grp, id, t): its fired points' ids
+CITED_TABLE = "_il_cited_events"  # the cited events' rows, looked up once
+CITED_SCHEMA = {"event_id": pl.Utf8, "ts": pl.Datetime("us", "UTC"), "system": pl.Utf8,
+                "ts_quality": pl.Utf8}
 FIRED_SCHEMA = {
     "rid": pl.Int64, "lvl": pl.Int64, "group": pl.Utf8,
     "first_fired": pl.Datetime("us", "UTC"), "last_fired": pl.Datetime("us", "UTC"),
@@ -22,42 +27,66 @@ FIRED_SCHEMA = {
 }
 
 
-def evaluate(ctx: Selection, rules: list[dict[str, Any]], max_ids: int) -> pl.DataFrame:
-    """One row per fired (rule, level, group), in rule, level, first-fired order."""
+def evaluate(ctx: Selection, rules: list[dict[str, Any]],
+             max_ids: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per fired (rule, level, group), in rule, level, first-fired order; and the cited
+    events' rows (event_id, ts, system, ts_quality) for the caller's evidence column."""
     kinds: dict[str, list[tuple[int, int]]] = {}
     for ri, rule in enumerate(rules):
         for li in range(len(rule["levels"])):
             kinds.setdefault(rule["kind"], []).append((ri, li))
-    frames = []
+    frames, cites = [], []
     ctx.bound_activity(rules)
-    for items in kinds.values():
-        # The kind's rows, one scan; the next kind's select() drops them.
-        ctx.select(list({ri: rules[ri] for ri, _li in items}.values()))
-        if rules[items[0][0]]["kind"] in ALL_LEVELS:
-            branches = [(rules[ri], _branch(ctx, rules, ri, None))
-                        for ri in dict.fromkeys(ri for ri, _li in items)]
-        else:
-            branches = [(rules[ri], _branch(ctx, rules, ri, li)) for ri, li in items]
-        try:
-            ctx.execute(f"CREATE OR REPLACE TEMP TABLE {POINTS_TABLE} AS "
-                        + "\nUNION ALL\n".join(sql for _rule, sql in branches))
-        except duckdb.Error as exc:
-            _blame(ctx, branches, exc)
-        try:
-            fired = frame(ctx.con, _summary(ctx, max_ids), ctx.params)
-        finally:
-            ctx.con.execute(f"DROP TABLE IF EXISTS {POINTS_TABLE}")
-        if fired.height:
-            frames.append(fired)
-    if not frames:
-        return pl.DataFrame(schema=FIRED_SCHEMA)
-    out = pl.concat([f.cast(FIRED_SCHEMA) for f in frames]).sort(
+    try:
+        for items in kinds.values():
+            cites.append(CITES_TABLE.format(len(cites)))
+            fired = _kind(ctx, rules, items, cites[-1])
+            if fired.height:
+                frames.append(fired)
+        if not frames:
+            return pl.DataFrame(schema=FIRED_SCHEMA), pl.DataFrame(schema=CITED_SCHEMA)
+        cited, events = _cited(ctx, cites, max_ids)
+    finally:
+        for table in (*cites, CITED_TABLE):
+            ctx.con.execute(f"DROP TABLE IF EXISTS {table}")
+    kinds_fired = pl.concat([f.cast({k: v for k, v in FIRED_SCHEMA.items() if k in f.columns})
+                             for f in frames])
+    out = kinds_fired.join(cited.cast({"rid": pl.Int64, "lvl": pl.Int64}),
+                           on=["rid", "lvl", "group"], how="left", maintain_order="left")
+    out = out.with_columns(pl.col("event_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
+    out = out.select(list(FIRED_SCHEMA)).cast(FIRED_SCHEMA).sort(
         ["rid", "lvl", "first_fired"], maintain_order=True)
     # A clearing time past the end of the evidence is not known to have happened.
     out = out.with_columns(
         pl.when(pl.col("cleared") > ctx.data_end).then(None).otherwise(pl.col("cleared"))
         .alias("cleared"))
-    return out.join(_meta(rules), on=["rid", "lvl"], how="left", maintain_order="left")
+    return out.join(_meta(rules), on=["rid", "lvl"], how="left", maintain_order="left"), events
+
+
+def _kind(ctx: Selection, rules: list[dict[str, Any]], items: list[tuple[int, int]],
+          cites: str) -> pl.DataFrame:
+    """The firings of one kind's (rule, level) items; their cited ids go to table `cites`."""
+    # The kind's rows, one scan; the next kind's select() drops them.
+    ctx.select(list({ri: rules[ri] for ri, _li in items}.values()))
+    if rules[items[0][0]]["kind"] in ALL_LEVELS:
+        branches = [(rules[ri], _branch(ctx, rules, ri, None))
+                    for ri in dict.fromkeys(ri for ri, _li in items)]
+    else:
+        branches = [(rules[ri], _branch(ctx, rules, ri, li)) for ri, li in items]
+    try:
+        ctx.execute(f"CREATE OR REPLACE TEMP TABLE {POINTS_TABLE} AS "
+                    + "\nUNION ALL\n".join(sql for _rule, sql in branches))
+    except duckdb.Error as exc:
+        _blame(ctx, branches, exc)
+    try:
+        ctx.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {cites} AS
+            SELECT rid, lvl, grp, id, min(ts) AS t
+            FROM (SELECT rid, lvl, grp, ts, unnest(ids) AS id FROM {POINTS_TABLE} WHERE fired)
+            GROUP BY rid, lvl, grp, id""")
+        return frame(ctx.con, _summary(), ctx.params)
+    finally:
+        ctx.con.execute(f"DROP TABLE IF EXISTS {POINTS_TABLE}")
 
 
 def _branch(ctx: Selection, rules: list[dict[str, Any]], ri: int, li: int | None) -> str:
@@ -86,14 +115,9 @@ def _blame(ctx: Selection, branches: list[tuple[dict[str, Any], str]], exc: duck
                      hint="check the rules file's expressions") from exc
 
 
-def _summary(ctx: Selection, max_ids: int) -> str:
+def _summary() -> str:
     """Per (rule, level, group) that fired: first / last fired, peak, `until` of the last
-    firing, the first quiet point after it, and the cited events: the first `max_ids` in time
-    order (an event's own time; a metric row's, the point's)."""
-    source = ROWS if ctx.materialize else "timeline_events"
-    times = (f"SELECT event_id, min(ts) AS ts FROM {source} "
-             "WHERE event_id IN (SELECT id FROM cites) GROUP BY event_id") if ctx.rules else (
-        "SELECT NULL::VARCHAR AS event_id, NULL::TIMESTAMPTZ AS ts")
+    firing and the first quiet point after it."""
     return f"""
     WITH f AS (
         SELECT rid, lvl, grp, min(ts) FILTER (WHERE fired) AS first_fired,
@@ -107,24 +131,32 @@ def _summary(ctx: Selection, max_ids: int) -> str:
         FROM {POINTS_TABLE} p JOIN f ON p.rid = f.rid AND p.lvl = f.lvl AND p.grp = f.grp
         WHERE p.ts > f.last_fired AND NOT p.fired
         GROUP BY p.rid, p.lvl, p.grp
-    ),
-    cites AS (
-        SELECT rid, lvl, grp, id, min(ts) AS t
-        FROM (SELECT rid, lvl, grp, ts, unnest(ids) AS id FROM {POINTS_TABLE} WHERE fired)
-        GROUP BY rid, lvl, grp, id
-    ),
-    cited AS (
-        SELECT c.rid, c.lvl, c.grp,
-               list_slice(list(c.id ORDER BY coalesce(e.ts, c.t), c.id), 1, {max_ids})
-                   AS event_ids
-        FROM cites c LEFT JOIN ({times}) e ON e.event_id = c.id
-        GROUP BY c.rid, c.lvl, c.grp
     )
     SELECT f.rid, f.lvl, f.grp AS "group", f.first_fired, f.last_fired, f.peak,
-           coalesce(cited.event_ids, []::VARCHAR[]) AS event_ids,
            least(quiet.quiet, f.until) AS cleared
-    FROM f LEFT JOIN quiet USING (rid, lvl, grp) LEFT JOIN cited USING (rid, lvl, grp)
+    FROM f LEFT JOIN quiet USING (rid, lvl, grp)
     ORDER BY f.rid, f.lvl, f.first_fired"""
+
+
+def _cited(ctx: Selection, tables: list[str], max_ids: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cited events of every fired (rule, level, group): the first `max_ids` in time order
+    (an event's own time; a metric row's, the point's), and the rows of those events; one
+    lookup of the events table for all kinds."""
+    every = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
+    ctx.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {CITED_TABLE} AS
+        SELECT event_id, ts, system, ts_quality, is_mirror FROM events
+        WHERE event_id IN (SELECT id FROM ({every}))""")
+    cited = frame(ctx.con, f"""
+        SELECT c.rid, c.lvl, c.grp AS "group",
+               list_slice(list(c.id ORDER BY coalesce(e.ts, c.t), c.id), 1, {max_ids})
+                   AS event_ids
+        FROM ({every}) c
+        LEFT JOIN (SELECT event_id, min(ts) AS ts FROM {CITED_TABLE} WHERE NOT is_mirror
+                   GROUP BY event_id) e ON e.event_id = c.id
+        GROUP BY c.rid, c.lvl, c.grp""")
+    events = frame(ctx.con, f"SELECT event_id, ts, system, ts_quality FROM {CITED_TABLE}")
+    return cited, events.cast(CITED_SCHEMA)
 
 
 def _meta(rules: list[dict[str, Any]]) -> pl.DataFrame:
