@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="Folder for the database and lakes.")
     parser.add_argument("--keep", action="store_true", help="Keep the database and the lakes.")
     args = parser.parse_args()
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="il-lake-bench-", dir=args.workdir))
     n = args.events
     db, small, large = work / "bench.duckdb", work / "lake", work / "lake-large"

@@ -295,6 +295,16 @@ def test_fired_rule_reports_evidence_and_clearing(tmp_path):
     assert row["event_ids"] == [rows[10]["event_id"]]
 
 
+def test_a_connection_in_another_time_zone_gives_the_same_firings(tmp_path):
+    con = make_db(tmp_path)
+    insert(con, [*burst(11, "tool.timeout", **J), ev("log", 30, **J)])
+    rules = [RULES["jido.tool_timeouts"]]
+    expected = evaluate_rules(con, rules=rules)
+    con.execute("SET TimeZone = 'Etc/UTC'")  # a bare duckdb.connect() on many machines
+    assert evaluate_rules(con, rules=rules).equals(expected)
+    assert expected.row(0, named=True)["cleared"] == at(minutes=6.0)
+
+
 def test_still_firing_at_end_of_evidence_is_not_cleared(tmp_path):
     con = make_db(tmp_path)
     insert(con, burst(11, "tool.timeout", **J))

@@ -5,6 +5,7 @@ kind are looked up in one pass at the end."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import duckdb
@@ -57,8 +58,10 @@ def evaluate(ctx: Selection, rules: list[dict[str, Any]],
     out = out.select(list(FIRED_SCHEMA)).cast(FIRED_SCHEMA).sort(
         ["rid", "lvl", "first_fired"], maintain_order=True)
     # A clearing time past the end of the evidence is not known to have happened.
+    # (in UTC: a connection's own time zone, e.g. Etc/UTC, is not the frame's)
+    data_end = ctx.data_end.astimezone(UTC)
     out = out.with_columns(
-        pl.when(pl.col("cleared") > ctx.data_end).then(None).otherwise(pl.col("cleared"))
+        pl.when(pl.col("cleared") > data_end).then(None).otherwise(pl.col("cleared"))
         .alias("cleared"))
     return out.join(_meta(rules), on=["rid", "lvl"], how="left", maintain_order="left"), events
 
