@@ -101,6 +101,13 @@ def step_run(finish_after: float | None, until: float = 20) -> list:
     return [*rows, ev("log", until, system="tapps", stream="other")]
 
 
+def step_rows(steps: list[tuple[str, float, str | None]], until: float = 20) -> list:
+    """A workflow's step events (type, minute, step name or None) and later evidence."""
+    rows = [ev("workflow.start", 0, **TA)]
+    rows += [ev(t, at_min, **({"name": name} if name else {}), **TA) for t, at_min, name in steps]
+    return [*rows, ev("log", until, system="tapps", stream="other")]
+
+
 def workflow(gap: float, ended: bool) -> list:
     rows = [ev("workflow.start", 0, **TA), ev("step.start", 1, name="a", **TA)]
     if ended:
@@ -239,6 +246,18 @@ CASES: list[tuple[str, str, Any, str | None]] = [
     ("tapps.step_timeout", "open 20 min", step_run(None), "warn"),
     ("tapps.step_timeout", "boundary finished at 14 min", step_run(14), None),
     ("tapps.step_timeout", "finished at 16 min", step_run(16.2), "warn"),
+    # an item's first closer is before its opener: that closer does not close it
+    ("tapps.step_timeout", "finished before it started",
+     step_rows([("step.finish", 0.05, "impl"), ("step.start", 0.1, "impl")]), "warn"),
+    ("tapps.step_timeout", "started twice, finished",
+     step_rows([("step.start", 0.1, "impl"), ("step.start", 1, "impl"),
+                ("step.finish", 5, "impl")]), None),
+    ("tapps.step_timeout", "restarted after finishing, open",
+     step_rows([("step.start", 0.1, "impl"), ("step.finish", 1, "impl"),
+                ("step.start", 2, "impl")]), "warn"),
+    ("tapps.step_timeout", "no name, open", step_rows([("step.start", 0.1, None)]), "warn"),
+    ("tapps.step_timeout", "no name, finished",
+     step_rows([("step.start", 0.1, None), ("step.finish", 5, None)]), None),
     ("tapps.retries_exhausted", "3 of 3", step_fail(behavior="retry", attempt=3, max=3), "page"),
     ("tapps.retries_exhausted", "boundary 2 of 3",
      step_fail(behavior="retry", attempt=2, max=3), None),
