@@ -226,30 +226,12 @@ def _spans_sql(ctx: Selection, rule: dict[str, Any]) -> str:
                           coalesce(({closer}), false) AS is_close,
                           ({item})::VARCHAR AS item_key, ({owner or 'NULL'})::VARCHAR AS owner_key
                    FROM ({_rows(ctx, rule)})),
-        k AS (
-            SELECT grp, source, item_key, count(*) FILTER (WHERE is_open) AS n_open,
-                   min(ts) FILTER (WHERE is_open) AS o_ts,
-                   arg_min(event_id, ts) FILTER (WHERE is_open) AS o_id,
-                   any_value(owner_key) FILTER (WHERE is_open) AS o_owner,
-                   min(ts) FILTER (WHERE is_close) AS c_ts
-            FROM r WHERE is_open OR is_close GROUP BY grp, source, item_key
-        ),
-        -- An item opened once, with no closer before its opener, closes at its first closer:
-        -- the aggregate says so; only the other items' rows need the ordered window.
         nxt AS (
-            SELECT grp, source, item_key, o_owner AS owner_key, o_ts AS ts, o_id AS event_id,
-                   true AS is_open, c_ts AS close_ts
-            FROM k WHERE n_open = 1 AND (c_ts IS NULL OR c_ts >= o_ts)
-            UNION ALL
             SELECT grp, source, item_key, owner_key, ts, event_id, is_open,
                    min(CASE WHEN is_close THEN ts END) OVER (
                        PARTITION BY grp, source, item_key ORDER BY ts, is_close, event_id
                        ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS close_ts
-            FROM r SEMI JOIN (SELECT grp, source, item_key FROM k
-                              WHERE n_open > 1 OR (n_open = 1 AND c_ts < o_ts)) m
-              ON m.grp = r.grp AND m.source = r.source
-             AND m.item_key IS NOT DISTINCT FROM r.item_key
-            WHERE is_open OR is_close
+            FROM r WHERE is_open OR is_close
         ),"""
     if owner:
         sql += """
