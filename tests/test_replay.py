@@ -246,6 +246,26 @@ def test_streams_filter(tmp_path):
     assert report.passed and report.verdicts["stream"].to_list() == ["ok"]
 
 
+@pytest.mark.parametrize("listed", [3, 1000])
+def test_many_open_streams_are_read_alike(tmp_path, monkeypatch, listed):
+    """Open streams past the scanned list (membership.SCANNED_ITEMS) and past the listed ones
+    (MAX_LISTED_STREAMS, lowered here) give the violations of a few open streams."""
+    import incidentlab.analysis.replay as replay_module
+
+    con = make_db(tmp_path)
+    rows = []
+    for k in range(250):  # every other stream skips seq 3: 125 open streams
+        stream = seq_stream(5, stream=f"w{k:03d}")
+        rows += [r for r in stream if not (k % 2 == 0 and r["seq"] == 3)]
+    insert(con, rows)
+    monkeypatch.setattr(replay_module, "MAX_LISTED_STREAMS", listed)
+    report = check(con)
+    gaps = report.violations.filter(report.violations["rule"] == "seq_gap")
+    assert sorted(gaps["stream"].to_list()) == [f"w{k:03d}" for k in range(0, 250, 2)]
+    assert gaps["position"].to_list() == [4] * 125
+    assert (~report.verdicts["passed"]).sum() == 125
+
+
 # ---- properties: mutations of a valid stream are reported where they happen
 
 N = st.integers(min_value=3, max_value=30)

@@ -66,7 +66,7 @@ SNAPSHOT_SOURCES = tuple(source for _, source in _sources_with("snapshot", True)
 SPARSE_SEQ_SOURCES = _sources_with("sequence", "sparse")
 
 GROUPS, ROWS, OPEN = "_il_replay_groups", "_il_replay_rows", "_il_replay_open"
-MAX_LISTED_STREAMS = 5000
+MAX_LISTED_STREAMS = 20000  # more open streams are read with a join on the OPEN table
 
 
 @dataclass
@@ -229,9 +229,11 @@ def _ordered(con: duckdb.DuckDBPyConnection, where: str, bounds: list[tuple[str,
     streams = [row[0] for row in con.execute(
         f"SELECT DISTINCT stream FROM {OPEN} LIMIT {MAX_LISTED_STREAMS + 1}").fetchall()]
     # A short list of the open streams is a filter the scan applies itself, before reading the
-    # other columns; the join alone would read every column of every row in scope.
+    # other columns; a long one a hash join on the one column (membership.py); the join on
+    # (system, source, stream) alone would read every column of every row in scope.
     listed = (one_of("coalesce(stream, '')", [quote(s) for s in streams])
-              if len(streams) <= MAX_LISTED_STREAMS else "true")
+              if len(streams) <= MAX_LISTED_STREAMS
+              else f"coalesce(stream, '') IN (SELECT DISTINCT stream FROM {OPEN})")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {ROWS} AS
     SELECT system, source, stream, seq, ts, position, record_no, event_id, event_type, is_mirror
