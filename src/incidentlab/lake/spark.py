@@ -7,7 +7,7 @@ What the analyses call, and what it does here:
 | --- | --- |
 | `execute(sql, params).fetchall() / fetchone() / description` | transpiled, run, rows via Arrow |
 | `sql(sql, params=...).to_arrow_table() / .pl() / .df()` | the same, as a lazy relation |
-| `CREATE [OR REPLACE] TEMP TABLE t AS q` | `q` cached (memory) as temp view `t` |
+| `CREATE [OR REPLACE] TEMP TABLE t AS q` | `q` materialized (local checkpoint) as temp view `t` |
 | `DROP TABLE [IF EXISTS] t` | temp view dropped, cache released |
 | `SET x = v`, `current_setting('x')` | remembered, no effect (DuckDB-only settings) |
 | `register(name, arrow / polars / pandas)`, `unregister` | a temp view of that data |
@@ -381,7 +381,10 @@ class SparkConnection:
                     if eager:
                         result.to_arrow_table()
                 elif statement.kind == "create":
-                    frame = self.spark.sql(statement.sql).cache()
+                    # Materialized now, its plan cut off: a later query over the table plans
+                    # against its rows, not the whole query that made them (plans of queries
+                    # over several such tables otherwise grow until the driver runs out of heap).
+                    frame = self.spark.sql(statement.sql).localCheckpoint(eager=True)
                     self._drop(statement.name)
                     frame.createOrReplaceTempView(statement.name)
                     self._temp[statement.name] = frame
