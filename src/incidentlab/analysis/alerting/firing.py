@@ -159,7 +159,9 @@ def _cited(ctx: Selection, tables: list[str], max_ids: int) -> tuple[pl.DataFram
                    GROUP BY event_id) e ON e.event_id = c.id
         GROUP BY c.rid, c.lvl, c.grp""")
     events = frame(ctx.con, f"SELECT event_id, ts, system, ts_quality FROM {CITED_TABLE}")
-    return cited, events.cast(CITED_SCHEMA)
+    # only the events a firing cites (a rule that fires at every row cites them all)
+    shown = cited.select(pl.col("event_ids").explode().drop_nulls().unique()).to_series()
+    return cited, events.filter(pl.col("event_id").is_in(shown.implode())).cast(CITED_SCHEMA)
 
 
 def _meta(rules: list[dict[str, Any]]) -> pl.DataFrame:
