@@ -8,11 +8,13 @@ Usage: python benchmarks/membership.py [--events N] [--db PATH] [--sizes 10,100,
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import analysis as generator  # benchmarks/analysis.py: the event generator
 
 from incidentlab.membership import SCANNED_ITEMS, one_of
 from incidentlab.store import connect
@@ -37,9 +39,7 @@ def main() -> None:
     folder = None if args.db else tempfile.TemporaryDirectory(prefix="il-bench-")
     db = args.db or Path(folder.name) / "bench.duckdb"
     if not db.exists():
-        subprocess.run([sys.executable, str(Path(__file__).with_name("analysis.py")),
-                        "--generate-only", "--db", str(db), "--events", str(args.events)],
-                       check=True)
+        generator.generate(db, args.events)
     con = connect(db, read_only=True)
     streams = [r[0] for r in con.execute(
         "SELECT DISTINCT stream FROM events ORDER BY stream").fetchall()]

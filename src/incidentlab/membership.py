@@ -7,7 +7,8 @@ the other columns are read: at 10M events selecting two event types reads 6x les
 (benchmarks/analysis.py). In a WHERE clause both forms keep the same rows: NULL and false both
 reject a row. The scan tests a row against the list's items one by one, so a long list (the
 replay's open streams) is written plainly: DuckDB turns it into a hash join (at 10M events,
-1000 streams: 1.73 s in the scan, 0.39 s as a join; at 30M, 5000 streams: 114 s in the scan).
+1,000 streams: 1.29 s in the scan, 0.27 s as a join; 5,000: 5.54 s and 0.69 s;
+benchmarks/membership.py).
 """
 
 from __future__ import annotations

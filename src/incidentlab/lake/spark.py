@@ -8,7 +8,7 @@ What the analyses call, and what it does here:
 | `execute(sql, params).fetchall() / fetchone() / description` | transpiled, run, rows via Arrow |
 | `sql(sql, params=...).to_arrow_table() / .pl() / .df()` | the same, as a lazy relation |
 | `CREATE [OR REPLACE] TEMP TABLE t AS q` | `q` materialized (local checkpoint) as temp view `t` |
-| `DROP TABLE [IF EXISTS] t` | temp view dropped, cache released |
+| `DROP TABLE [IF EXISTS] t` | temp view dropped (its rows freed once unreferenced) |
 | `SET x = v`, `current_setting('x')` | remembered, no effect (DuckDB-only settings) |
 | `register(name, arrow / polars / pandas)`, `unregister` | a temp view of that data |
 
