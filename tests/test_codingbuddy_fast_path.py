@@ -1,9 +1,8 @@
-"""CodingBuddy events.jsonl: the one-pass vectorized reader gives the line-by-line path's rows.
+"""CodingBuddy events.jsonl: one streaming pass reads every record as the JSON reader would.
 
-The fast path reads every record once at write time (read_json_objects WITH ORDINALITY, one
-json_transform per record) and keeps the record's own text as attrs. Each file below is ingested
-as it is and again with a blank first line, which sends it line by line; every column but the
-line-number ones must be the same.
+The loader reads each line once at write time (LineBlocks batches, one json_transform per line)
+and keeps the line's own text as attrs. Each file below is checked against DuckDB's `->>` on the
+same lines, and again framed differently (blank lines, CR LF, a BOM): only line numbers move.
 """
 
 from __future__ import annotations
@@ -59,53 +58,49 @@ def _reader(result) -> str:
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_fast_and_line_by_line_rows_agree(ingest_into, tmp_path, name):
+def test_envelope_values_read_as_the_json_reader_reads_them(ingest_into, tmp_path, name):
+    """stream, seq, ts_raw and event_type_raw are the line's `->>` values, attrs the line."""
     lines = [line.encode() for line in VARIANTS[name]]
     data = b"\n".join(lines) + (b"" if "no final newline" in name else b"\n")
-    fast = ingest_into(_write(tmp_path / "a", data), db=tmp_path / "a.duckdb")
-    assert _reader(fast) == "vectorized"
-    fast_rows = fast.rows(f"SELECT record_no, {COLUMNS} FROM events ORDER BY record_no")
-    slow = ingest_into(_write(tmp_path / "b", b"\n" + data), db=tmp_path / "b.duckdb")
-    assert _reader(slow) == "line by line (blank lines)"
-    slow_rows = slow.rows(f"SELECT record_no - 1 AS record_no, {COLUMNS} FROM events "
-                          "ORDER BY record_no")
-    assert fast_rows == slow_rows
-    assert [row["record_no"] for row in fast_rows] == list(range(1, len(lines) + 1))
-    # attrs is the line itself, byte for byte
-    assert [row["attrs"] for row in fast_rows] == [line.decode() for line in lines]
+    result = ingest_into(_write(tmp_path / "a", data), db=tmp_path / "a.duckdb")
+    assert _reader(result) == "vectorized"
+    rows = result.rows("SELECT record_no, stream, seq, ts_raw, event_type_raw, attrs FROM events "
+                       "ORDER BY record_no")
+    expected = result.rows(
+        "SELECT rn AS record_no, j->>'session_id' AS stream, CAST(j->>'seq_no' AS BIGINT) AS seq, "
+        "j->>'at' AS ts_raw, j->'kind'->>'type' AS event_type_raw, line AS attrs "
+        "FROM (SELECT ordinality AS rn, line, CAST(line AS JSON) AS j "
+        "FROM unnest(?) WITH ORDINALITY AS u(line)) ORDER BY rn", [VARIANTS[name]])
+    assert rows == expected
 
 
-@pytest.mark.parametrize("data, why", [
-    (b"\xef\xbb\xbf" + "\n".join(GOOD).encode() + b"\n", "byte for byte"),
-    ("\r\n".join(GOOD).encode() + b"\r\n", "byte for byte"),
-    (b"  " + "\n".join(GOOD).encode() + b"\n", "byte for byte"),
-    ("\n".join(GOOD).encode() + b"\n" + GOOD[0].encode() + GOOD[1].encode() + b"\n",
-     "JSON reader refused"),
-])
-def test_files_the_json_reader_would_not_give_back_exactly_go_line_by_line(
-        ingest_into, tmp_path, data, why):
+@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("framing", ["blank first line", "CRLF", "BOM", "whitespace lines"])
+def test_framing_of_the_lines_changes_no_value(ingest_into, tmp_path, name, framing):
+    """A blank line, CR LF line ends, a BOM or whitespace-only lines move line numbers only."""
+    lines = [line.encode() for line in VARIANTS[name]]
+    query = f"SELECT {COLUMNS} FROM events ORDER BY record_no"
+    plain = ingest_into(_write(tmp_path / "a", b"\n".join(lines) + b"\n"),
+                        db=tmp_path / "a.duckdb").rows(query)
+    framed, shift = {
+        "blank first line": (b"\n" + b"\n".join(lines) + b"\n", 1),
+        "CRLF": (b"\r\n".join(lines) + b"\r\n", 0),
+        "BOM": (b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n", 0),
+        "whitespace lines": (b"".join(line + b"\n \t\n" for line in lines), None),
+    }[framing]
+    other = ingest_into(_write(tmp_path / "b", framed), db=tmp_path / "b.duckdb")
+    numbers = other.rows("SELECT record_no FROM events ORDER BY record_no")
+    if shift is None:  # each record is followed by a whitespace line
+        assert [r["record_no"] for r in numbers] == list(range(1, 2 * len(lines), 2))
+    else:
+        assert [r["record_no"] for r in numbers] == [n + 1 + shift for n in range(len(lines))]
+    assert other.rows(query) == plain
+    assert other.summary.files[0].quarantined == 0
+
+
+def test_two_records_on_one_line_are_one_bad_record(ingest_into, tmp_path):
+    data = "\n".join(GOOD).encode() + b"\n" + GOOD[0].encode() + GOOD[1].encode() + b"\n"
     result = ingest_into(_write(tmp_path, data))
-    assert why in _reader(result)
-    assert result.summary.files[0].quarantined == (1 if why == "JSON reader refused" else 0)
-
-
-def test_blank_line_scan_agrees_with_the_whole_file_pattern_across_chunk_edges(
-        tmp_path, monkeypatch):
-    """has_blank_lines reads in chunks (no mapping: mapped pages count in RSS); a blank line
-    cut by a chunk edge is found as in one pass over the whole file."""
-    import random
-    import re
-
-    from incidentlab.loaders.codingbuddy import events
-
-    whole = re.compile(rb"\n[ \t\r\f\v]*\n(?=[^\n])|\n[ \t\r\f\v]+\Z")
-    first = re.compile(rb"[ \t\r\f\v]*(?:\n|\Z)")
-    rng = random.Random(5)
-    path = tmp_path / "events.jsonl"
-    for chunk in (1, 2, 3, 7):
-        monkeypatch.setattr(events, "_CHUNK", chunk)
-        for _ in range(1500):
-            data = bytes(rng.choice(b"ab \n\n\r\t") for _ in range(rng.randrange(0, 16)))
-            path.write_bytes(data)
-            expected = bool(data) and bool(first.match(data) or whole.search(data))
-            assert events.has_blank_lines(path) is expected, (chunk, data)
+    assert result.summary.files[0].quarantined == 1
+    assert result.rows("SELECT record_no, reason FROM _load_warnings") == [
+        {"record_no": len(GOOD) + 1, "reason": "malformed JSON"}]

@@ -1,4 +1,4 @@
-"""CodingBuddy events.jsonl: taxonomy, interleaved sessions, quarantine, fast and robust paths agree."""
+"""CodingBuddy events.jsonl: taxonomy, interleaved sessions, quarantine with exact lines."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from incidentlab.loaders.codingbuddy.events import has_blank_lines
 
 from conftest import FIXTURES
 
@@ -99,7 +97,7 @@ def test_malformed_lines_are_quarantined_with_line_numbers(ingest_into, tmp_path
         good[3],
     ])
     result = ingest_into(path)
-    assert _reader(result) == "line by line (a line the JSON reader refused)"
+    assert _reader(result) == "vectorized"
     outcome = result.summary.files[0]
     assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (8, 3, 5)
     warnings = result.rows("SELECT record_no, reason FROM _load_warnings ORDER BY record_no")
@@ -115,13 +113,13 @@ def test_malformed_lines_are_quarantined_with_line_numbers(ingest_into, tmp_path
 
 
 def test_semantic_errors_are_quarantined_with_their_exact_line(ingest_into, tmp_path):
-    """Valid JSON everywhere (the vectorized reader succeeds) but one record lacks its session:
-    the file is read again line by line, so the quarantined raw is the line, not a rebuild."""
+    """Valid JSON everywhere but one record lacks its session: the quarantined raw is the line
+    itself, not a rebuild."""
     good = EVENTS.read_text().splitlines()
     bad = '{"seq_no": 9, "at": "2026-03-01T09:15:01Z", "kind": {"type": "X"}}'
     path = _workspace(tmp_path, [good[0], bad, good[2]])
     result = ingest_into(path)
-    assert _reader(result) == "line by line (a record with a problem)"
+    assert _reader(result) == "vectorized"
     assert result.summary.files[0].quarantined == 1
     assert result.rows("SELECT record_no, reason FROM _load_warnings") == [
         {"record_no": 2, "reason": "session_id missing"}]
@@ -130,7 +128,7 @@ def test_semantic_errors_are_quarantined_with_their_exact_line(ingest_into, tmp_
 
 
 def test_blank_lines_keep_line_numbers_and_paths_agree(ingest_into, tmp_path):
-    """A blank line sends the file down the line-by-line path; rows must equal the fast path's."""
+    """A blank line moves the line numbers after it and changes no value."""
     plain = _workspace(tmp_path / "a", EVENTS.read_text().splitlines())
     lines = EVENTS.read_text().splitlines()
     spaced = _workspace(tmp_path / "b", [*lines[:3], "", *lines[3:]])
@@ -138,7 +136,7 @@ def test_blank_lines_keep_line_numbers_and_paths_agree(ingest_into, tmp_path):
     fast = ingest_into(plain, db=tmp_path / "a.duckdb").rows(
         f"SELECT {columns}, attrs FROM events ORDER BY stream, seq")
     robust = ingest_into(spaced, db=tmp_path / "b.duckdb")
-    assert _reader(robust) == "line by line (blank lines)"
+    assert _reader(robust) == "vectorized"
     assert robust.summary.files[0].records_read == 10
     assert robust.scalar("SELECT record_no FROM events WHERE event_type_raw = 'ToolResult'") == 8
     slow = robust.rows(f"SELECT {columns}, attrs FROM events ORDER BY stream, seq")
@@ -155,22 +153,12 @@ def test_legacy_deepseek_folder_is_claimed(ingest_into, tmp_path):
     assert result.scalar("SELECT count(*) FROM events WHERE project = 'old'") == 10
 
 
-@pytest.mark.parametrize(("content", "blank"), [
-    (b"a\nb\n", False), (b"a\nb", False), (b"a\r\nb\r\n", False), (b"a\nb\n\n", False),
-    (b"a\n\nb\n", True), (b"\na\n", True), (b"a\r\n\r\nb", True), (b"", False),
-])
-def test_blank_line_detection(tmp_path, content, blank):
-    path = tmp_path / "events.jsonl"
-    path.write_bytes(content)
-    assert has_blank_lines(path) is blank
-
-
 def _reader(result) -> str:
     return json.loads(result.scalar("SELECT facts FROM _loads"))["reader"]
 
 
 def test_big_file_keeps_line_numbers_through_the_parallel_reader(ingest_into, tmp_path):
-    """~40 MB: the JSON reader splits it into buffers parsed in parallel, yet record_no = line."""
+    """~40 MB: read in several blocks whose rows are parsed in parallel, yet record_no = line."""
     pad = "p" * 300
     lines = [
         f'{{"seq_no":{n},"at":"2026-03-01T09:00:00Z","session_id":"s",'
@@ -183,19 +171,19 @@ def test_big_file_keeps_line_numbers_through_the_parallel_reader(ingest_into, tm
     assert result.scalar("SELECT count(*) FROM events WHERE record_no <> seq") == 0
 
 
-def test_a_record_too_big_for_the_json_reader_loads_line_by_line(ingest_into, tmp_path):
+def test_a_record_bigger_than_a_read_block_loads_whole(ingest_into, tmp_path):
     good = EVENTS.read_text().splitlines()
     huge = json.dumps({"seq_no": 99, "at": "2026-03-01T09:20:00Z", "session_id": SESSION_A,
                        "kind": {"type": "TurnAdded", "payload": {"role": "tool",
                                                                  "content": "x" * 40_000_000}}})
     result = ingest_into(_workspace(tmp_path, [*good, huge]))
-    assert _reader(result) == "line by line (a line the JSON reader refused)"
+    assert _reader(result) == "vectorized"
     assert result.scalar("SELECT count(*) FROM events") == 11
     assert result.scalar("SELECT length(attrs->>'$.kind.payload.content') FROM events "
                          "WHERE seq = 99") == 40_000_000
 
 
-@pytest.mark.parametrize("damaged", [False, True], ids=["vectorized", "line_by_line"])
+@pytest.mark.parametrize("damaged", [False, True], ids=["alone", "with a malformed line"])
 def test_seq_no_beyond_bigint_is_quarantined(ingest_into, tmp_path, damaged):
     good = EVENTS.read_text().splitlines()
     huge = '{"seq_no":18446744073709551615,"at":"2026-03-01T09:15:01Z","session_id":"s",' \
@@ -278,3 +266,18 @@ def test_valid_compact_file_stays_on_the_vectorized_path(ingest_into, tmp_path):
     assert _reader(result) == "vectorized"
     assert json.loads(result.scalar("SELECT attrs FROM events WHERE record_no = 2")) == json.loads(
         compact[1])
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["clean", "one bad line"])
+def test_the_file_is_read_again_only_for_bad_records(ingest_into, tmp_path, monkeypatch, bad):
+    from incidentlab.loaders.reading import LineBlocks
+
+    reads = []
+    reader = LineBlocks.reader
+    monkeypatch.setattr(LineBlocks, "reader", lambda self: reads.append(1) or reader(self))
+    lines = EVENTS.read_text().splitlines()
+    result = ingest_into(_workspace(tmp_path, [*lines, *(["{"] if bad else [])]))
+    assert len(reads) == (2 if bad else 1)
+    outcome = result.summary.files[0]
+    assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (
+        len(lines) + bad, len(lines), int(bad))

@@ -198,19 +198,21 @@ def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
         "source": _lit(load.loader.source), "source_path": _lit(load.resolved),
         "_prefix": _lit(load.prefix), "_ts_upper": f"TIMESTAMPTZ '{load.ts_upper.isoformat()}'",
     }
-    for table, columns, rows, counter in (
-        ("events", EVENT_COLUMNS, load.rows(load.result.events), "event_rows"),
-        ("metrics", METRIC_COLUMNS, load.rows(load.result.metrics), "metric_rows"),
-        ("_load_warnings", WARNING_COLUMNS, load.quarantine_rows(), "quarantined"),
+    result = load.result
+    for table, columns, part, counter in (
+        ("events", EVENT_COLUMNS, "events", "event_rows"),
+        ("metrics", METRIC_COLUMNS, "metrics", "metric_rows"),
+        ("_load_warnings", WARNING_COLUMNS, "quarantine", "quarantined"),
     ):
+        if part == "quarantine" and result.settle is not None:
+            result.records_read, result.quarantine = result.settle(load.outcome.event_rows)
+        rows = load.quarantine_rows() if part == "quarantine" else load.rows(getattr(result, part))
         if rows is None or (isinstance(rows, list) and not rows):
             continue
         stage = f"_stage_{table.strip('_')}"
-        is_view = isinstance(rows, duckdb.DuckDBPyRelation)
-        if is_view:
-            # A relation's view is a view of the database (unregister does not drop it): it is
-            # dropped below, in the same transaction, so the database never keeps it.
-            rows.to_view(stage, replace=True)
+        if isinstance(rows, duckdb.DuckDBPyRelation):
+            # A temp view: the relation may read a Python object (a loader's Arrow stream).
+            con.register(stage, rows)
             present = set(rows.columns)
         else:
             table_rows = _arrow([(load, rows)], columns)
@@ -224,10 +226,7 @@ def _write_relations(con: duckdb.DuckDBPyConnection, load: Load) -> None:
         count = _insert_select(con, table, columns, stage, present, constants, "")
         con.execute("RESET preserve_insertion_order")
         setattr(load.outcome, counter, count)
-        if is_view:
-            con.execute(f"DROP VIEW IF EXISTS {stage}")
-        else:
-            con.unregister(stage)
+        con.unregister(stage)
 
 
 # ---- shared SQL --------------------------------------------------------------------------------

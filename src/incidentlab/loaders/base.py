@@ -23,7 +23,7 @@ __all__ = ["DETECT_BYTES", "JsonLines", "Quarantine", "excerpt", "iter_lines"]
 
 # Rows come as Python dicts (small files), an Arrow table, or a DuckDB relation built on ctx.con
 # (the fast path for big files: ingest inserts it with one parallel INSERT ... SELECT, so such a
-# relation must not depend on row order: stage line numbers into a temp table first).
+# relation must not depend on row order: its rows carry their line numbers, e.g. from LineBlocks).
 Rows = list[dict[str, Any]] | pa.Table | duckdb.DuckDBPyRelation
 
 
@@ -79,6 +79,10 @@ class LoadResult:
     quarantine: list[Quarantine] | duckdb.DuckDBPyRelation = field(default_factory=list)
     records_loaded: int | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    # A loader whose events stream from the file learns its counts only as the writer reads them:
+    # after writing the events, the writer calls settle(events written) for (records_read,
+    # quarantine), so a file is read once when no record is bad.
+    settle: Callable[[int], tuple[int, Rows | list[Quarantine]]] | None = None
 
 
 @runtime_checkable

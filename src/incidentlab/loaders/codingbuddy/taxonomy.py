@@ -195,16 +195,17 @@ def _transform_spec() -> str:
     return json.dumps(spec)
 
 
-def line_spec(kind_spec: str | None = None) -> str:
+def line_spec() -> str:
     """json_transform structure for a whole envelope line: the three top-level values as JSON
-    (read with top_level_text, exactly as `->>` reads them) and `kind` as `kind_spec`."""
-    kind = json.loads(kind_spec or _transform_spec())
-    return json.dumps({"seq_no": "JSON", "at": "JSON", "session_id": "JSON", "kind": kind})
+    (read with top_level_text, exactly as `->>` reads them) and `kind` with the FIELDS structure."""
+    return json.dumps({"seq_no": "JSON", "at": "JSON", "session_id": "JSON",
+                       "kind": json.loads(_transform_spec())})
 
 
 def top_level_text(value: str) -> str:
     """SQL for `line->>'key'` from the JSON text json_transform gave for that key: a string
-    unescaped (cut out of its quotes when it has no escape), anything else as its JSON text."""
+    unescaped (cut out of its quotes when it has no escape), anything else as its JSON text
+    (json_transform's own VARCHAR would print 1.5E+300 as 1.5e+300, `->>` as 1.5e300)."""
     return (f"CASE WHEN NOT starts_with({value}, '\"') THEN CAST({value} AS VARCHAR) "
             f"WHEN contains({value}, '\\') THEN json_extract_string({value}, '$') "
             f"ELSE CAST({value} AS VARCHAR)[2:-2] END")
@@ -215,13 +216,15 @@ def projection_sql(source: str, project: str | None = None, *, transformed: bool
 
     Shared by events.jsonl and store.sqlite so both copies of an event read the same way. With
     `transformed` the relation carries `f` (kind through json_transform with the FIELDS
-    structure) instead of `kind`, and `raw`, the record's exact text, is its attrs.
+    structure) instead of `kind` and `parsed_ts` (AT_SQL), and `raw`, the record's exact text,
+    is its attrs.
     """
     named = ",\n           ".join(
         "f." + ".".join(f'"{key}"' for key in path[2:].split(".")) + f" AS {alias}"
         for alias, path in FIELDS.items()
     )
-    fields = "" if transformed else f"json_transform(kind, '{_transform_spec()}') AS f, "
+    fields = "" if transformed else (
+        f", json_transform(kind, '{_transform_spec()}') AS f, {AT_SQL} AS parsed_ts")
     # The whole EventEnvelope as the writer serialized it (serde keeps field order), for a source
     # without the record's text: spliced from the already-serialized `kind` instead of
     # json_object(), which would parse `kind` again.
@@ -230,7 +233,7 @@ def projection_sql(source: str, project: str | None = None, *, transformed: bool
         "',\"session_id\":' || to_json(session_id) || ',\"kind\":' || kind || '}')")
     return f"""
 WITH extracted AS (
-    SELECT s.*, {fields}{AT_SQL} AS parsed_ts
+    SELECT s.*{fields}
     FROM {source} s
 ), src AS (
     SELECT * EXCLUDE (f),

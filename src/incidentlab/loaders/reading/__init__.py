@@ -5,11 +5,13 @@ from __future__ import annotations
 from .document import Document, read_document
 from .jsonlines import JsonLines
 from .jsonvalue import parse_json
+from .lineblocks import LineBlocks
 from .text import decode, escaped, excerpt, iter_lines, iter_raw_lines
 
 __all__ = [
     "Document",
     "JsonLines",
+    "LineBlocks",
     "decode",
     "escaped",
     "excerpt",

@@ -39,11 +39,17 @@ def iter_raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM):]
-            raw = raw.rstrip(b"\r\n")
-            if raw.strip():
-                yield number, raw
+            line = clean_line(number, raw)
+            if line is not None:
+                yield number, line
+
+
+def clean_line(number: int, raw: bytes) -> bytes | None:
+    """Line `number`'s bytes as iter_raw_lines gives them, or None when the line is blank."""
+    if number == 1 and raw.startswith(BOM):
+        raw = raw[len(BOM):]
+    raw = raw.rstrip(b"\r\n")
+    return raw if raw.strip() else None
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
