@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import tempfile
@@ -102,6 +103,7 @@ def main() -> None:
         source = root / "ws" / ".codingbuddy" / "events.jsonl"
         source.parent.mkdir(parents=True, exist_ok=True)
         write_events(source, args.events)
+        os.sync()  # the file's pages are written back now, not while the runs below write
         size = source.stat().st_size
         print(f"events.jsonl: {args.events:,} events, {size / 1e6:.0f} MB, "
               f"{size / args.events:.0f} bytes a line")
