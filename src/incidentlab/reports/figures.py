@@ -65,6 +65,10 @@ def thin(events: pl.DataFrame, limit: int = MAX_POINTS) -> tuple[pl.DataFrame, i
     return kept, len(events) - len(kept)
 
 
+# What the swimlane draws of each event (a report redacts only these columns of what it shows).
+SWIMLANE_COLUMNS = ("ts", "system", "stream", "severity", "event_type", "outcome", "message")
+
+
 def swimlane(
     events: pl.DataFrame,
     tz: ZoneInfo,

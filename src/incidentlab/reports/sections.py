@@ -163,7 +163,8 @@ def swimlane(ctx: Context) -> Section:
         return Section(notice("No events in this window.", "empty"))
     shown, dropped = figures.thin(df)
     marks, unmarked = finding_marks(ctx, shown)
-    fig = figures.swimlane(ctx.frame(shown), ctx.tz, milestones=milestone_frame(ctx),
+    fig = figures.swimlane(ctx.frame(shown.select(figures.SWIMLANE_COLUMNS)), ctx.tz,
+                           milestones=milestone_frame(ctx),
                            title=f"{ctx.title}: events by system and stream", findings=marks)
     parts: list[Any] = [Figure(fig, "swimlane"), *hidden_notices(ctx)]
     if unmarked:
