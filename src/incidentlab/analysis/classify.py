@@ -180,15 +180,17 @@ def _condition(mode: dict[str, Any], alert_ids: list[str]) -> str:
 
 def _matches(con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], window: Where,
              fired: dict[str, list[str]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(mode, its evidence's statistics) for every mode with evidence in scope: one statement,
-    each mode's rows selected by its own condition (which the scan filters) and aggregated by
-    mode, in catalog order."""
+    """(mode, its evidence's statistics) for every mode with evidence in scope: one scan, each
+    row matched against every mode's condition (a row of several modes counts for each), then
+    aggregated by mode, in catalog order."""
     if not catalog:
         return []
-    branches = "\n        UNION ALL\n        ".join(
-        f"SELECT {i} AS mode_no, event_id, ts, ts_quality, stream, project, system, severity "
-        f"FROM timeline_events {window.sql()} AND ({_condition(mode, fired.get(mode['id'], []))})"
-        for i, mode in enumerate(catalog))
+    conditions = [_condition(mode, fired.get(mode["id"], [])) for mode in catalog]
+    marks = ", ".join(f"CASE WHEN {c} THEN {i} END" for i, c in enumerate(conditions))
+    branches = f"""
+        SELECT unnest(list_filter([{marks}], lambda m: m IS NOT NULL)) AS mode_no,
+               event_id, ts, ts_quality, stream, project, system, severity
+        FROM timeline_events {window.sql()} AND ({" OR ".join(f"({c})" for c in conditions)})"""
     stats = frame(con, f"""
         SELECT mode_no, count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
                max(ts) AS last_seen, count(DISTINCT stream) AS streams,
@@ -198,7 +200,7 @@ def _matches(con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], wind
                list(ts ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS times,
                list(ts_quality ORDER BY ts NULLS LAST, event_id)[1:{EVIDENCE_SHOWN}] AS qualities
         FROM ({branches}) GROUP BY mode_no ORDER BY mode_no""",
-        window.params * len(catalog))
+        window.params)
     return [(catalog[row["mode_no"]], row) for row in stats.iter_rows(named=True)]
 
 
