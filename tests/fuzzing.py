@@ -330,6 +330,8 @@ def load_direct(loader: str, path: Path, tz: Any = None) -> Any:
     try:
         result = get_loader(loader).load(LoadContext(con=con, path=path, tz=tz))
         result.events = _materialized(result.events)
+        if result.settle is not None:  # a streaming loader's counts, as the writer asks for them
+            result.records_read, result.quarantine = result.settle(len(result.events or []))
         result.quarantine = _materialized(result.quarantine)
         return result
     finally:

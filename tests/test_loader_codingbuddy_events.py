@@ -281,3 +281,17 @@ def test_the_file_is_read_again_only_for_bad_records(ingest_into, tmp_path, monk
     outcome = result.summary.files[0]
     assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (
         len(lines) + bad, len(lines), int(bad))
+
+
+@pytest.mark.parametrize("duration", ['"fast"', '{"a": 1}', "1e400", "[5]"])
+def test_a_duration_that_is_not_a_number_fails_nothing(ingest_into, tmp_path, duration):
+    """The value is not a duration (duration_ms NULL) and stays in attrs; the file loads."""
+    lines = EVENTS.read_text().splitlines()
+    odd = ('{"seq_no": 99, "at": "2026-03-01T09:20:00Z", "session_id": "s", "kind": {"type": '
+           f'"HookExecuted", "payload": {{"duration_ms": {duration}, "success": true}}}}}}')
+    result = ingest_into(_workspace(tmp_path, [*lines, odd]))
+    outcome = result.summary.files[0]
+    assert (outcome.status, outcome.event_rows, outcome.quarantined) == ("loaded", 11, 0)
+    row = result.rows("SELECT duration_ms, outcome, attrs FROM events WHERE seq = 99")[0]
+    assert (row["duration_ms"], row["outcome"]) == (None, "ok")
+    assert json.loads(row["attrs"])["kind"]["payload"]["duration_ms"] == json.loads(duration)

@@ -283,7 +283,10 @@ SELECT
         WHEN variant = 'AutopilotRunHeartbeat' AND last_error IS NOT NULL THEN 'warning'
         ELSE 'info'
     END AS severity,
-    CAST(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE) AS duration_ms,
+    -- a duration that is not a finite number ("fast", 1e400) is not one: NULL, kept in attrs
+    CASE WHEN isfinite(try_cast(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE))
+         THEN try_cast(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE) END
+        AS duration_ms,
     left(concat_ws(' ', raw_type, CASE variant
         WHEN 'ChatTurn' THEN msg_content
         WHEN 'TurnAdded' THEN content
