@@ -63,13 +63,18 @@ def _blocks(path: Path, size: int) -> Iterator[tuple[bytes, int]]:
     with path.open("rb") as handle:
         while data := handle.read(size):
             cut = data.rfind(b"\n") + 1
-            while not cut:  # one line longer than a piece
-                more = handle.read(size)
-                if not more:
-                    yield data + b"\n", len(data) + 1
-                    return
-                data += more
-                cut = data.rfind(b"\n") + 1
+            if not cut:  # a line longer than a piece: gather its pieces, join them once
+                parts = [data]
+                while not cut:
+                    more = handle.read(size)
+                    if not more:
+                        data = b"".join(parts)
+                        yield data + b"\n", len(data) + 1
+                        return
+                    parts.append(more)
+                    cut = more.rfind(b"\n") + 1
+                data = b"".join(parts)
+                cut += len(data) - len(more)
             if cut < len(data):
                 handle.seek(cut - len(data), 1)
             yield data, cut
