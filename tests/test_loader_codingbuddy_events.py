@@ -295,3 +295,14 @@ def test_a_duration_that_is_not_a_number_fails_nothing(ingest_into, tmp_path, du
     row = result.rows("SELECT duration_ms, outcome, attrs FROM events WHERE seq = 99")[0]
     assert (row["duration_ms"], row["outcome"]) == (None, "ok")
     assert json.loads(row["attrs"])["kind"]["payload"]["duration_ms"] == json.loads(duration)
+
+
+@pytest.mark.parametrize("lead", [b"\t", b" \t ", b"\r"])
+def test_a_record_led_by_json_whitespace_is_an_event(ingest_into, tmp_path, lead):
+    """JSON allows space, tab, CR and LF before a value: such a line is a record, not a reject."""
+    data = b"\n".join([GOOD[0], lead + GOOD[1], *GOOD[2:]]) + b"\n"
+    result = ingest_into(_bytes_workspace(tmp_path, data))
+    outcome = result.summary.files[0]
+    assert (outcome.event_rows, outcome.quarantined) == (len(GOOD), 0)
+    assert result.scalar("SELECT attrs FROM events WHERE record_no = 2") == (
+        lead + GOOD[1]).decode()

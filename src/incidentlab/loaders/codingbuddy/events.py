@@ -24,11 +24,13 @@ RUNTIME_DIRS = (".codingbuddy", ".deepseek")
 
 
 # Why a record cannot be an event (NULL when it can): `t` is the line through json_transform with
-# line_spec() (NULL when the line is not JSON); its values are read as `->>` reads them.
+# line_spec() (NULL when the line is not JSON; a JSON object's text starts with `{` after JSON's
+# whitespace); its values are read as `->>` reads them.
 _BAD_REASON = """
     CASE WHEN t IS NULL THEN CASE WHEN json_valid(line) THEN 'not a JSON object'
                                   ELSE 'malformed JSON' END
-         WHEN NOT (starts_with(line, '{') OR starts_with(ltrim(line), '{'))
+         WHEN NOT (starts_with(line, '{')
+                   OR starts_with(ltrim(line, ' ' || chr(9) || chr(10) || chr(13)), '{'))
              THEN 'not a JSON object'
          WHEN seq_no IS NULL THEN 'seq_no missing or not an unsigned integer'
          WHEN seq_no > 9223372036854775807 THEN 'seq_no beyond the 64-bit signed range of seq'

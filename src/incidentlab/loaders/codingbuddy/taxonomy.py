@@ -243,7 +243,8 @@ WITH extracted AS (
 ), typed AS (
     SELECT src.*, {types_map_sql()}[variant] AS mapped_type,
            result_success = 'true' AS ok_result, success = 'true' AS ok_success,
-           applied = 'true' AS ok_applied
+           applied = 'true' AS ok_applied,
+           try_cast(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE) AS duration_value
     FROM src
 )
 SELECT
@@ -284,9 +285,7 @@ SELECT
         ELSE 'info'
     END AS severity,
     -- a duration that is not a finite number ("fast", 1e400) is not one: NULL, kept in attrs
-    CASE WHEN isfinite(try_cast(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE))
-         THEN try_cast(coalesce(duration_ms, elapsed_ms, latency_ms) AS DOUBLE) END
-        AS duration_ms,
+    CASE WHEN isfinite(duration_value) THEN duration_value END AS duration_ms,
     left(concat_ws(' ', raw_type, CASE variant
         WHEN 'ChatTurn' THEN msg_content
         WHEN 'TurnAdded' THEN content

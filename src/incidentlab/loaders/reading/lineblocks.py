@@ -36,8 +36,9 @@ class LineBlocks:
         self.lines: int | None = None
 
     def reader(self) -> pa.RecordBatchReader:
-        """A fresh single-use reader of the whole file, for DuckDB to scan like a table (a
-        pyarrow Scanner over the same batches reads ahead without bound: 2.6 GB RSS at 5M lines)."""
+        """A fresh single-use reader of the whole file, for DuckDB to scan like a table (not a
+        pyarrow Scanner over the same batches: that reads ahead without bound, its memory
+        growing with the file)."""
         self.lines = None
         return pa.RecordBatchReader.from_batches(SCHEMA, self._batches())
 
