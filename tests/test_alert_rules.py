@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -430,3 +431,31 @@ def test_rules_of_one_kind_share_a_pass_with_the_same_firings(tmp_path):
     key = ["rule", "level", "group"]
     assert together.height >= 6
     assert together.sort(key).equals(alone.sort(key))
+
+
+EDGE_COUNT = {"id": "t.count", "kind": "count", "event_types": ["x.hit"], "window": "5 minutes",
+              "levels": [{"level": "warn", "at_least": 3}]}
+EDGE_RATIO = {"id": "t.ratio", "kind": "ratio", "event_types": ["x.hit", "x.ok"],
+              "numerator": "event_type = 'x.hit'", "window": "5 minutes", "min_count": 3,
+              "levels": [{"level": "warn", "at_least": 0.75}]}
+US = timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(("first", "rule", "types", "fires"), [
+    (at(), EDGE_COUNT, ["x.hit"] * 3, True),  # exactly one window before: inside
+    (at() - US, EDGE_COUNT, ["x.hit"] * 3, False),  # a microsecond more: outside
+    (at(), EDGE_RATIO, ["x.hit", "x.hit", "x.ok", "x.hit"], True),  # 3 of 4
+    (at() - US, EDGE_RATIO, ["x.hit", "x.hit", "x.ok", "x.hit"], False),  # 2 of 3
+], ids=["count-inside", "count-outside", "ratio-inside", "ratio-outside"])
+def test_sliding_window_edges_and_events_at_one_instant(tmp_path, first, rule, types, fires):
+    """A window holds [t - window, t], and every event at t, even those stored after the row:
+    the first event at `first`, the others together five minutes after T0."""
+    con = make_db(tmp_path)
+    times = [first] + [at(minutes=5)] * (len(types) - 1)
+    insert(con, [{"event_type": t, "ts": ts, "system": "generic", "stream": "s"}
+                 for t, ts in zip(types, times, strict=True)])
+    alerts = evaluate_rules(con, rules=[rule])
+    assert (alerts.height == 1) is fires, alerts
+    if fires:  # the first of the events at one instant already sees the others
+        assert alerts["first_fired"][0] == at(minutes=5)
+        assert alerts["peak"][0] == (3 if rule is EDGE_COUNT else 0.75)

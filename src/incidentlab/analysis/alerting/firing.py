@@ -56,7 +56,7 @@ def evaluate(ctx: Selection, rules: list[dict[str, Any]],
                            on=["rid", "lvl", "group"], how="left", maintain_order="left")
     out = out.with_columns(pl.col("event_ids").fill_null(pl.lit([], dtype=pl.List(pl.Utf8))))
     out = out.select(list(FIRED_SCHEMA)).cast(FIRED_SCHEMA).sort(
-        ["rid", "lvl", "first_fired"], maintain_order=True)
+        ["rid", "lvl", "first_fired", "group"], maintain_order=True)
     # A clearing time past the end of the evidence is not known to have happened.
     # (in UTC: a connection's own time zone, e.g. Etc/UTC, is not the frame's)
     data_end = ctx.data_end.astimezone(UTC)
@@ -138,7 +138,7 @@ def _summary() -> str:
     SELECT f.rid, f.lvl, f.grp AS "group", f.first_fired, f.last_fired, f.peak,
            least(quiet.quiet, f.until) AS cleared
     FROM f LEFT JOIN quiet USING (rid, lvl, grp)
-    ORDER BY f.rid, f.lvl, f.first_fired"""
+    ORDER BY f.rid, f.lvl, f.first_fired, f.grp"""
 
 
 def _cited(ctx: Selection, tables: list[str], max_ids: int) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -39,10 +39,36 @@ def _rows(ctx: Selection, rule: dict[str, Any]) -> str:
     return ctx.rows(rule, _group(rule))
 
 
-def _window_frame(window: str) -> str:
+def _sliding(rows: str, window: str, hits: str | None = None) -> str:
+    """`rows` (grp, _key, ts, event_id[, hit]) with `den`, how many rows of the row's (grp, _key)
+    lie in the window ending at its time ([ts - window, ts], rows at the same time included, as
+    a RANGE frame counts), and `num`, how many of those where `hits` holds.
+
+    Running counts to the row's time, less the running counts just before the window's start:
+    each row is also a probe at that instant (weight 0, one microsecond, the time's resolution,
+    before the start), so both come from streaming running sums instead of an aggregate over
+    each row's frame. Portable: no ASOF join (Spark has none), and no FILTER clause (DuckDB
+    counts each frame of a filtered running count anew: quadratic in a partition).
+    """
+    weight = f"CASE WHEN {hits} THEN 1 ELSE 0 END" if hits else "0"
+    hit = ", hit" if hits else ""
+    running = "WINDOW o AS (PARTITION BY grp, _key ORDER BY {} RANGE UNBOUNDED PRECEDING)"
+    a = (f"SELECT *, {weight} AS _hw, count(*) OVER o AS _cn, "
+         f"CAST(sum({weight}) OVER o AS BIGINT) AS _ch FROM ({rows}) {running.format('ts')}")
     if window == "all":
-        return "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    return f"RANGE BETWEEN {interval(window)} PRECEDING AND CURRENT ROW"
+        return f"SELECT grp, _key, ts, event_id{hit}, _cn AS den, _ch AS num FROM ({a})"
+    no_hit = ", NULL::BOOLEAN AS hit" if hits else ""
+    return f"""
+        WITH a AS ({a}),
+        u AS (SELECT grp, _key, ts AS _at, 1 AS _w, _hw, NULL::TIMESTAMPTZ AS ts,
+                     NULL::VARCHAR AS event_id{no_hit}, NULL::BIGINT AS _cn, NULL::BIGINT AS _ch
+              FROM a
+              UNION ALL
+              SELECT grp, _key, ts - {interval(window)} - INTERVAL '1 microsecond', 0, 0, ts,
+                     event_id{hit}, _cn, _ch
+              FROM a),
+        b AS (SELECT *, sum(_w) OVER o AS _bn, sum(_hw) OVER o AS _bh FROM u {running.format('_at')})
+        SELECT grp, _key, ts, event_id{hit}, _cn - _bn AS den, _ch - _bh AS num FROM b WHERE _w = 0"""
 
 
 def _points_count(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
@@ -59,36 +85,46 @@ def _points_count(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -
         rows = (f"SELECT * FROM ({rows}) QUALIFY row_number() OVER "
                 f"(PARTITION BY grp, _key, {rule['distinct']} ORDER BY ts, event_id) = 1")
     until = "NULL::TIMESTAMPTZ" if window == "all" else f"ts + {interval(window)}"
-    ids, listed = "[event_id]", ""
-    if rule.get("cite") == "window":
-        # Where the count crosses the threshold, the point cites every event of its window.
-        ids = ("CASE WHEN fired AND NOT coalesce(lag(fired) OVER (PARTITION BY grp, _key "
-               "ORDER BY ts, event_id), false) THEN window_ids ELSE [event_id] END")
-        listed = ", list(event_id) OVER w AS window_ids"
-    condition = _condition(level)
+    counted = _sliding("SELECT grp, _key, ts, event_id FROM k", window)
+    points = f"SELECT grp, _key, ts, event_id, den AS value, {_condition(level, 'den')} AS fired " \
+             f"FROM ({counted})"
     # With a key, only the keys that fired take part: another key's quiet point clears nothing.
-    fired_keys = "QUALIFY bool_or(fired) OVER (PARTITION BY grp, _key)" if rule.get("key") else ""
+    if rule.get("key"):
+        points = f"SELECT * FROM ({points}) QUALIFY bool_or(fired) OVER (PARTITION BY grp, _key)"
+    if rule.get("cite") != "window":
+        return (f"WITH k AS ({rows}) "
+                f"SELECT grp, ts, value, fired, [event_id] AS ids, {until} AS until FROM ({points})")
+    # Where the count crosses the threshold, the point cites every event of its window: those
+    # few points look their window's events up (a list per row over its frame is the cost).
+    start = "true" if window == "all" else f"f.ts >= x.ts - {interval(window)}"
+    until_x = "NULL::TIMESTAMPTZ" if window == "all" else f"x.ts + {interval(window)}"
     return f"""
-        SELECT grp, ts, value, fired, {ids} AS ids, {until} AS until
-        FROM (SELECT *, {condition} AS fired
-              FROM (SELECT grp, _key, ts, event_id, count(*) OVER w AS value{listed}
-                    FROM ({rows})
-                    WINDOW w AS (PARTITION BY grp, _key ORDER BY ts {_window_frame(window)})))
-        {fired_keys}"""
+        WITH k AS ({rows}),
+        x AS (SELECT *, fired AND NOT coalesce(lag(fired) OVER p, false) AS crossing,
+                     row_number() OVER p AS _point
+              FROM ({points}) WINDOW p AS (PARTITION BY grp, _key ORDER BY ts, event_id)),
+        cited AS (SELECT x.grp, x._key, x._point, list(f.event_id) AS window_ids
+                  FROM x JOIN k f
+                    ON f.grp = x.grp AND f._key IS NOT DISTINCT FROM x._key AND f.ts <= x.ts
+                   AND {start}
+                  WHERE x.crossing GROUP BY x.grp, x._key, x._point)
+        SELECT x.grp, x.ts, x.value, x.fired,
+               CASE WHEN x.crossing THEN cited.window_ids ELSE [x.event_id] END AS ids,
+               {until_x} AS until
+        FROM x LEFT JOIN cited
+          ON cited.grp = x.grp AND cited._key IS NOT DISTINCT FROM x._key
+         AND cited._point = x._point"""
 
 
 def _points_ratio(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
     window = level.get("window", rule.get("window", "5 minutes"))
-    frame_sql = _window_frame(window)
     min_count = int(rule.get("min_count", 1))
+    rows = (f"SELECT grp, NULL::VARCHAR AS _key, ts, event_id, "
+            f"coalesce(({rule['numerator']}), false) AS hit FROM ({_rows(ctx, rule)})")
     return f"""
         SELECT grp, ts, value, den >= {min_count} AND {_condition(level)} AS fired,
                CASE WHEN hit THEN [event_id] ELSE [] END AS ids, ts + {interval(window)} AS until
-        FROM (SELECT grp, ts, event_id, hit,
-                     count(*) OVER w AS den,
-                     count(*) FILTER (hit) OVER w / count(*) OVER w AS value
-              FROM (SELECT *, coalesce(({rule['numerator']}), false) AS hit FROM ({_rows(ctx, rule)}))
-              WINDOW w AS (PARTITION BY grp ORDER BY ts {frame_sql}))"""
+        FROM (SELECT *, num / den AS value FROM ({_sliding(rows, window, 'hit')}))"""
 
 
 def _points_baseline(ctx: Selection, rule: dict[str, Any], level: dict[str, Any]) -> str:
