@@ -298,6 +298,9 @@ class Redactor:
     def _scan(self, s: str) -> tuple[str, dict[str, int]]:
         hits: dict[str, int] = {}
         for rule in self._rules:
+            # Most strings match no rule: a search skips the substitution and its callback.
+            if rule.regex.search(s) is None:
+                continue
             n = 0
 
             def mask(m: re.Match[str], rule: _Rule = rule) -> str:
