@@ -14,6 +14,8 @@ from incidentlab.errors import DatabaseNotFoundError, UsageError
 from incidentlab.reports.paths import notebook_path, resolve_db
 from incidentlab.reports.render import (
     ReportError,
+    _engine,
+    ensure_kernel,
     known_parameters,
     parse_parameters,
     render_report,
@@ -91,6 +93,36 @@ def test_failing_cell_names_the_cell_and_the_partial_notebook(incident_db: Path,
     partial = tmp_path / "03_replay.ipynb"
     assert str(partial) in message and partial.is_file()
     assert not (tmp_path / "03_replay.html").exists()
+
+
+def test_a_dead_kernel_leaves_the_partial_notebook_written_once_at_the_end(
+        tmp_path: Path, monkeypatch) -> None:
+    """The notebook is not rewritten at every cell (SAVE_EVERY_S apart at most), yet a run that
+    dies still leaves the cells it ran, with their outputs."""
+    import papermill as pm
+
+    from incidentlab.reports import render
+
+    monkeypatch.setattr(render, "SAVE_EVERY_S", 1e9)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('ran first')"),
+        nbformat.v4.new_code_cell("print('ran second')"),
+        nbformat.v4.new_code_cell("import os; os._exit(1)"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ])
+    source, out = tmp_path / "dies.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    writes = []
+    real = pm.iorw.write_ipynb
+    monkeypatch.setattr("papermill.engines.write_ipynb",
+                        lambda nb, path: (writes.append(path), real(nb, path)))
+    with pytest.raises(Exception, match=r"(?i)dead|died"):
+        pm.execute_notebook(str(source), str(out), kernel_name=ensure_kernel(), progress_bar=False,
+                            request_save_on_cell_execute=True, engine_name=_engine(False))
+    assert len(writes) == 2  # the start and the end, not two per cell
+    partial = nbformat.read(out, as_version=4)
+    texts = ["".join(o.get("text", "") for o in c.get("outputs", [])) for c in partial.cells]
+    assert texts[:2] == ["ran first\n", "ran second\n"] and texts[3] == ""
 
 
 @pytest.mark.slow

@@ -228,18 +228,39 @@ def _describe_cell(nb: nbformat.NotebookNode | None, exc: Any) -> str:
     return label
 
 
-# --- progress ---------------------------------------------------------------------------------
+# --- execution: progress and saves ---------------------------------------------------------
+
+# papermill writes the whole output notebook at every cell's start and end (two writes of a
+# notebook of several MB per cell: a third of a 1M-event render's time). The partial notebook
+# is written at most this often, and always when the run ends (a failed cell or a dead kernel
+# included), so a render killed from outside leaves one at most this old.
+SAVE_EVERY_S = 10.0
 
 
-def _progress_engine() -> str:
-    """A papermill engine (nbclient's) that writes one line per cell to stderr as it starts:
+def _engine(progress: bool) -> str:
+    """A papermill engine (nbclient's) that saves the partial notebook every SAVE_EVERY_S and at
+    the end, and with `progress` writes one line per cell to stderr as it starts:
     `05_postmortem [3/19] sections.pm_summary(ctx)` and the seconds the notebook has run."""
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
 
+    engine = PROGRESS_ENGINE if progress else ENGINE
+
     class Manager(NotebookExecutionManager):
+        saved = -float("inf")
+        final = False
+
+        def save(self, **kwargs: Any) -> None:
+            if self.final or time.monotonic() - self.saved >= SAVE_EVERY_S:
+                super().save(**kwargs)
+                self.saved = time.monotonic()
+
+        def notebook_complete(self, **kwargs: Any) -> None:
+            self.final = True
+            super().notebook_complete(**kwargs)
+
         def cell_start(self, cell: Any, cell_index: int | None = None, **kwargs: Any) -> None:
             super().cell_start(cell, cell_index, **kwargs)
-            if cell_index is None or cell.get("cell_type") != "code":
+            if not progress or cell_index is None or cell.get("cell_type") != "code":
                 return
             code = [i for i, c in enumerate(self.nb.cells) if c.get("cell_type") == "code"]
             lines = [ln.strip() for ln in str(cell.source).splitlines() if ln.strip()]
@@ -270,10 +291,11 @@ def _progress_engine() -> str:
                 nb_man.notebook_complete()
             return nb_man.nb
 
-    papermill_engines.register(PROGRESS_ENGINE, Engine)
-    return PROGRESS_ENGINE
+    papermill_engines.register(engine, Engine)
+    return engine
 
 
+ENGINE = "incidentlab"
 PROGRESS_ENGINE = "incidentlab-progress"
 
 
@@ -306,13 +328,12 @@ def render_report(
     html_path = out / f"{source.stem}.html"
     if progress is None:
         progress = sys.stderr.isatty()
-    engine = {"engine_name": _progress_engine()} if progress else {}
     started = time.monotonic()
     try:
         pm.execute_notebook(
             str(source), str(ipynb), parameters=params, kernel_name=ensure_kernel(),
             progress_bar=False, log_output=False, execution_timeout=cell_timeout,
-            request_save_on_cell_execute=True, **engine,
+            request_save_on_cell_execute=True, engine_name=_engine(progress),
         )
     except PapermillExecutionError as exc:
         partial = _scrub_notebook(ipynb, params)
