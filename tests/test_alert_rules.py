@@ -459,3 +459,27 @@ def test_sliding_window_edges_and_events_at_one_instant(tmp_path, first, rule, t
     if fires:  # the first of the events at one instant already sees the others
         assert alerts["first_fired"][0] == at(minutes=5)
         assert alerts["peak"][0] == (3 if rule is EDGE_COUNT else 0.75)
+
+
+@pytest.mark.parametrize("broken", [
+    {"key": "no_such_column"},
+    {"with_call": True, "call_where": "no_such_column IS NULL"},
+], ids=["key", "call_where"])
+def test_a_rule_whose_types_never_occur_is_still_checked(tmp_path, broken):
+    """Rules whose event types are absent skip reading the events, not the binding of their SQL:
+    a broken expression fails the same with or without rows."""
+    rule = {**EDGE_COUNT, "id": "t.broken", **broken}
+    for rows in ([], [{"event_type": "x.hit", "ts": at(), "system": "generic", "stream": "s"}]):
+        con = make_db(tmp_path, f"b{len(rows)}.duckdb")
+        insert(con, [ev("log", 0), *rows])
+        with pytest.raises(UsageError, match=r"rule t\.broken"):
+            evaluate_rules(con, rules=[rule])
+
+
+def test_a_rule_whose_types_never_occur_fires_nothing_and_the_others_alike(tmp_path):
+    """Skipping the rules with no row of their types changes no firing: every default rule
+    over events of only some types, evaluated together and alone."""
+    con = make_db(tmp_path)
+    insert(con, [*results(18, 2), *burst(6, "llm.rate_limited", **CB)])
+    together = evaluate_rules(con).drop("evidence")
+    assert set(together["rule"]) == {"jido.tool_failure_ratio", "codingbuddy.rate_limits"}

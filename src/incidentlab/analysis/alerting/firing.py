@@ -38,6 +38,7 @@ def evaluate(ctx: Selection, rules: list[dict[str, Any]],
             kinds.setdefault(rule["kind"], []).append((ri, li))
     frames, cites = [], []
     ctx.bound_activity(rules)
+    ctx.find_empty(rules)
     try:
         for items in kinds.values():
             cites.append(CITES_TABLE.format(len(cites)))

@@ -24,6 +24,9 @@ from .._sql import quote
 ROWS = "_il_rows"
 ACTIVITY = "_il_activity"
 CALLS = "_il_calls"
+# The calls table's columns over no rows (for a rule that selects none: no lookup is built).
+NO_CALLS = ("(SELECT NULL::VARCHAR AS stream, NULL::VARCHAR AS correlation_id, "
+            "NULL::VARCHAR AS tool_name, NULL::VARCHAR AS call_args WHERE false)")
 # Columns the engine itself reads from a rule's rows (ordering, pairing, call lookup, stops).
 ENGINE_COLUMNS = ("ts", "event_id", "position", "source", "stream", "correlation_id", "name",
                   "event_type")
@@ -115,6 +118,7 @@ class Selection:
         self.activity: dict[str, int] = {}  # absence rule id -> its columns in ACTIVITY
         self.spans: dict[str, str] = {}  # duration rule id -> temp table of its spans
         self.calls: str | None = None
+        self.empty: set[str] = set()  # ids of the rules that select no row (find_empty)
         self.rules: list[dict[str, Any]] = []
         self.tables: list[str] = []
         # The temp tables are read by queries that order what they need: keeping their rows
@@ -270,6 +274,27 @@ class Selection:
         raise UsageError(f"alert rules failed in SQL: {str(exc).splitlines()[0]}",
                          hint="check the rules file's expressions") from exc
 
+    def find_empty(self, rules: list[dict[str, Any]]) -> None:
+        """The event rules none of whose event types (or raw types) occurs in range on a system
+        they look at, from the distinct (system, type, raw type) of the events, one aggregate:
+        their points are none, so their queries need not read the events (or look calls up).
+        A rule without types, and absence rules (a group with no row is their firing), are
+        never among them; a rule's `where` is not evaluated here (its types decide)."""
+        probed = [r for r in rules if r["kind"] not in ("absence", "metric")
+                  and (r.get("event_types") or r.get("raw_types"))]
+        if not probed:
+            return
+        raw = sorted({t for r in probed for t in r.get("raw_types", [])})
+        listed = (f"CASE WHEN {one_of('event_type_raw', [quote(t) for t in raw])} "
+                  "THEN event_type_raw END" if raw else "NULL::VARCHAR")
+        seen = self.con.execute(
+            f"SELECT DISTINCT system, event_type, {listed} FROM timeline_events "
+            f"WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end AND {self.events_scope}",
+            {"start": self.start, "end": self.end}).fetchall()
+        for rule in probed:
+            if not any(_may_select(rule, *row) for row in seen):
+                self.empty.add(rule["id"])
+
     def bound_activity(self, rules: list[dict[str, Any]]) -> None:
         """Activity bounds (first and last non-derived time) of every absence rule, one pass."""
         absence = [r for r in rules if r["kind"] == "absence"]
@@ -307,15 +332,18 @@ class Selection:
         `call_where` (SQL over tool_name and call_args, the message only trimmed) only rows
         whose call matches are kept.
         """
+        # A rule that selects no row keeps its SQL (bound, so a broken expression still fails)
+        # over no rows: the planner drops the scan.
+        empty = "false AND " if rule["id"] in self.empty else ""
         if self.materialize:
-            rows = f"SELECT *, {group} AS grp FROM {ROWS} WHERE {self.masks[rule['id']]}"
+            rows = f"SELECT *, {group} AS grp FROM {ROWS} WHERE {empty}{self.masks[rule['id']]}"
         else:
-            rows = (f"SELECT *, {group} AS grp FROM timeline_events WHERE ts IS NOT NULL "
+            rows = (f"SELECT *, {group} AS grp FROM timeline_events WHERE {empty}ts IS NOT NULL "
                     f"AND ts >= $start AND ts <= $end AND ({selector(rule)}) "
                     f"AND {self.events_scope}")
         if not (rule.get("with_call") or rule.get("with_tool_name")):
             return rows
-        calls, join = self.calls_table(), "LEFT JOIN"
+        calls, join = (NO_CALLS if empty else self.calls_table()), "LEFT JOIN"
         if rule.get("call_where"):
             calls, join = f"(SELECT * FROM {calls} WHERE {rule['call_where']})", "JOIN"
         # White space is collapsed on the joined rows only (a regex over every call is the cost).
@@ -367,6 +395,21 @@ class Selection:
         for table in [*self.spans.values(), *self.tables]:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         self.con.execute(f"SET preserve_insertion_order = {'true' if self._ordered else 'false'}")
+
+
+def _may_select(rule: dict[str, Any], system: str | None, event_type: str | None,
+                raw_type: str | None) -> bool:
+    """Whether a row of this system and types may be the rule's (its `where` aside): its
+    selector's type and system terms, read the way SQL reads them (None matches no type)."""
+    if systems(rule) and system not in systems(rule):
+        return False
+    if system in (rule.get("_defer_systems") or []):
+        return False
+    types = rule.get("event_types", [])
+    if event_type is not None and (event_type in types or any(
+            t.endswith(".*") and event_type.startswith(t[:-1]) for t in types)):
+        return True
+    return raw_type is not None and raw_type in rule.get("raw_types", [])
 
 
 def failed(rule: dict[str, Any], exc: duckdb.Error) -> UsageError:
