@@ -7,7 +7,9 @@ time order, as ingest keeps them), tool calls paired with results, Tapps steps, 
 tests and heartbeats, a few failures, timeouts, rate limits and 1 dropped event in 100k. Then
 opens the file read-only and prints, per job, the best of --runs runs of incidentlab and of the
 bare query, their ratio, and the process's peak RSS.
+With --by-kind, also the alert rules of each kind evaluated alone (where the alerts' time goes).
 Usage: python benchmarks/analysis.py [--events N] [--db PATH] [--keep] [--runs 3] [--only JOBS]
+                                     [--by-kind]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from incidentlab.analysis.metrics import evaluate_rules
+from incidentlab.analysis.metrics import evaluate_rules, load_rules
 from incidentlab.analysis.replay import check
 from incidentlab.analysis.timeline import timeline
 from incidentlab.store import connect
@@ -142,6 +144,19 @@ def jobs(con) -> list[tuple[str, Callable[[], Any], str, Callable[[], Any], Call
     ]
 
 
+def by_kind(con, runs: int) -> list[tuple[str, int, float, int]]:
+    """(kind, rules, best seconds, rows fired) of the default rules of each kind evaluated
+    alone; each includes the fixed costs of one evaluation (its time bounds, cited events)."""
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for rule in load_rules():
+        kinds.setdefault(rule["kind"], []).append(rule)
+    out = []
+    for kind, rules in kinds.items():
+        seconds, fired = best(lambda rules=rules: evaluate_rules(con, rules=rules), runs)
+        out.append((kind, len(rules), seconds, fired.height))
+    return sorted(out, key=lambda row: -row[2])
+
+
 def generate(db: Path, n: int) -> None:
     con = connect(db)
     con.execute(GENERATE, {"n": n, "streams": max(n // 1000, 1)})
@@ -156,6 +171,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the generated database.")
     parser.add_argument("--runs", type=int, default=3, help="Best of this many runs per job.")
     parser.add_argument("--only", help="Comma-separated jobs (replay, alerts, newest-200, pivot).")
+    parser.add_argument("--by-kind", action="store_true",
+                        help="Also time the alert rules of each kind alone.")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate_only:
@@ -182,12 +199,18 @@ def main() -> None:
         theirs, _ = best(baseline, args.runs)
         print(f"  {job}: {summary(result)}", flush=True)
         table.append((job, ours, what, theirs))
+    kinds = by_kind(con, args.runs) if args.by_kind else []
     con.close()
     print()
     print("| job | incidentlab | bare DuckDB | ratio |")
     print("|---|---|---|---|")
     for job, ours, what, theirs in table:
         print(f"| {job} | {ours:.2f} s | {what}: {theirs:.2f} s | {ours / theirs:.1f}x |")
+    if kinds:
+        print("\n| alert rule kind | rules | alone | fired |")
+        print("|---|---|---|---|")
+        for kind, n, seconds, fired in kinds:
+            print(f"| {kind} | {n} | {seconds:.2f} s | {fired:,} |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     print(f"\npeak RSS of the analyses: {peak:.2f} GiB")
     if folder is not None and not args.keep:
