@@ -117,3 +117,21 @@ def test_cli_classify_json(tmp_path):
     table = CliRunner().invoke(main, ["classify", "--db", str(tmp_path / "x.duckdb")])
     assert "suggested severity: SEV1" in table.output
 
+
+
+def test_the_prefilter_keeps_every_event_any_mode_matches(tmp_path):
+    """The scan first keeps the rows whose text meets some mode's pattern or that meet a mode's
+    other terms; each mode's own condition then runs on those only. Over every case above (and
+    their rows all together), no row a mode matches is left out by the prefilter."""
+    from incidentlab.analysis.classify import _condition, _prefilter
+
+    con = make_db(tmp_path)
+    insert(con, [{"ts": at(minutes=i), **row} for i, row in
+                 enumerate(r for rows, _mode, _sev in CASES for r in rows)])
+    fired = {CATALOG[0]["id"]: ["not-an-event"]}
+    every = " OR ".join(f"({_condition(m, fired.get(m['id'], []))})" for m in CATALOG)
+    [(matched, lost)] = con.execute(
+        f"SELECT count(*) FILTER (WHERE {every}), "
+        f"count(*) FILTER (WHERE ({every}) AND NOT coalesce(({_prefilter(CATALOG, fired)}), false)) "
+        "FROM timeline_events").fetchall()
+    assert matched >= len(CASES) and lost == 0

@@ -74,8 +74,12 @@ def load_catalog(path: str | Path | None = None) -> list[dict[str, Any]]:
     return modes
 
 
-def signature_sql(mode: dict[str, Any]) -> str:
-    """The SQL condition that makes an event evidence for a mode."""
+TEXT = "coalesce(message, '') || ' ' || coalesce(error_code, '')"  # what patterns read
+
+
+def signature_sql(mode: dict[str, Any], patterns: bool = True) -> str:
+    """The SQL condition that makes an event evidence for a mode (`patterns` False: without its
+    text patterns, the part the prefilter of _matches must test mode by mode)."""
     any_of = []
     if mode.get("event_types"):
         any_of.append(one_of("event_type", [quote(t) for t in mode["event_types"]]))
@@ -87,13 +91,8 @@ def signature_sql(mode: dict[str, Any]) -> str:
     if mode.get("categories"):
         cats = ", ".join(quote(c.lower()) for c in mode["categories"])
         any_of.append(f"lower(error_category) IN ({cats})")
-    patterns = mode.get("patterns", [])
-    if patterns:  # one pass of one expression over the text, not one per pattern
-        either = "|".join(f"(?:{pattern})" for pattern in patterns)
-        any_of.append(
-            f"regexp_matches(coalesce(message, '') || ' ' || coalesce(error_code, ''), "
-            f"{quote(either)}, 'i')"
-        )
+    if mode.get("patterns") and patterns:  # one pass of one expression over the text
+        any_of.append(f"regexp_matches({TEXT}, {quote(_either(mode['patterns']))}, 'i')")
     parts = []
     if mode.get("system"):
         parts.append(f"system = {quote(mode['system'])}")
@@ -102,11 +101,15 @@ def signature_sql(mode: dict[str, Any]) -> str:
         parts.append(one_of("system", [quote(s) for s in deferred], negate=True))
     if any_of:
         parts.append(" OR ".join(any_of))
+    if not any_of and (not mode.get("where") or (mode.get("patterns") and not patterns)):
+        return "false"
     if mode.get("where"):
         parts.append(mode["where"])
-    if not any_of and not mode.get("where"):
-        return "false"
     return " AND ".join(f"({p})" for p in parts)
+
+
+def _either(patterns: list[str]) -> str:
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
 
 
 def classify(
@@ -190,7 +193,8 @@ def _matches(con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], wind
     branches = f"""
         SELECT unnest(list_filter([{marks}], lambda m: m IS NOT NULL)) AS mode_no,
                event_id, ts, ts_quality, stream, project, system, severity
-        FROM timeline_events {window.sql()} AND ({" OR ".join(f"({c})" for c in conditions)})"""
+        FROM timeline_events {window.sql()} AND ({_prefilter(catalog, fired)})
+          AND ({" OR ".join(f"({c})" for c in conditions)})"""
     stats = frame(con, f"""
         SELECT mode_no, count(*) AS n, {WEIGHT_SQL} AS score, min(ts) AS first_seen,
                max(ts) AS last_seen, count(DISTINCT stream) AS streams,
@@ -202,6 +206,27 @@ def _matches(con: duckdb.DuckDBPyConnection, catalog: list[dict[str, Any]], wind
         FROM ({branches}) GROUP BY mode_no ORDER BY mode_no""",
         window.params)
     return [(catalog[row["mode_no"]], row) for row in stats.iter_rows(named=True)]
+
+
+def _prefilter(catalog: list[dict[str, Any]], fired: dict[str, list[str]]) -> str:
+    """A condition every mode's evidence meets (and few other rows): the text of the row against
+    the patterns of all modes at once, or a mode's other terms. Each mode's own pattern then runs
+    only on the rows this keeps, where a pattern per mode over every row of its system was most
+    of the scan's cost."""
+    patterns = [p for mode in catalog for p in mode.get("patterns", [])]
+    terms = [f"regexp_matches({TEXT}, {quote(_either(patterns))}, 'i')"] if patterns else []
+    terms += [c for c in (_condition(mode, fired.get(mode["id"], []))
+                          if not mode.get("patterns") else
+                          _without_patterns(mode, fired.get(mode["id"], []))
+                          for mode in catalog) if c != "false"]
+    return " OR ".join(f"({t})" for t in terms) or "false"
+
+
+def _without_patterns(mode: dict[str, Any], alert_ids: list[str]) -> str:
+    signature = signature_sql(mode, patterns=False)
+    if not alert_ids:
+        return signature
+    return f"({signature}) OR event_id IN ({', '.join(quote(i) for i in alert_ids)})"
 
 
 def _row(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,
