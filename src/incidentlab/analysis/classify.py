@@ -173,9 +173,10 @@ def _rule_evidence(
     return ids
 
 
-def _condition(mode: dict[str, Any], alert_ids: list[str]) -> str:
-    """A mode's evidence: its signature, or one of the events its rules' firings cite."""
-    signature = signature_sql(mode)
+def _condition(mode: dict[str, Any], alert_ids: list[str], patterns: bool = True) -> str:
+    """A mode's evidence: its signature (`patterns` False: without its text patterns), or one of
+    the events its rules' firings cite."""
+    signature = signature_sql(mode, patterns)
     if not alert_ids:
         return signature
     return f"({signature}) OR event_id IN ({', '.join(quote(i) for i in alert_ids)})"
@@ -215,18 +216,9 @@ def _prefilter(catalog: list[dict[str, Any]], fired: dict[str, list[str]]) -> st
     of the scan's cost."""
     patterns = [p for mode in catalog for p in mode.get("patterns", [])]
     terms = [f"regexp_matches({TEXT}, {quote(_either(patterns))}, 'i')"] if patterns else []
-    terms += [c for c in (_condition(mode, fired.get(mode["id"], []))
-                          if not mode.get("patterns") else
-                          _without_patterns(mode, fired.get(mode["id"], []))
+    terms += [c for c in (_condition(mode, fired.get(mode["id"], []), patterns=False)
                           for mode in catalog) if c != "false"]
     return " OR ".join(f"({t})" for t in terms) or "false"
-
-
-def _without_patterns(mode: dict[str, Any], alert_ids: list[str]) -> str:
-    signature = signature_sql(mode, patterns=False)
-    if not alert_ids:
-        return signature
-    return f"({signature}) OR event_id IN ({', '.join(quote(i) for i in alert_ids)})"
 
 
 def _row(con: duckdb.DuckDBPyConnection, mode: dict[str, Any], window: Where,

@@ -231,7 +231,7 @@ def _describe_cell(nb: nbformat.NotebookNode | None, exc: Any) -> str:
 # --- execution: progress and saves ---------------------------------------------------------
 
 # papermill writes the whole output notebook at every cell's start and end (two writes of a
-# notebook of several MB per cell: a third of a 1M-event render's time). The partial notebook
+# notebook of several MB per cell at 1M events; benchmarks/render.py). The partial notebook
 # is written at most this often, and always when the run ends (a failed cell or a dead kernel
 # included), so a render killed from outside leaves one at most this old.
 SAVE_EVERY_S = 10.0

@@ -276,10 +276,11 @@ class Selection:
 
     def find_empty(self, rules: list[dict[str, Any]]) -> None:
         """The event rules none of whose event types (or raw types) occurs in range on a system
-        they look at, from the distinct (system, type, raw type) of the events, one aggregate:
-        their points are none, so their queries need not read the events (or look calls up).
+        they look at: each rule's own selector, without its `where`, over the distinct (system,
+        type, raw type) of the events in range (one aggregate, then a scan of a few rows).
+        Their points are none, so their queries need not read the events (or look calls up).
         A rule without types, and absence rules (a group with no row is their firing), are
-        never among them; a rule's `where` is not evaluated here (its types decide)."""
+        never among them."""
         probed = [r for r in rules if r["kind"] not in ("absence", "metric")
                   and (r.get("event_types") or r.get("raw_types"))]
         if not probed:
@@ -287,13 +288,14 @@ class Selection:
         raw = sorted({t for r in probed for t in r.get("raw_types", [])})
         listed = (f"CASE WHEN {one_of('event_type_raw', [quote(t) for t in raw])} "
                   "THEN event_type_raw END" if raw else "NULL::VARCHAR")
-        seen = self.con.execute(
-            f"SELECT DISTINCT system, event_type, {listed} FROM timeline_events "
-            f"WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end AND {self.events_scope}",
+        found = ", ".join(f"count(*) FILTER (WHERE {selector({**r, 'where': None})}) > 0"
+                          for r in probed)
+        [selects] = self.con.execute(
+            f"WITH seen AS (SELECT DISTINCT system, event_type, {listed} AS event_type_raw "
+            f"FROM timeline_events WHERE ts IS NOT NULL AND ts >= $start AND ts <= $end "
+            f"AND {self.events_scope}) SELECT {found} FROM seen",
             {"start": self.start, "end": self.end}).fetchall()
-        for rule in probed:
-            if not any(_may_select(rule, *row) for row in seen):
-                self.empty.add(rule["id"])
+        self.empty = {r["id"] for r, any_row in zip(probed, selects, strict=True) if not any_row}
 
     def bound_activity(self, rules: list[dict[str, Any]]) -> None:
         """Activity bounds (first and last non-derived time) of every absence rule, one pass."""
@@ -395,21 +397,6 @@ class Selection:
         for table in [*self.spans.values(), *self.tables]:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         self.con.execute(f"SET preserve_insertion_order = {'true' if self._ordered else 'false'}")
-
-
-def _may_select(rule: dict[str, Any], system: str | None, event_type: str | None,
-                raw_type: str | None) -> bool:
-    """Whether a row of this system and types may be the rule's (its `where` aside): its
-    selector's type and system terms, read the way SQL reads them (None matches no type)."""
-    if systems(rule) and system not in systems(rule):
-        return False
-    if system in (rule.get("_defer_systems") or []):
-        return False
-    types = rule.get("event_types", [])
-    if event_type is not None and (event_type in types or any(
-            t.endswith(".*") and event_type.startswith(t[:-1]) for t in types)):
-        return True
-    return raw_type is not None and raw_type in rule.get("raw_types", [])
 
 
 def failed(rule: dict[str, Any], exc: duckdb.Error) -> UsageError:
