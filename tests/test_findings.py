@@ -175,6 +175,34 @@ def test_loop_cost_from_usage_and_null_without_it(tmp_path: Path) -> None:
         ("s1", 1, 330, 0), ("s2", 1, None, 1)]
 
 
+def test_loop_cost_is_usage_over_each_loops_own_window(tmp_path: Path) -> None:
+    """One query for all loops gives what `usage` gives per loop: overlapping windows of one
+    stream each count their own points, a loop without a stream counts its system's, one without
+    an end time has nothing."""
+    con = make_db(tmp_path)
+    con.execute("INSERT INTO _loads (load_id, loader, system) VALUES "
+                "('test', 'codex_cli.rollout_jsonl', 'codex_cli')")
+    insert_metrics(con, [
+        {"system": "codex_cli", "stream": stream, "name": name, "value": value, "ts": at(minutes=m)}
+        for stream, name, value, m in (("s1", "input_tokens", 100, 0), ("s1", "output_tokens", 10, 1),
+                                       ("s1", "input_tokens", 200, 3), ("s2", "input_tokens", 7, 1),
+                                       ("s2", "input_tokens", 5, 20))])
+    loops = pl.DataFrame({
+        "system": ["codex_cli"] * 5,
+        "stream": ["s1", "s1", None, "s2", "s1"],
+        "ts": [at(minutes=0), at(minutes=1), at(minutes=1), at(minutes=2), at(minutes=0)],
+        "ts_end": [at(minutes=1), at(minutes=3), at(minutes=2), at(minutes=4), None],
+    })
+    got = usage_mod.loop_cost(con, loops)
+    assert got["tokens"].to_list() == [110, 210, 17, None, None]
+    for row in got.head(4).iter_rows(named=True):
+        inside = Scope(start=row["ts"], end=row["ts_end"], systems=(row["system"],),
+                       streams=(row["stream"],) if row["stream"] else ())
+        [alone] = usage_mod.usage(con, inside, by=()).to_dicts()
+        assert row["tokens"] == alone["total_tokens"] and row["cost_usd"] == alone["cost_usd"]
+    assert got["duration_ms"].to_list() == [60000.0, 120000.0, 60000.0, 120000.0, None]
+
+
 def test_scope_narrows_findings(tmp_path: Path) -> None:
     con = make_db(tmp_path)
     insert(con, [*steps(READ_A, EDIT_PY), *steps(READ_A, EDIT_PY, stream="s2")])

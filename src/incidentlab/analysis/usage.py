@@ -61,10 +61,18 @@ def _declaration_rows(decls: Sequence[tuple[str, Usage]]) -> str:
     return f"SELECT * FROM (VALUES\n            {rows}) AS d({columns})"
 
 
-def usage_sql(scope: Scope, by: Sequence[str], decls: Sequence[tuple[str, Usage]]) -> str:
-    """The one query behind `usage` (exposed so a reader can see how each figure is made)."""
+def usage_sql(scope: Scope, by: Sequence[str], decls: Sequence[tuple[str, Usage]],
+              windows: str | None = None) -> str:
+    """The one query behind `usage` (exposed so a reader can see how each figure is made).
+
+    `windows`: a table of (window_no, system, stream, start_ts, end_ts) whose every row is a
+    scope of its own (a NULL stream: every stream of the system); the points are then counted
+    per `window_no` (which `by` must name) instead of over `scope`."""
     group = ", ".join(by)
     select = f"{group}, " if by else ""
+    in_windows = (f"JOIN {windows} w ON u.system = w.system AND (w.stream IS NULL OR "
+                  "u.stream = w.stream) AND u.ts >= w.start_ts AND u.ts <= w.end_ts"
+                  if windows else "")
     tokens = ", ".join(f"{f}" for f in TOKEN_FIELDS)
     sums = ",\n        ".join(
         f"sum(amount) FILTER (WHERE field = '{f}') AS {f}" for f in (*TOKEN_FIELDS,
@@ -95,7 +103,7 @@ def usage_sql(scope: Scope, by: Sequence[str], decls: Sequence[tuple[str, Usage]
         FROM points
     ),
     counted AS (
-        SELECT *,
+        SELECT u.*,{" w.window_no," if windows else ""}
                CASE counting
                    WHEN 'per_call' THEN value
                    -- a running total: what it grew by (a counter that restarts counts anew)
@@ -104,6 +112,7 @@ def usage_sql(scope: Scope, by: Sequence[str], decls: Sequence[tuple[str, Usage]
                    WHEN 'session_total' THEN CASE WHEN largest = 1 THEN value ELSE 0 END
                END AS amount
         FROM ordered u
+        {in_windows}
         WHERE {scope.metrics_sql("u")}
     ),
     used AS (SELECT * FROM counted WHERE copy = 1),
@@ -208,26 +217,32 @@ def loop_cost(con: duckdb.DuckDBPyConnection, loops: pl.DataFrame) -> pl.DataFra
     """Each loop (rows with system, stream, ts, ts_end: a step-repetition finding) with the
     tokens (`total_tokens` of `usage` over its stream from its first to its last event), cost
     and time spent inside it; each null when the evidence has no usage points or no time there
-    (never 0 made up)."""
-    tokens: list[int | None] = []
-    costs: list[float | None] = []
-    durations: list[float | None] = []
-    for row in loops.iter_rows(named=True):
-        if row["ts"] is None or row["ts_end"] is None:
-            tokens.append(None)
-            costs.append(None)
-            durations.append(None)
-            continue
-        inside = Scope(start=row["ts"], end=row["ts_end"], systems=(row["system"],),
-                       streams=(row["stream"],) if row["stream"] is not None else ())
-        spent = usage(con, inside, by=())
-        total = spent["total_tokens"][0] if spent.height else None
-        tokens.append(None if total is None else round(total))
-        costs.append(spent["cost_usd"][0] if spent.height else None)
-        durations.append((row["ts_end"] - row["ts"]).total_seconds() * 1000.0)
-    return loops.with_columns(pl.Series("tokens", tokens, dtype=pl.Int64),
-                              pl.Series("cost_usd", costs, dtype=pl.Float64),
-                              pl.Series("duration_ms", durations, dtype=pl.Float64))
+    (never 0 made up). One query for all loops: each loop is a window of `usage_sql`."""
+    timed = pl.col("ts").is_not_null() & pl.col("ts_end").is_not_null()
+    windows = (loops.with_row_index("window_no").filter(timed)
+               .select(pl.col("window_no").cast(pl.Int64), pl.col("system").cast(pl.Utf8),
+                       pl.col("stream").cast(pl.Utf8),
+                       pl.col("ts").alias("start_ts"), pl.col("ts_end").alias("end_ts")))
+    spent = pl.DataFrame(schema={"window_no": pl.Int64, "total_tokens": pl.Float64,
+                                 "cost_usd": pl.Float64})
+    if windows.height:
+        cursor = con.cursor()  # its own result: a pending one on `con` does not get in the way
+        try:
+            cursor.register("_il_loop_windows", windows.to_arrow())
+            found = pl.from_arrow(cursor.sql(usage_sql(
+                Scope(), ("window_no",), declarations(), windows="_il_loop_windows")).to_arrow_table())
+        finally:
+            cursor.close()
+        assert isinstance(found, pl.DataFrame)
+        if found.height:
+            spent = found.select(pl.col("window_no").cast(pl.Int64), "total_tokens", "cost_usd")
+    out = (loops.with_row_index("window_no").with_columns(pl.col("window_no").cast(pl.Int64))
+           .join(spent, on="window_no", how="left").sort("window_no"))
+    return loops.with_columns(
+        out["total_tokens"].round().cast(pl.Int64).alias("tokens"),
+        out["cost_usd"].cast(pl.Float64).alias("cost_usd"),
+        pl.when(timed).then((pl.col("ts_end") - pl.col("ts")).dt.total_microseconds() / 1000.0)
+        .cast(pl.Float64).alias("duration_ms"))
 
 
 def _sum_or_null(column: str) -> pl.Expr:

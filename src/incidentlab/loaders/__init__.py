@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from importlib.metadata import entry_points
+from typing import Any
 
 from ..errors import UnknownLoaderError
 from .base import LoadContext, Loader, LoadResult, Quarantine
@@ -111,14 +113,26 @@ BUILTIN_LOADERS: list[type] = [
 ]
 
 
-def _plugin_loaders() -> list[Loader]:
-    found: list[Loader] = []
+@functools.cache
+def _plugin_entries() -> tuple[tuple[str, Any], ...]:
+    """The installed plugins' loader classes (or instances), looked up once per process: the
+    lookup reads every installed package's metadata, and analyses ask for the loaders often."""
+    found = []
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            obj = entry.load()
-            found.append(obj() if isinstance(obj, type) else obj)
+            found.append((entry.name, entry.load()))
         except Exception as exc:  # a broken plugin must not take the CLI down
             warnings.warn(f"loader plugin {entry.name!r} failed to load: {exc}", stacklevel=2)
+    return tuple(found)
+
+
+def _plugin_loaders() -> list[Loader]:
+    found: list[Loader] = []
+    for name, obj in _plugin_entries():
+        try:
+            found.append(obj() if isinstance(obj, type) else obj)
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            warnings.warn(f"loader plugin {name!r} failed to load: {exc}", stacklevel=2)
     return found
 
 
