@@ -71,17 +71,27 @@ def test_the_incident_firings_are_reused_when_the_window_holds_the_same_evidence
         narrowed.con.close()
 
 
-def test_same_evidence_needs_the_same_events_and_window(demo_db):
+def test_same_evidence_when_only_the_bounds_differ_and_the_evaluation_window_is_the_same(demo_db):
+    """Events without a time do not make the windows differ (no rule reads them in a window),
+    and then the reused firings are exactly a fresh evaluation's."""
+    import dataclasses
+
+    from incidentlab.analysis.metrics import evaluate_rules, evaluation_window
+
     ctx = sections.context(db=str(demo_db), incident="all")
     try:
-        lo, hi = report.evidence_range(ctx)
-        ctx.scope = ctx.asked.narrowed(lo, hi)
-        [(untimed, outside)] = ctx.con.execute(
-            "SELECT (SELECT count(*) FROM events WHERE ts IS NULL), (SELECT count(*) FROM metrics "
-            f"WHERE NOT coalesce({ctx.scope.metrics_sql()}, false))").fetchall()
-        assert report.same_evidence(ctx) is (untimed == 0 and outside == 0)
-        ctx.scope = ctx.asked.narrowed(lo, lo)
+        [(untimed,)] = ctx.con.execute("SELECT count(*) FROM events WHERE ts IS NULL").fetchall()
+        assert untimed > 0, "the demo holds events without a time: the case this covers"
+        start, end, _last = evaluation_window(ctx.con, ctx.asked)
+        ctx.scope = ctx.asked.narrowed(start, end)
+        assert ctx.scope != ctx.asked and report.same_evidence(ctx)
+        keys = ["rule", "group", "level", "first_fired"]
+        assert (evaluate_rules(ctx.con, ctx.scope).sort(keys)
+                .equals(evaluate_rules(ctx.con, ctx.asked).sort(keys)))
+        ctx.scope = ctx.asked.narrowed(start, start)
         assert not report.same_evidence(ctx)
+        ctx.scope = dataclasses.replace(ctx.asked.narrowed(start, end), systems=("jido",))
+        assert not report.same_evidence(ctx), "a scope with other systems reads other rows"
     finally:
         ctx.con.close()
 

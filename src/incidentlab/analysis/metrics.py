@@ -142,6 +142,20 @@ def redaction_patterns(path: str | Path | None = None) -> list[str]:
     return list(data.get("redaction", {}).get("patterns", []))
 
 
+def evaluation_window(con: duckdb.DuckDBPyConnection,
+                      scope: Scope) -> tuple[datetime, datetime, datetime] | None:
+    """(start, end, last event time) that `evaluate_rules` evaluates the scope over: its bounds,
+    else its first and last timed event; None when no event in scope has a time.
+
+    The rules read only the timed events and metric points inside [start, end] and the tool
+    calls of the scope at any time (selection.py), so two scopes that differ only in their
+    bounds and have the same evaluation window fire alike."""
+    [(lo, hi)] = con.execute(
+        f"SELECT min(ts), max(ts) FROM timeline_events WHERE ts IS NOT NULL AND {scope.sql()}"
+    ).fetchall()
+    return None if lo is None else (scope.start or lo, scope.end or hi, hi)
+
+
 def evaluate_rules(
     con: duckdb.DuckDBPyConnection,
     scope: Scope | None = None,
@@ -161,12 +175,10 @@ def evaluate_rules(
     """
     rules = rules if rules is not None else load_rules(rules_path)
     scope = Scope.of(scope, **fields)
-    [(lo, hi)] = con.execute(
-        f"SELECT min(ts), max(ts) FROM timeline_events WHERE ts IS NOT NULL AND {scope.sql()}"
-    ).fetchall()
-    if lo is None:
+    window = evaluation_window(con, scope)
+    if window is None:
         return pl.DataFrame(schema=ALERT_SCHEMA)
-    ctx = Selection(con, scope, scope.start or lo, scope.end or hi, hi)
+    ctx = Selection(con, scope, *window)
     try:
         fired, cited = firing.evaluate(ctx, rules, MAX_EVIDENCE_IDS)
     finally:

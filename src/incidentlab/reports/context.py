@@ -308,26 +308,17 @@ def raw_alerts(ctx: Context) -> pl.DataFrame | None:
 
 
 def same_evidence(ctx: Context) -> bool:
-    """Whether the report's scope holds exactly the evidence of the asked one: the same events
-    (timed or not, mirrors included) and metric points, and the same evaluation window (first
-    and last event time where no bound is given). Then rules evaluated over either fire alike,
-    and the asked scope's firings (computed to find the incidents) are reused."""
+    """Whether rules evaluated over the report's scope fire exactly as over the asked one, so
+    that the asked scope's firings (computed to find the incidents) are reused: the scopes
+    differ at most in their bounds, and their evaluation windows are the same
+    (metrics.evaluation_window: then every query of the evaluation reads the same rows)."""
     if ctx.scope == ctx.asked:
         return True
-    a, n = ctx.asked, ctx.scope
-
-    def times(scope: Scope) -> str:
-        timed = f"NOT is_mirror AND ts IS NOT NULL AND {scope.sql()}"  # as evaluate_rules
-        return (f"count(*) FILTER (WHERE {scope.sql()}), min(ts) FILTER (WHERE {timed}), "
-                f"max(ts) FILTER (WHERE {timed})")
-
-    [(n_a, lo_a, hi_a, n_n, lo_n, hi_n)] = ctx.con.execute(
-        f"SELECT {times(a)}, {times(n)} FROM events").fetchall()
-    [(m_a, m_n)] = ctx.con.execute(
-        f"SELECT count(*) FILTER (WHERE {a.metrics_sql()}), "
-        f"count(*) FILTER (WHERE {n.metrics_sql()}) FROM metrics").fetchall()
-    return (n_a == n_n and m_a == m_n and hi_a == hi_n
-            and (a.start or lo_a) == (n.start or lo_n) and (a.end or hi_a) == (n.end or hi_n))
+    if ctx.scope.unwindowed() != ctx.asked.unwindowed():
+        return False
+    metrics = analysis("metrics")
+    return (metrics is not None and metrics.evaluation_window(ctx.con, ctx.asked)
+            == metrics.evaluation_window(ctx.con, ctx.scope))
 
 
 def alert_frame(ctx: Context) -> pl.DataFrame | None:
