@@ -116,6 +116,15 @@ CASES: list[tuple[str, str, list[dict[str, Any]], int]] = [
     ("hang", "silence after a call",
      [*call(0, *READ_A, 0.0), *call(1, *PYTEST, 1.0, outcome=None),
       {"event_type": "chat.turn", "system": "claude_code", "ts": at(minutes=30)}], 1),
+    ("hang", "silence of exactly 15 minutes",
+     [*call(0, *PYTEST, 1.0, outcome=None),
+      {"event_type": "chat.turn", "system": "claude_code", "ts": at(minutes=16)}], 1),
+    ("hang", "14 minutes across a quarter hour",
+     [*call(0, *PYTEST, 10.0, outcome=None),
+      {"event_type": "chat.turn", "system": "claude_code", "ts": at(minutes=24)}], 0),
+    ("hang", "silence after a result, not a call",
+     [*call(0, *PYTEST, 1.0), {"event_type": "chat.turn", "system": "claude_code",
+                               "ts": at(minutes=30)}], 0),
 ]
 
 

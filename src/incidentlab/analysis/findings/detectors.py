@@ -394,15 +394,34 @@ class Hang(SqlDetector):
                    AND s.result_ms >= {float(warn['at_least'])})
                OR s.result_ms >= {float(page['at_least'])}
         ),
+        timed_events AS (
+            SELECT * FROM timeline_events WHERE ts IS NOT NULL AND NOT {MTIME_SQL} AND {scope.sql()}
+        ),
+        -- Two events of one stream in the same silence-long time bucket are closer than a
+        -- silence: only streams where an occupied bucket's last event is a silence away from
+        -- the next occupied bucket's first can hold one, and only they are ordered event by event.
+        buckets AS (
+            SELECT system, stream, floor(epoch_us(ts) / {1000 * float(page['at_least'])}) AS bucket,
+                   min(ts) AS first_ts, max(ts) AS last_ts
+            FROM timed_events GROUP BY system, stream, bucket
+        ),
+        quiet AS (
+            SELECT DISTINCT system, stream FROM (
+                SELECT system, stream, lead(first_ts) OVER (PARTITION BY system, stream
+                                                            ORDER BY bucket) - last_ts AS gap
+                FROM buckets)
+            WHERE gap >= to_milliseconds({float(page['at_least'])})
+        ),
         ordered AS (
-            SELECT event_id, system, stream, project, ts, event_type, correlation_id,
-                   lead(event_id) OVER w AS next_id, lead(ts) OVER w AS next_ts
-            FROM timeline_events
-            WHERE ts IS NOT NULL AND NOT {MTIME_SQL} AND {scope.sql()}
-            WINDOW w AS (PARTITION BY system, stream ORDER BY ts, position, record_no, event_id)
+            SELECT e.event_id, e.system, e.stream, e.ts,
+                   lead(e.event_id) OVER w AS next_id, lead(e.ts) OVER w AS next_ts
+            FROM timed_events e
+            JOIN quiet q ON q.system = e.system AND q.stream IS NOT DISTINCT FROM e.stream
+            WINDOW w AS (PARTITION BY e.system, e.stream
+                         ORDER BY e.ts, e.position, e.record_no, e.event_id)
         ),
         silent AS (
-            SELECT o.system, o.stream, o.project, o.ts, o.next_ts AS ts_end,
+            SELECT o.system, o.stream, s.project, o.ts, o.next_ts AS ts_end,
                    [o.event_id, o.next_id] AS event_ids,
                    'warning' AS level,
                    'No event for ' || round(date_diff('second', o.ts, o.next_ts) / 60.0) ||
