@@ -149,21 +149,26 @@ def _islands_sql(scope: str, part: str, cited: str, quiet_us: int) -> str:
             FROM per_system GROUP BY part, island
         ) s USING (part, island)
     ), after AS (
+        -- only from the last signal on (itself included) is a gap looked for: an event after
+        -- it has its predecessor there, so the rows before need no ordering, only counting
         SELECT n.part, n.island, n.last_ts, e.ts,
                date_diff('microsecond', lag(e.ts) OVER (PARTITION BY n.part, n.island
                                                         ORDER BY e.ts), e.ts) > {quiet_us}
                    AS broke
         FROM named n JOIN scoped e
-          ON e.part = n.part AND e.ts >= n.first_ts
+          ON e.part = n.part AND e.ts >= n.last_ts
          AND (n.next_first IS NULL OR e.ts < n.next_first) AND list_contains(n.systems, e.system)
     ), cut AS (
         SELECT part, island, min(ts) FILTER (WHERE broke AND ts > last_ts) AS cut_at
         FROM after GROUP BY part, island
     ), tail AS (
-        SELECT part, island, max(ts) AS end_ts, count(*) AS events
-        FROM after JOIN cut USING (part, island)
-        WHERE cut_at IS NULL OR ts < cut_at
-        GROUP BY part, island
+        SELECT n.part, n.island, max(e.ts) AS end_ts, count(*) AS events
+        FROM named n JOIN cut c ON c.part = n.part AND c.island = n.island
+        JOIN scoped e
+          ON e.part = n.part AND e.ts >= n.first_ts
+         AND (n.next_first IS NULL OR e.ts < n.next_first) AND list_contains(n.systems, e.system)
+         AND (c.cut_at IS NULL OR e.ts < c.cut_at)
+        GROUP BY n.part, n.island
     ), chained AS (
         SELECT named.*, tail.end_ts, tail.events,
                lag(tail.end_ts) OVER (PARTITION BY part ORDER BY first_ts) AS prev_end
