@@ -123,3 +123,26 @@ def test_progress_lines_name_each_cell_and_are_off_without_a_terminal(incident_d
     assert lines[-1].startswith(f"03_replay [{n}/{n}]")
     render_report(incident_db, tmp_path / "off", {"incident_id": "p"}, notebook="03_replay")
     assert _cell_lines(capfd.readouterr().err) == []
+
+
+def test_the_replay_chart_shows_the_streams_with_the_most_violations(ctx, monkeypatch):
+    from incidentlab.analysis.replay import VIOLATION_SCHEMA, ReplayReport
+    from incidentlab.reports.display import Figure
+
+    # stream s<i> has i + 1 violations: the 30 charted are s44 .. s15
+    rows = [{"stream": f"s{i}", "system": "jido", "rule": "seq_gap" if k % 2 else "seq_start",
+             "severity": "error", "position": k, "record_no": k, "expected": "1", "found": "2",
+             "event_id": f"e{i}-{k}", "source": "x"} for i in range(45) for k in range(i + 1)]
+    violations = pl.DataFrame(rows, schema=VIOLATION_SCHEMA)
+    verdicts = pl.DataFrame({"stream": [f"s{i}" for i in range(45)], "system": ["jido"] * 45,
+                             "passed": [False] * 45, "violations": [i + 1 for i in range(45)]})
+    monkeypatch.setattr(sections, "replay_report",
+                        lambda _ctx: ReplayReport(violations, verdicts, pl.DataFrame()))
+    section = sections.replay(ctx)
+    [figure] = [p for p in section.parts if isinstance(p, Figure)]
+    charted = {x for trace in figure.fig.data for x in trace.x}
+    assert charted == {f"s{i}" for i in range(15, 45)}
+    assert sum(sum(trace.y) for trace in figure.fig.data) == sum(range(16, 46))
+    assert "the 30 with the most, of 45" in figure.fig.layout.title.text
+    assert any("15 more streams with violations are not charted" in getattr(p, "text", "")
+               for p in section.parts)

@@ -198,4 +198,5 @@ def counts_bar(df: pl.DataFrame, x: str, y: str, *, color: str | None = None,
         fig.add_trace(go.Bar(x=[_s(v, 40) for v in part[x].to_list()], y=part[y].to_list(),
                              name=_s(name)))
     fig.update_layout(**_LAYOUT, title=_s(title), barmode="stack", height=360)
+    fig.update_xaxes(categoryorder="total descending")
     return fig

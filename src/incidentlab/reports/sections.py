@@ -259,6 +259,9 @@ def silences(ctx: Context, threshold_minutes: float = 10) -> Section:
 # --- 03 replay --------------------------------------------------------------------------------
 
 
+CHARTED_STREAMS = 30  # more bars are unreadable: the chart shows the streams with the most
+
+
 def replay(ctx: Context) -> Section:
     report = replay_report(ctx)
     if report is None:
@@ -275,10 +278,23 @@ def replay(ctx: Context) -> Section:
         kind_col = next((c for c in ("rule", "kind", "check") if c in violations.columns), None)
         stream_col = "stream" if "stream" in violations.columns else None
         if kind_col and stream_col:
-            counts = violations.group_by(stream_col, kind_col).len("n").sort(stream_col)
+            per_stream = (violations.group_by(stream_col).len("total")
+                          .sort(["total", stream_col], descending=[True, False], nulls_last=True))
+            charted = per_stream.head(CHARTED_STREAMS)
+            counts = (violations.join(charted, on=stream_col, how="semi", nulls_equal=True)
+                      .group_by(stream_col, kind_col).len("n")
+                      .join(charted, on=stream_col, how="left", nulls_equal=True)
+                      .sort(["total", stream_col, kind_col], descending=[True, False, False],
+                            nulls_last=True))
+            title = "Replay violations per stream"
+            if per_stream.height > charted.height:
+                title += f" (the {charted.height} with the most, of {per_stream.height})"
             parts.append(Figure(figures.counts_bar(counts, stream_col, "n", color=kind_col,
-                                                   title="Replay violations per stream"),
-                                "replay"))
+                                                   title=title), "replay"))
+            if per_stream.height > charted.height:
+                parts.append(notice(
+                    f"{per_stream.height - charted.height} more streams with violations are not "
+                    "charted; the verdict table below lists every stream.", "note"))
         parts.append(ctx.table(violations, "Violations (gaps, duplicates, regressions, ties)"))
     parts.append(ctx.table(verdicts, "Verdict per stream"))
     if not report.codingbuddy.is_empty():
