@@ -81,25 +81,26 @@ def swimlane(
     lines, and a star per finding (rows of analysis.findings with ts, system and stream)."""
     fig = go.Figure()
     events = events.filter(pl.col("ts").is_not_null())
-    lanes = events.select(
-        pl.struct("system", "stream").map_elements(
-            lambda r: lane_label(r["system"], r["stream"]), return_dtype=pl.String
-        ).alias("lane")
-    )["lane"] if not events.is_empty() else pl.Series("lane", [], pl.String)
-    events = events.with_columns(lanes.alias("lane"))
+    # one label per lane, not per event
+    pairs = events.select("system", "stream").unique()
+    labels = pairs.with_columns(pl.Series("lane", [lane_label(system, stream) for system, stream
+                                                   in pairs.iter_rows()], dtype=pl.String))
+    events = events.join(labels, on=["system", "stream"], how="left", nulls_equal=True,
+                         maintain_order="left")
     for severity, color in SEVERITY_COLORS.items():
         part = events.filter(pl.col("severity").fill_null("info") == severity)
         if part.is_empty():
             continue
+        local = [ts.astimezone(tz) for ts in part["ts"].to_list()]
         hover = [
-            f"{_s(ts.astimezone(tz).strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])} {_s(ts.astimezone(tz).tzname())}"
+            f"{_s(at.strftime('%Y-%m-%d %H:%M:%S.%f')[:-3])} {_s(at.tzname())}"
             f"<br>{_s(et)} · {_s(outcome or '')}<br>{_s(msg, 200)}"
-            for ts, et, outcome, msg in part.select(
-                "ts", "event_type", "outcome", "message").iter_rows()
+            for at, (et, outcome, msg) in zip(local, part.select(
+                "event_type", "outcome", "message").iter_rows(), strict=True)
         ]
         fig.add_trace(
             go.Scatter(
-                x=_local(part["ts"].to_list(), tz),
+                x=[at.replace(tzinfo=None) for at in local],
                 y=part["lane"].to_list(),
                 mode="markers",
                 name=_s(severity),
