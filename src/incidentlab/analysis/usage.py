@@ -219,10 +219,10 @@ def loop_cost(con: duckdb.DuckDBPyConnection, loops: pl.DataFrame) -> pl.DataFra
     and time spent inside it; each null when the evidence has no usage points or no time there
     (never 0 made up). One query for all loops: each loop is a window of `usage_sql`."""
     timed = pl.col("ts").is_not_null() & pl.col("ts_end").is_not_null()
-    windows = (loops.with_row_index("window_no").filter(timed)
-               .select(pl.col("window_no").cast(pl.Int64), pl.col("system").cast(pl.Utf8),
-                       pl.col("stream").cast(pl.Utf8),
-                       pl.col("ts").alias("start_ts"), pl.col("ts_end").alias("end_ts")))
+    numbered = loops.with_row_index("window_no").with_columns(pl.col("window_no").cast(pl.Int64))
+    windows = numbered.filter(timed).select(
+        "window_no", pl.col("system").cast(pl.Utf8), pl.col("stream").cast(pl.Utf8),
+        pl.col("ts").alias("start_ts"), pl.col("ts_end").alias("end_ts"))
     spent = pl.DataFrame(schema={"window_no": pl.Int64, "total_tokens": pl.Float64,
                                  "cost_usd": pl.Float64})
     if windows.height:
@@ -236,8 +236,7 @@ def loop_cost(con: duckdb.DuckDBPyConnection, loops: pl.DataFrame) -> pl.DataFra
         assert isinstance(found, pl.DataFrame)
         if found.height:
             spent = found.select(pl.col("window_no").cast(pl.Int64), "total_tokens", "cost_usd")
-    out = (loops.with_row_index("window_no").with_columns(pl.col("window_no").cast(pl.Int64))
-           .join(spent, on="window_no", how="left").sort("window_no"))
+    out = numbered.join(spent, on="window_no", how="left").sort("window_no")
     return loops.with_columns(
         out["total_tokens"].round().cast(pl.Int64).alias("tokens"),
         out["cost_usd"].cast(pl.Float64).alias("cost_usd"),
