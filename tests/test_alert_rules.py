@@ -483,3 +483,29 @@ def test_a_rule_whose_types_never_occur_fires_nothing_and_the_others_alike(tmp_p
     insert(con, [*results(18, 2), *burst(6, "llm.rate_limited", **CB)])
     together = evaluate_rules(con).drop("evidence")
     assert set(together["rule"]) == {"jido.tool_failure_ratio", "codingbuddy.rate_limits"}
+
+
+EDGE_RUNS = {"id": "t.runs", "kind": "consecutive", "event_types": ["x.run"],
+             "group_by": ["stream"], "partition_by": ["lower(name)"], "key": "'failing'",
+             "run_where": "outcome = 'error'", "levels": [{"level": "warn", "at_least": 3}]}
+
+
+@pytest.mark.parametrize(("runs", "cited"), [
+    ("A:error a:error A:error", ["e1", "e2", "e3"]),  # one partition: lower() of the names
+    ("A:error B:error A:error B:ok A:error B:error", ["e1", "e3", "e5"]),  # B's run is broken
+    ("A:error A:ok A:error A:error", None),  # a success ends the run
+    ("A:error B:error A:error B:error", None),  # two runs of 2, in two partitions
+])
+def test_consecutive_runs_are_counted_per_partition_expression(tmp_path, runs, cited):
+    """A run of a consecutive rule is counted within its partition (an SQL expression, here
+    lower(name)); the firing cites the run's first rows, in order."""
+    con = make_db(tmp_path)
+    insert(con, [ev("x.run", i, name=name, outcome=outcome)
+                 for i, (name, outcome) in enumerate(p.split(":") for p in runs.split())])
+    alerts = evaluate_rules(con, rules=[EDGE_RUNS])
+    if cited is None:
+        assert alerts.is_empty(), alerts
+    else:
+        assert alerts.height == 1, alerts
+        assert alerts["event_ids"][0].to_list() == cited
+        assert alerts["first_fired"][0] == at(minutes=int(cited[-1][1:]) - 1)

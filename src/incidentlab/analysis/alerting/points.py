@@ -159,42 +159,49 @@ def _points_consecutive(ctx: Selection, rule: dict[str, Any], level: dict[str, A
 
     The value is the run's length in rows, or with `measure = "minutes"` the minutes from the
     run's first row to the current one (a failure that persists, not one that repeats).
+
+    Each (group, partition) and each (group, partition, key) is numbered first (an aggregate
+    over their distinct values), so the windows sort integers, not the key's text; a run is
+    an island of the two row numbers' difference, and a row's place in its run its row number
+    less the run's first (an aggregate, not a third window).
     """
-    partition = ", ".join(["grp", *rule.get("partition_by", [])])
+    parts = rule.get("partition_by", [])
+    cols = ["grp", *(f"_p{i}" for i in range(len(parts)))]
     key = rule.get("key", "event_type")
     run_where = rule.get("run_where", "true")
+    extra = "".join(f", ({expr}) AS _p{i}" for i, expr in enumerate(parts))
+    order = "ORDER BY ts, position, event_id"
+    same = " AND ".join(f"k.{c} IS NOT DISTINCT FROM r.{c}" for c in [*cols, "run_key"])
     runs = f"""
         WITH r AS (SELECT *, CASE WHEN coalesce(({run_where}), false) THEN ({key})::VARCHAR END
-                          AS run_key FROM ({_rows(ctx, rule)})),
-        i AS (SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY ts, position, event_id)
-                        - row_number() OVER (PARTITION BY {partition}, run_key
-                                             ORDER BY ts, position, event_id) AS island
-              FROM r)"""
+                          AS run_key{extra} FROM ({_rows(ctx, rule)})),
+        keys AS (SELECT *, dense_rank() OVER (ORDER BY {', '.join(cols)}) AS part_no,
+                        dense_rank() OVER (ORDER BY {', '.join(cols)}, run_key) AS key_no
+                 FROM (SELECT DISTINCT {', '.join(cols)}, run_key FROM r)),
+        i AS (SELECT r.grp, r.ts, r.event_id, r.run_key, key_no,
+                     row_number() OVER (PARTITION BY part_no {order}) AS rn,
+                     row_number() OVER (PARTITION BY key_no {order}) AS key_rn
+              FROM r JOIN keys k ON {same}),
+        isl AS (SELECT *, key_rn - rn AS island FROM i WHERE run_key IS NOT NULL)"""
     if rule.get("measure") == "minutes":
-        return runs + f"""
+        return runs + f""",
+        firsts AS (SELECT key_no, island, arg_min(ts, key_rn) AS first_ts,
+                          arg_min(event_id, key_rn) AS first_id
+                   FROM isl GROUP BY key_no, island)
         SELECT grp, ts, value, {_condition(level)} AS fired,
                [first_id, event_id] AS ids, NULL::TIMESTAMPTZ AS until
-        FROM (SELECT *, date_diff('millisecond', first_value(ts) OVER w, ts) / 60000.0 AS value,
-                     first_value(event_id) OVER w AS first_id
-              FROM i WHERE run_key IS NOT NULL
-              WINDOW w AS (PARTITION BY {partition}, run_key, island
-                           ORDER BY ts, position, event_id))"""
+        FROM (SELECT isl.*, date_diff('millisecond', first_ts, ts) / 60000.0 AS value, first_id
+              FROM isl JOIN firsts USING (key_no, island))"""
     need = int(level.get("at_least", level.get("above", 1)))
-    join = " AND ".join(
-        f"p.{c} IS NOT DISTINCT FROM firsts.{c}"
-        for c in ["grp", *rule.get("partition_by", []), "run_key", "island"]
-    )
     return runs + f""",
-        p AS (SELECT *, row_number() OVER (PARTITION BY {partition}, run_key, island
-                                           ORDER BY ts, position, event_id) AS value
-              FROM i WHERE run_key IS NOT NULL),
-        firsts AS (SELECT {partition}, run_key, island,
-                          list(event_id ORDER BY ts, position, event_id)[1:{need}] AS run_ids
-                   FROM p WHERE value <= {need} GROUP BY ALL)
+        starts AS (SELECT key_no, island, min(key_rn) AS first_rn FROM isl GROUP BY key_no, island),
+        p AS (SELECT isl.*, key_rn - first_rn + 1 AS value FROM isl JOIN starts USING (key_no, island)),
+        firsts AS (SELECT key_no, island, list(event_id ORDER BY value)[1:{need}] AS run_ids
+                   FROM p WHERE value <= {need} GROUP BY key_no, island)
         SELECT p.grp, p.ts, p.value, {_condition(level, "p.value")} AS fired,
                CASE WHEN p.value = {need} THEN firsts.run_ids ELSE [p.event_id] END AS ids,
                NULL::TIMESTAMPTZ AS until
-        FROM p JOIN firsts ON {join}"""
+        FROM p JOIN firsts USING (key_no, island)"""
 
 
 def _points_absence(ctx: Selection, rule: dict[str, Any]) -> str:
