@@ -401,6 +401,12 @@ def _new_system_rows() -> list[dict]:
 NEW_SYSTEM_CASES = [
     ("pairing", "Pairing('newsys_unclosed', \"event_type = 'open'\", \"event_type = 'close'\", "
                 "'correlation_id')", [("newsys_unclosed", 4)]),
+    # a declared key is any expression: one without a value pairs like any other key
+    ("pairing, key NULL", "Pairing('newsys_unclosed', \"event_type = 'open'\", "
+                          "\"event_type = 'close'\", 'NULL::VARCHAR')", [("newsys_unclosed", 4)]),
+    ("pairing any order, key NULL",
+     "Pairing('newsys_unclosed', \"event_type = 'open'\", \"event_type = 'nothing'\", "
+     "'NULL::VARCHAR', order='any')", [("newsys_unclosed", 2)]),
     ("state machine", "StateMachine('newsys_transition', 'newsys_discontinuity', "
                       "\"event_type = 'state'\", \"json_extract_string(attrs, '$.from')\", "
                       "\"json_extract_string(attrs, '$.to')\", (('a', ('b',)), ('b', ('a',))))",

@@ -82,11 +82,14 @@ def pair_simple(rules: list[tuple[str, Pairing]]) -> str:
 
 def pair_exact(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> str:
     """The rest: the k-th opener / k-th closer match (order "file") or the any-closer test
-    (order "any"), over the rows of the keys not simple."""
+    (order "any"), over the rows of the keys not simple. A declared key is any SQL expression,
+    so a key may be NULL: every join over keys is null-safe."""
     return f"""
     WITH d AS (
         SELECT r.* FROM ({_pair_rows(rules, scope, snapshots)}) r
-        SEMI JOIN (SELECT {_KEYS} FROM {PAIR_KEYS} WHERE NOT simple) USING ({_KEYS})
+        SEMI JOIN (SELECT {_KEYS} FROM {PAIR_KEYS} WHERE NOT simple) k
+               ON k.rule_no = r.rule_no AND k.part = r.part AND k.stream = r.stream
+              AND k.pair_key IS NOT DISTINCT FROM r.pair_key
     ), {_rule_names(rules)}, o AS (
         SELECT *, row_number() OVER (PARTITION BY rule_no, part, stream, pair_key
                                      ORDER BY position, record_no, ts, event_id) AS n
@@ -112,7 +115,7 @@ def pair_exact(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> 
                    AS event_id,
                coalesce(o.source, c.source) AS source
         FROM o FULL JOIN c ON o.rule_no = c.rule_no AND o.part = c.part AND o.stream = c.stream
-                          AND o.pair_key = c.pair_key AND o.n = c.n
+                          AND o.pair_key IS NOT DISTINCT FROM c.pair_key AND o.n = c.n
         WHERE o.n IS NULL OR c.n IS NULL OR c.position < o.position
     ), k AS (
         SELECT rule_no, stream, pair_key, bool_or(opens) AS opened, bool_or(NOT opens) AS closed
@@ -121,7 +124,8 @@ def pair_exact(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> 
         SELECT d.rule_no, d.stream, CASE WHEN d.opens THEN 'unclosed' ELSE 'orphan' END AS outcome,
                d.position, d.record_no, d.opens AS wants_closer, d.pair_key AS expected,
                'none' AS found, d.event_id, d.source
-        FROM d JOIN k USING (rule_no, stream, pair_key)
+        FROM d JOIN k ON k.rule_no = d.rule_no AND k.stream = d.stream
+                     AND k.pair_key IS NOT DISTINCT FROM d.pair_key
         WHERE NOT d.file_order AND ((d.opens AND NOT k.closed) OR (NOT d.opens AND NOT k.opened))
         QUALIFY row_number() OVER (PARTITION BY d.rule_no, d.stream, d.pair_key, d.opens
                                    ORDER BY d.position, d.record_no, d.ts, d.event_id) = 1
