@@ -8,8 +8,10 @@ tests and heartbeats, a few failures, timeouts, rate limits and 1 dropped event 
 opens the file read-only and prints, per job, the best of --runs runs of incidentlab and of the
 bare query, their ratio, and the process's peak RSS.
 With --by-kind, also the alert rules of each kind evaluated alone (where the alerts' time goes).
+With --floors, also a floor per job: bare DuckDB statements doing work the job cannot skip and
+one statement cannot do for it (see floors()), and their sum against the job's baseline.
 Usage: python benchmarks/analysis.py [--events N] [--db PATH] [--keep] [--runs 3] [--only JOBS]
-                                     [--by-kind]
+                                     [--by-kind] [--floors]
 """
 
 from __future__ import annotations
@@ -157,6 +159,48 @@ def by_kind(con, runs: int) -> list[tuple[str, int, float, int]]:
     return sorted(out, key=lambda row: -row[2])
 
 
+# Kinds whose rules follow each group's rows in order (runs, spans, gaps, sequences, a norm).
+ORDERED_KINDS = ("consecutive", "duration", "absence", "sequence", "outlier")
+
+
+def floors(con, runs: int) -> list[tuple[str, str, float]]:
+    """(job, statement, best seconds) of bare statements each job needs beyond its baseline.
+
+    Replay: every stream's events in file order, each next to the one before (sequence steps
+    and time order of all events, not only those with seq: one window), and one aggregate per
+    opener/closer key (tool calls and their results, requests and responses, steps).
+    Alerts: the baseline's GROUP BY stands for all windowed counts; each rule that follows its
+    rows in order sorts them once (one window over the rule's own rows, by stream and time).
+    The sums are lower bounds: the jobs also report rows, cite events and check more rules.
+    """
+    from incidentlab.analysis.alerting.selection import selector  # the rules' own row selectors
+
+    out = [
+        ("replay", "one window over every event per stream: sequence step and time order",
+         bare(con, """SELECT count(*) FILTER (WHERE step <> 1), count(*) FILTER (WHERE back)
+                      FROM (SELECT seq - lag(seq) OVER w AS step, ts < lag(ts) OVER w AS back
+                            FROM timeline_events
+                            WINDOW w AS (PARTITION BY stream ORDER BY position, record_no))""")),
+        ("replay", "one aggregate per opener/closer key",
+         bare(con, """SELECT count(*) FROM (
+                        SELECT stream, coalesce(correlation_id, name) AS pair_key,
+                               sum(CASE WHEN event_type IN ('tool.call', 'tool.proposed',
+                                        'llm.request', 'step.start') THEN 1 ELSE -1 END) AS d
+                        FROM timeline_events
+                        WHERE event_type IN ('tool.call', 'tool.proposed', 'tool.result',
+                                             'llm.request', 'llm.response', 'step.start',
+                                             'step.finish')
+                        GROUP BY ALL) WHERE d <> 0""")),
+    ]
+    for rule in load_rules():
+        if rule["kind"] in ORDERED_KINDS:
+            out.append(("alerts", f"one window over {rule['id']}'s rows", bare(con, f"""
+                SELECT count(*) FROM (SELECT lag(ts) OVER (PARTITION BY stream ORDER BY ts) AS p
+                                      FROM timeline_events WHERE {selector(rule)})
+                WHERE p IS NOT NULL""")))
+    return [(job, what, best(call, runs)[0]) for job, what, call in out]
+
+
 def generate(db: Path, n: int) -> None:
     con = connect(db)
     con.execute(GENERATE, {"n": n, "streams": max(n // 1000, 1)})
@@ -173,6 +217,8 @@ def main() -> None:
     parser.add_argument("--only", help="Comma-separated jobs (replay, alerts, newest-200, pivot).")
     parser.add_argument("--by-kind", action="store_true",
                         help="Also time the alert rules of each kind alone.")
+    parser.add_argument("--floors", action="store_true",
+                        help="Also time bare statements each job cannot skip (a lower bound).")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate_only:
@@ -200,6 +246,7 @@ def main() -> None:
         print(f"  {job}: {summary(result)}", flush=True)
         table.append((job, ours, what, theirs))
     kinds = by_kind(con, args.runs) if args.by_kind else []
+    floor_rows = floors(con, args.runs) if args.floors else []
     con.close()
     print()
     print("| job | incidentlab | bare DuckDB | ratio |")
@@ -211,6 +258,18 @@ def main() -> None:
         print("|---|---|---|---|")
         for kind, n, seconds, fired in kinds:
             print(f"| {kind} | {n} | {seconds:.2f} s | {fired:,} |")
+    if floor_rows:
+        print("\n| job | bare statements it cannot skip | best |")
+        print("|---|---|---|")
+        for job, what, seconds in floor_rows:
+            print(f"| {job} | {what} | {seconds:.2f} s |")
+        print("\n| job | floor: baseline + those | floor / baseline | incidentlab / floor |")
+        print("|---|---|---|---|")
+        for job, ours, _what, theirs in table:
+            extra = sum(seconds for j, _w, seconds in floor_rows if j == job)
+            if extra:
+                floor = theirs + extra
+                print(f"| {job} | {floor:.2f} s | {floor / theirs:.1f}x | {ours / floor:.1f}x |")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     print(f"\npeak RSS of the analyses: {peak:.2f} GiB")
     if folder is not None and not args.keep:
