@@ -8,8 +8,8 @@ tests and heartbeats, a few failures, timeouts, rate limits and 1 dropped event 
 opens the file read-only and prints, per job, the best of --runs runs of incidentlab and of the
 bare query, their ratio, and the process's peak RSS.
 With --by-kind, also the alert rules of each kind evaluated alone (where the alerts' time goes).
-With --floors, also a floor per job: bare DuckDB statements doing work the job cannot skip and
-one statement cannot do for it (see floors()), and their sum against the job's baseline.
+With --floors, also a floor per job: plain DuckDB statements of work the job cannot skip beyond
+its baseline (see floors()), their sum with the baseline, and the job against that sum.
 Usage: python benchmarks/analysis.py [--events N] [--db PATH] [--keep] [--runs 3] [--only JOBS]
                                      [--by-kind] [--floors]
 """
@@ -171,7 +171,9 @@ def floors(con, runs: int) -> list[tuple[str, str, float]]:
     opener/closer key (tool calls and their results, requests and responses, steps).
     Alerts: the baseline's GROUP BY stands for all windowed counts; each rule that follows its
     rows in order sorts them once (one window over the rule's own rows, by stream and time).
-    The sums are lower bounds: the jobs also report rows, cite events and check more rules.
+    Each statement is the plain SQL of that work; the jobs also report rows, cite events and
+    check more rules, but a cleverer statement can beat a plain one (replay's own window numbers
+    the streams first), so the floor is a yardstick for the targets, not a proof of a bound.
     """
     from incidentlab.analysis.alerting.selection import selector  # the rules' own row selectors
 
@@ -218,7 +220,7 @@ def main() -> None:
     parser.add_argument("--by-kind", action="store_true",
                         help="Also time the alert rules of each kind alone.")
     parser.add_argument("--floors", action="store_true",
-                        help="Also time bare statements each job cannot skip (a lower bound).")
+                        help="Also time plain statements of work each job cannot skip.")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate_only:
