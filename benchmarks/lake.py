@@ -6,10 +6,10 @@ into a DuckDB file, writes it to a lake with `incidentlab lake write`, and print
 best of --runs runs on (a) the file and (b) the lake, and the ratio lake/file. With --scale K
 (K > 1) it also appends K shifted copies of those events (new load, streams, event ids and
 times each: K x N distinct events, written straight from the file into Parquet by DuckDB COPY,
-chunk by chunk) to a second lake, times the jobs there (--runs-large runs), times the N-event
-lake again (so the machine's drift over the large lake's write does not enter) and prints the time
-per 10M events at N and at K x N (the growth factor: 1.0 is linear). --spark adds Apache Spark
-on the N-event lake (`lake.connect(dir, "spark")`) and prints Spark/DuckDB.
+chunk by chunk) to a second lake and, per job, times the N-event lake, the large lake
+(--runs-large runs) and the N-event lake again, and prints the time per 10M events at N (the mean
+of the two rounds around the large run) and at K x N (the growth factor: 1.0 is linear).
+--spark adds Apache Spark on the N-event lake (`lake.connect(dir, "spark")`) and prints Spark/DuckDB.
 
 Usage: python benchmarks/lake.py [--events N] [--scale K] [--runs 3] [--runs-large 1] [--spark]
                                  [--workdir DIR] [--keep]
@@ -137,7 +137,7 @@ def main() -> None:
         if args.spark:
             spark_vs(small, on_lake, args.runs)
         if args.scale > 1:
-            grow(db, small, large, n, args.scale, on_lake, args.runs, args.runs_large)
+            grow(db, small, large, n, args.scale, args.runs, args.runs_large)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"\npeak RSS of this process: {peak:.2f} GiB")
     finally:
@@ -147,11 +147,12 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def grow(db: Path, small: Path, large: Path, n: int, scale: int, on_lake: dict[str, float],
-         runs: int, runs_large: int) -> None:
-    """Time the large lake, then the small one again: the growth divides by the small lake's best
-    time of both rounds, so a machine that got faster while the large lake was written (minutes)
-    does not pass for sublinear cost."""
+def grow(db: Path, small: Path, large: Path, n: int, scale: int, runs: int,
+         runs_large: int) -> None:
+    """Per job: the N-event lake, the large lake, the N-event lake again, one after the other.
+    The growth divides the large run by the mean of the two small rounds around it: this
+    machine's speed drifts by a third or more over minutes, which a small round timed before the
+    large lake's write (minutes earlier) would pass off as growth, or as its absence."""
     total = n * scale
     print(f"\n{total:,} events: {scale} shifted copies appended to {large}")
     started = time.perf_counter()
@@ -159,27 +160,29 @@ def grow(db: Path, small: Path, large: Path, n: int, scale: int, on_lake: dict[s
         seconds = timed(lambda chunk=chunk: append_shifted(db, large, chunk, n))
         print(f"  chunk {chunk + 1}/{scale} appended in {seconds:.1f} s", flush=True)
     size = sum(p.stat().st_size for p in large.rglob("*.parquet")) / 2**30
-    print(f"  written in {time.perf_counter() - started:.0f} s ({size:.1f} GiB); "
-          f"best of {runs_large} run(s)")
-    con = lake.connect(large, "duckdb")
+    print(f"  written in {time.perf_counter() - started:.0f} s ({size:.1f} GiB); per job: "
+          f"{n:,} events best of {runs}, {total:,} best of {runs_large}, {n:,} again")
+    small_con, large_con = lake.connect(small, "duckdb"), lake.connect(large, "duckdb")
+    # Window functions over 10x the rows may not fit in memory: let DuckDB spill next to the lake.
+    large_con.execute(f"SET temp_directory = '{large.parent / 'spill'}'")
+    rows = []
     try:
-        # Window functions over 10x the rows may not fit in memory: let DuckDB spill next to the lake.
-        con.execute(f"SET temp_directory = '{large.parent / 'spill'}'")
-        big = measure(con, runs_large)
+        for job, run in JOBS.items():
+            before, _ = generator.best(lambda run=run: run(small_con), runs)
+            big, _ = generator.best(lambda run=run: run(large_con), runs_large)
+            after, _ = generator.best(lambda run=run: run(small_con), runs)
+            print(f"    {job}: {before:.2f} s, {big:.2f} s, {after:.2f} s", flush=True)
+            rows.append((job, before, big, after))
     finally:
-        con.close()
-    print(f"  the {n:,}-event lake again, best of {runs}")
-    con = lake.connect(small, "duckdb")
-    try:
-        again = measure(con, runs)
-    finally:
-        con.close()
-    on_lake = {job: min(on_lake[job], again[job]) for job in JOBS}
+        small_con.close()
+        large_con.close()
     per = 10_000_000
-    print(f"\n| job | per 10M at {n:,} | per 10M at {total:,} | growth |\n|---|---|---|---|")
-    for job in JOBS:
-        small_rate, large_rate = on_lake[job] * per / n, big[job] * per / total
-        print(f"| {job} | {small_rate:.2f} s | {large_rate:.2f} s | {large_rate / small_rate:.2f}x |")
+    print(f"\n| job | per 10M at {n:,} (before, after) | per 10M at {total:,} | growth |\n"
+          "|---|---|---|---|")
+    for job, before, big, after in rows:
+        small_rate, large_rate = (before + after) / 2 * per / n, big * per / total
+        print(f"| {job} | {small_rate:.2f} s ({before * per / n:.2f}, {after * per / n:.2f}) | "
+              f"{large_rate:.2f} s | {large_rate / small_rate:.2f}x |")
 
 
 def spark_vs(small: Path, on_lake: dict[str, float], runs: int) -> None:
