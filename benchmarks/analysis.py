@@ -26,9 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from incidentlab.analysis.alerting.selection import selector
 from incidentlab.analysis.metrics import evaluate_rules, load_rules
-from incidentlab.analysis.replay import check
+from incidentlab.analysis.replay import check, declared_checks
+from incidentlab.analysis.replay_checks import pair_rows
 from incidentlab.analysis.timeline import timeline
+from incidentlab.loaders.base import Pairing
 from incidentlab.store import connect
 
 GENERATE = """
@@ -163,36 +166,31 @@ def by_kind(con, runs: int) -> list[tuple[str, int, float, int]]:
 ORDERED_KINDS = ("consecutive", "duration", "absence", "sequence", "outlier")
 
 
-def floors(con, runs: int) -> list[tuple[str, str, float]]:
-    """(job, statement, best seconds) of bare statements each job needs beyond its baseline.
+def floors(con, runs: int, jobs: set[str]) -> list[tuple[str, str, float]]:
+    """(job, statement, best seconds) of bare statements each of `jobs` needs beyond its baseline.
 
     Replay: every stream's events in file order, each next to the one before (sequence steps
-    and time order of all events, not only those with seq: one window), and one aggregate per
-    opener/closer key (tool calls and their results, requests and responses, steps).
+    and time order of all events, not only those with seq: one window), and one aggregate over
+    the rows of every pairing the loaders declare (replay's own row selection, snapshot sources
+    included), per (pairing, source or not, stream, key).
     Alerts: the baseline's GROUP BY stands for all windowed counts; each rule that follows its
     rows in order sorts them once (one window over the rule's own rows, by stream and time).
     Each statement is the plain SQL of that work; the jobs also report rows, cite events and
     check more rules, but a cleverer statement can beat a plain one (replay's own window numbers
     the streams first), so the floor is a yardstick for the targets, not a proof of a bound.
     """
-    from incidentlab.analysis.alerting.selection import selector  # the rules' own row selectors
-
+    pairs = [(system, c) for system, c in declared_checks() if isinstance(c, Pairing)]
     out = [
         ("replay", "one window over every event per stream: sequence step and time order",
          bare(con, """SELECT count(*) FILTER (WHERE step <> 1), count(*) FILTER (WHERE back)
                       FROM (SELECT seq - lag(seq) OVER w AS step, ts < lag(ts) OVER w AS back
                             FROM timeline_events
                             WINDOW w AS (PARTITION BY stream ORDER BY position, record_no))""")),
-        ("replay", "one aggregate per opener/closer key",
-         bare(con, """SELECT count(*) FROM (
-                        SELECT stream, coalesce(correlation_id, name) AS pair_key,
-                               sum(CASE WHEN event_type IN ('tool.call', 'tool.proposed',
-                                        'llm.request', 'step.start') THEN 1 ELSE -1 END) AS d
-                        FROM timeline_events
-                        WHERE event_type IN ('tool.call', 'tool.proposed', 'tool.result',
-                                             'llm.request', 'llm.response', 'step.start',
-                                             'step.finish')
-                        GROUP BY ALL) WHERE d <> 0""")),
+        ("replay", f"one aggregate per key of the {len(pairs)} declared pairings",
+         bare(con, f"""SELECT count(*) FROM (
+                         SELECT rule_no, part, stream, pair_key,
+                                sum(CASE WHEN opens THEN 1 ELSE -1 END) AS d
+                         FROM ({pair_rows(pairs, "true", "''")}) GROUP BY ALL) WHERE d <> 0""")),
     ]
     for rule in load_rules():
         if rule["kind"] in ORDERED_KINDS:
@@ -200,7 +198,7 @@ def floors(con, runs: int) -> list[tuple[str, str, float]]:
                 SELECT count(*) FROM (SELECT lag(ts) OVER (PARTITION BY stream ORDER BY ts) AS p
                                       FROM timeline_events WHERE {selector(rule)})
                 WHERE p IS NOT NULL""")))
-    return [(job, what, best(call, runs)[0]) for job, what, call in out]
+    return [(job, what, best(call, runs)[0]) for job, what, call in out if job in jobs]
 
 
 def generate(db: Path, n: int) -> None:
@@ -248,7 +246,7 @@ def main() -> None:
         print(f"  {job}: {summary(result)}", flush=True)
         table.append((job, ours, what, theirs))
     kinds = by_kind(con, args.runs) if args.by_kind else []
-    floor_rows = floors(con, args.runs) if args.floors else []
+    floor_rows = floors(con, args.runs, {job for job, *_ in table}) if args.floors else []
     con.close()
     print()
     print("| job | incidentlab | bare DuckDB | ratio |")

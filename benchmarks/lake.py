@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -162,20 +163,17 @@ def grow(db: Path, small: Path, large: Path, n: int, scale: int, runs: int,
     size = sum(p.stat().st_size for p in large.rglob("*.parquet")) / 2**30
     print(f"  written in {time.perf_counter() - started:.0f} s ({size:.1f} GiB); per job: "
           f"{n:,} events best of {runs}, {total:,} best of {runs_large}, {n:,} again")
-    small_con, large_con = lake.connect(small, "duckdb"), lake.connect(large, "duckdb")
-    # Window functions over 10x the rows may not fit in memory: let DuckDB spill next to the lake.
-    large_con.execute(f"SET temp_directory = '{large.parent / 'spill'}'")
     rows = []
-    try:
+    with closing(lake.connect(small, "duckdb")) as small_con, \
+            closing(lake.connect(large, "duckdb")) as large_con:
+        # Window functions over 10x the rows may not fit in memory: DuckDB spills next to the lake.
+        large_con.execute(f"SET temp_directory = '{large.parent / 'spill'}'")
         for job, run in JOBS.items():
             before, _ = generator.best(lambda run=run: run(small_con), runs)
             big, _ = generator.best(lambda run=run: run(large_con), runs_large)
             after, _ = generator.best(lambda run=run: run(small_con), runs)
             print(f"    {job}: {before:.2f} s, {big:.2f} s, {after:.2f} s", flush=True)
             rows.append((job, before, big, after))
-    finally:
-        small_con.close()
-        large_con.close()
     per = 10_000_000
     print(f"\n| job | per 10M at {n:,} (before, after) | per 10M at {total:,} | growth |\n"
           "|---|---|---|---|")

@@ -14,7 +14,7 @@ PAIR_KEYS = "_il_replay_pair_keys"
 _KEYS = "rule_no, file_order, part, stream, pair_key"
 
 
-def _pair_rows(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> str:
+def pair_rows(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> str:
     return "\n        UNION ALL\n        ".join(
         f"SELECT {i} AS rule_no, {p.order == 'file'} AS file_order, source, "
         f"{'source' if p.order == 'file' else quote('')} AS part, coalesce(stream, '') AS stream, "
@@ -47,7 +47,7 @@ def pair_keys(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> s
     SELECT *, n_open <= 1 AND n_close <= 1 AND n_pos = n_open + n_close AS simple FROM (
         SELECT {_KEYS}, count(*) FILTER (WHERE opens) AS n_open,
                count(*) FILTER (WHERE NOT opens) AS n_close, count(position) AS n_pos{side}
-        FROM ({_pair_rows(rules, scope, snapshots)}) r
+        FROM ({pair_rows(rules, scope, snapshots)}) r
         GROUP BY {_KEYS}
         HAVING CASE WHEN file_order
             THEN count(*) FILTER (WHERE opens) <> count(*) FILTER (WHERE NOT opens)
@@ -86,7 +86,7 @@ def pair_exact(rules: list[tuple[str, Pairing]], scope: str, snapshots: str) -> 
     so a key may be NULL: every join over keys is null-safe."""
     return f"""
     WITH d AS (
-        SELECT r.* FROM ({_pair_rows(rules, scope, snapshots)}) r
+        SELECT r.* FROM ({pair_rows(rules, scope, snapshots)}) r
         SEMI JOIN (SELECT {_KEYS} FROM {PAIR_KEYS} WHERE NOT simple) k
                ON k.rule_no = r.rule_no AND k.part = r.part AND k.stream = r.stream
               AND k.pair_key IS NOT DISTINCT FROM r.pair_key
