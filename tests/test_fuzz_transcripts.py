@@ -24,7 +24,8 @@ FAMILY = {
     "claude_code.session_jsonl", "codex_cli.rollout_jsonl", "gemini_cli.session_json",
     "swe_agent.traj", "swe_agent.preds_jsonl", "swe_agent.console_log",
     "mini_swe_agent.traj_json", "openhands.events_json", "openhands.output_jsonl",
-    "aider.chat_history_md", "beads.issues_jsonl",
+    "aider.chat_history_md", "beads.issues_jsonl", "superpowers.task_events",
+    "superpowers.decisions",
 }
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]
 # Documents number the items of each list from 1, so two lists may share a record number.
@@ -74,6 +75,8 @@ USER = {"type": "user", "sessionId": "s1", "uuid": "u1", "timestamp": T,
         "message": {"role": "user", "content": "hello"}}
 META = {"timestamp": T, "type": "session_meta", "payload": {"id": "r1", "cwd": "/w"}}
 DEEP = "[" * 5000 + "]" * 5000
+VERDICT = {"ts": T, "gate_id": "spec.approved", "mode": "hitl",
+           "verdict": {"decision": "approve", "rationale": "ok", "source": "hitl"}}
 ISSUE = {"id": "bd-1", "title": "t", "status": "closed", "created_at": T, "issue_type": "task"}
 RESOLVED = {"instance_id": "i1", "instruction": "fix it", "history": [
     {"action": "run", "tool_call_metadata": {"function_name": "bash", "model_response": {
@@ -121,6 +124,12 @@ FAILURES = [
     ("openhands.output_jsonl", "output.jsonl", _lines(RESOLVED), 1, []),
     ("beads.issues_jsonl", "issues.jsonl", _lines({**ISSUE, "closed_at": [1]}), 1, []),
     ("beads.issues_jsonl", "issues.jsonl", _lines({**ISSUE, "dependencies": 5}), 1, []),
+    ("superpowers.decisions", "decisions.jsonl", _lines(VERDICT, {
+        "gate_id": "g", "verdict": {"decision": ["approve"], "rationale": {"x": 1}}, "ts": [1]}),
+     2, []),
+    ("superpowers.task_events", "events.jsonl", _lines(
+        {"event": "lifecycle_emission", "intent": 5, "status": ["failed"], "mode": {}},
+        {"event": "decision.recorded", "ts": T, "data": [1], "summary": 1e300}), 2, []),
     ("aider.chat_history_md", "x.aider.chat.history.md",
      b"# aider chat started at 2026-03-01 10:00:00\n> Tokens: 1.2.3 sent, 5 received.\n", 2, [2]),
     ("swe_agent.console_log", "run.log",
@@ -158,6 +167,7 @@ DETECTION = [
      b'\xef\xbb\xbf[{"sessionId": "s", "messageId": 0, "type": "user", "message": "hi"}]'),
     ("mini_swe_agent.traj_json", "t.traj.json",
      b'\xef\xbb\xbf[{"role": "system", "content": "You are a helpful assistant"}]'),
+    ("superpowers.decisions", "decisions.jsonl", b'{"ts": "2026\xff\n' + _lines(VERDICT)),
 ]
 
 

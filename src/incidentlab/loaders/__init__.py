@@ -52,6 +52,7 @@ from .transcripts.codex_cli import CodexRolloutLoader
 from .transcripts.gemini_cli import GeminiSessionLoader
 from .transcripts.mini_swe_agent import MiniSweAgentLoader
 from .transcripts.openhands import OpenHandsEventsLoader, OpenHandsOutputLoader
+from .transcripts.superpowers import DecisionsLoader, TaskEventsLoader
 from .transcripts.swe_agent import SweAgentLogLoader, SweAgentPredsLoader, SweAgentTrajLoader
 
 __all__ = ["LoadContext", "LoadResult", "Loader", "Quarantine", "all_loaders", "get_loader"]
@@ -106,6 +107,8 @@ BUILTIN_LOADERS: list[type] = [
     OpenHandsOutputLoader,
     AiderHistoryLoader,
     BeadsIssuesLoader,
+    TaskEventsLoader,
+    DecisionsLoader,
     # generic catch-alls stay last (in this order)
     JsonlLogLoader,
     CsvLogLoader,
