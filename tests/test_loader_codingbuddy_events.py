@@ -274,7 +274,8 @@ def test_the_file_is_read_again_only_for_bad_records(ingest_into, tmp_path, monk
 
     reads = []
     reader = LineBlocks.reader
-    monkeypatch.setattr(LineBlocks, "reader", lambda self: reads.append(1) or reader(self))
+    monkeypatch.setattr(LineBlocks, "reader",
+                        lambda self, *a, **k: reads.append(1) or reader(self, *a, **k))
     lines = EVENTS.read_text().splitlines()
     result = ingest_into(_workspace(tmp_path, [*lines, *(["{"] if bad else [])]))
     assert len(reads) == (2 if bad else 1)

@@ -75,9 +75,11 @@ class EventsJsonlLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         # One streaming pass: read, parse, project and write at insert time, on every core. The
         # bad records are read again only when the events written are fewer than the records.
+        # The lines come typed JSON, unchecked: a line is written (as attrs) only when
+        # json_transform parsed it, so the writer's cast to JSON need not parse it again.
         con, blocks = ctx.con, LineBlocks(ctx.path)
         name = "_cb_lines_" + uuid.uuid4().hex[:8]
-        con.register(name, blocks.reader())
+        con.register(name, blocks.reader(as_json=True))
         events = con.sql(projection_sql(f"(SELECT * FROM {_records(name)} WHERE bad_reason IS NULL)",
                                         workspace_name(ctx.path), transformed=True))
 

@@ -15,6 +15,10 @@ import pyarrow as pa
 from .text import clean_line, escaped
 
 SCHEMA = pa.schema([("rn", pa.int64()), ("line", pa.large_string())])  # a line may pass 2 GiB
+# The same lines typed as Arrow's JSON extension, which DuckDB reads as its JSON type without
+# parsing them: for SQL that checks every line itself and stores the good ones as JSON.
+JSON_TEXT = pa.json_(pa.large_string())
+JSON_SCHEMA = pa.schema([("rn", pa.int64()), ("line", JSON_TEXT)])
 BLOCK_BYTES = 8 << 20
 _NEWLINE, _CR = 10, 13
 # What bytes.strip() strips: a line that starts with one of these may be blank.
@@ -35,12 +39,17 @@ class LineBlocks:
         self.block_bytes = block_bytes
         self.lines: int | None = None
 
-    def reader(self) -> pa.RecordBatchReader:
+    def reader(self, as_json: bool = False) -> pa.RecordBatchReader:
         """A fresh single-use reader of the whole file, for DuckDB to scan like a table (not a
         pyarrow Scanner over the same batches: that reads ahead without bound, its memory
-        growing with the file)."""
+        growing with the file). `as_json` types the lines JSON_TEXT, unchecked (no copy)."""
         self.lines = None
-        return pa.RecordBatchReader.from_batches(SCHEMA, self._batches())
+        if not as_json:
+            return pa.RecordBatchReader.from_batches(SCHEMA, self._batches())
+        typed = (pa.record_batch([batch.column(0),
+                                  pa.ExtensionArray.from_storage(JSON_TEXT, batch.column(1))],
+                                 schema=JSON_SCHEMA) for batch in self._batches())
+        return pa.RecordBatchReader.from_batches(JSON_SCHEMA, typed)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         count, first = 0, 1
