@@ -271,7 +271,9 @@ def _spans_sql(ctx: Selection, rule: dict[str, Any]) -> str:
                    FROM ({_rows(ctx, rule)})),
         nxt AS (
             SELECT grp, source, item_key, owner_key, ts, event_id, is_open,
-                   min(CASE WHEN is_close THEN ts END) OVER (
+                   -- the next closer's time: the rows are in time order, so the first closer
+                   -- ahead is the earliest (DuckDB finds it faster than a min over the frame)
+                   first_value(CASE WHEN is_close THEN ts END IGNORE NULLS) OVER (
                        PARTITION BY grp, source, item_key ORDER BY ts, is_close, event_id
                        ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS close_ts
             FROM r WHERE is_open OR is_close
