@@ -1,4 +1,5 @@
-"""Transcript loaders on damaged evidence: no file fails, nothing is lost, record numbers are real."""
+"""Agent-tool loaders (transcripts, task folders, status pages) on damaged evidence: no file fails,
+nothing is lost, record numbers are real."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ FAMILY = {
     "swe_agent.traj", "swe_agent.preds_jsonl", "swe_agent.console_log",
     "mini_swe_agent.traj_json", "openhands.events_json", "openhands.output_jsonl",
     "aider.chat_history_md", "beads.issues_jsonl", "superpowers.task_events",
-    "superpowers.decisions",
+    "superpowers.decisions", "statuspage.incidents_json",
 }
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]
 # Documents number the items of each list from 1, so two lists may share a record number.
@@ -130,6 +131,10 @@ FAILURES = [
     ("superpowers.task_events", "events.jsonl", _lines(
         {"event": "lifecycle_emission", "intent": 5, "status": ["failed"], "mode": {}},
         {"event": "decision.recorded", "ts": T, "data": [1], "summary": 1e300}), 2, []),
+    ("statuspage.incidents_json", "i.json", json.dumps({"page": [], "incident": {
+        "id": "i1", "impact": {}, "started_at": [1], "incident_updates": [
+            {"status": ["x"], "affected_components": [{"new_status": [1]}, 5]}, None]}}).encode(),
+     1, []),
     ("aider.chat_history_md", "x.aider.chat.history.md",
      b"# aider chat started at 2026-03-01 10:00:00\n> Tokens: 1.2.3 sent, 5 received.\n", 2, [2]),
     ("swe_agent.console_log", "run.log",

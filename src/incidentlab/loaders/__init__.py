@@ -34,6 +34,7 @@ from .jido.diagnostics import DiagnosticsLoader
 from .jido.telemetry_jsonl import TelemetryJsonlLoader
 from .jido.timeline import IncidentTimelineLoader
 from .otel import OtelLoader
+from .statuspage.incidents import IncidentsJsonLoader
 from .tapps.analytics_history import AnalyticsHistoryLoader
 from .tapps.audit_log import AuditLogLoader
 from .tapps.error_envelope import ErrorEnvelopeLoader
@@ -109,6 +110,7 @@ BUILTIN_LOADERS: list[type] = [
     BeadsIssuesLoader,
     TaskEventsLoader,
     DecisionsLoader,
+    IncidentsJsonLoader,
     # generic catch-alls stay last (in this order)
     JsonlLogLoader,
     CsvLogLoader,

@@ -8,12 +8,12 @@ load with `ts_quality = 'missing'` in file order, never with a time made up for 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
-from .common import Collector, as_dict, clip, head_lines, iter_json_lines, ts_fields
+from ..reading.head import head_objects
+from .common import Collector, as_dict, clip, iter_json_lines, ts_fields
 
 # Verdicts are free text ("approve", "Approve, inline TDD", "request-changes"): read by prefix.
 _PENDING = ("pending",)
@@ -23,14 +23,8 @@ _STATUS_OUTCOME = {"succeeded": "ok", "failed": "error", "skipped": "skipped"}
 
 
 def _first_object(head: bytes) -> dict[str, Any]:
-    for line in head_lines(head, limit=3):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return {}
+    found = head_objects(head, limit=1)
+    return found[0] if found else {}
 
 
 def _verdict(decision: Any) -> tuple[str | None, str]:
