@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import UnknownLoaderError
 from .base import LoadContext, Loader, LoadResult, Quarantine
+from .claude_flow.hive_db import HiveDbLoader
 from .coding_loops.coordination_db import CoordinationDbLoader
 from .coding_loops.health_json import HealthJsonLoader
 from .coding_loops.test_state import TestStateLoader
@@ -111,6 +112,7 @@ BUILTIN_LOADERS: list[type] = [
     TaskEventsLoader,
     DecisionsLoader,
     IncidentsJsonLoader,
+    HiveDbLoader,
     # generic catch-alls stay last (in this order)
     JsonlLogLoader,
     CsvLogLoader,

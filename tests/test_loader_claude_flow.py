@@ -1,0 +1,158 @@
+"""claude-flow hive-mind hive.db: swarms, agents, collective memory, sessions, checkpoints and
+session logs, most rows read from the un-checkpointed WAL. Expectations were written from the
+fixture's rows (cut from a real hive of adrianco/c11s-house-ios) before the loader ran."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from incidentlab.loaders.base import read_head
+from incidentlab.loaders.claude_flow.hive_db import HiveDbLoader
+
+import fuzzing
+from conftest import FIXTURES
+
+HIVE = FIXTURES / "claude_flow" / "hive-mind" / "hive.db"
+REALDATA = Path("/work/shared/realdata/sqlite/c11s-house-ios/hive-mind")
+
+
+def test_counts_and_types_with_the_wal(ingest_into):
+    result = ingest_into(HIVE.parent)
+    (outcome,) = result.summary.files
+    assert (outcome.loader, outcome.records_read, outcome.event_rows, outcome.quarantined) == (
+        "claude_flow.hive_db", 38, 38, 0)
+    types = dict(result.con.execute(
+        "SELECT event_type || ':' || ts_quality, count(*) FROM events GROUP BY 1").fetchall())
+    # CURRENT_TIMESTAMP text has no zone (SQLite writes UTC): assumed_utc; epoch seconds: exact
+    assert types == {"swarm.created:assumed_utc": 2, "agent.spawned:assumed_utc": 10,
+                     "knowledge.recorded:exact": 8, "session.start:assumed_utc": 2,
+                     "checkpoint.created:assumed_utc": 2, "log:assumed_utc": 14}
+    assert (outcome.ts_min, outcome.ts_max) == ("2025-07-15T18:24:44+00:00",
+                                                "2025-07-15T18:30:18+00:00")
+
+
+def test_session_log_row_fully_specified(ingest_into):
+    result = ingest_into(HIVE)
+    (row,) = result.rows("SELECT * FROM events WHERE event_type = 'log' AND record_no = 4")
+    assert row["event_id"].endswith(":4:session_logs:timestamp")
+    assert row == {
+        "event_id": row["event_id"],
+        "load_id": result.scalar("SELECT load_id FROM _loads"),
+        "system": "claude_flow",
+        "source": "hive_db",
+        "source_path": str(HIVE.resolve()),
+        "record_no": 4,
+        "ts": datetime(2025, 7, 15, 18, 25, 14, tzinfo=UTC),
+        "ts_raw": "2025-07-15 18:25:14",
+        "ts_quality": "assumed_utc",
+        "stream": "session-1752603884913-07mljhc5z",
+        "seq": None,
+        "position": 4,
+        "project": None,
+        "correlation_id": None,
+        "event_type": "log",
+        "event_type_raw": "info",
+        "actor": "worker-swarm-1752603884912-kr96rhrhe-0",
+        "name": None,
+        "outcome": None,
+        "severity": "info",
+        "duration_ms": None,
+        "message": "Auto-save: agent_activity",
+        "error_code": None,
+        "error_category": None,
+        "is_mirror": False,
+        "attrs": row["attrs"],
+    }
+    assert json.loads(row["attrs"]) == {
+        "table": "session_logs", "id": 4, "session_id": "session-1752603884913-07mljhc5z",
+        "timestamp": "2025-07-15 18:25:14", "log_level": "info",
+        "message": "Auto-save: agent_activity", "agent_id": "worker-swarm-1752603884912-kr96rhrhe-0",
+        "data": '{"agentId":"worker-swarm-1752603884912-kr96rhrhe-0","activity":"spawned",'
+                '"data":{"type":"researcher","name":"Researcher Worker 1"}}'}
+
+
+def test_swarms_agents_and_what_never_happened(ingest_into):
+    result = ingest_into(HIVE)
+    agents = dict(result.con.execute(
+        "SELECT event_type_raw, count(*) FROM events WHERE event_type = 'agent.spawned' "
+        "GROUP BY 1").fetchall())
+    assert agents == {"queen active": 2, "worker idle": 8}
+    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
+    # the hive recorded no task and no consensus decision: the tables are there, empty
+    assert facts["tables"] == {"swarms": 2, "agents": 10, "tasks": 0, "collective_memory": 8,
+                               "consensus_decisions": 0, "sessions": 2,
+                               "session_checkpoints": 2, "session_logs": 14}
+    assert facts["sqlite_integrity"] == "ok"
+
+
+def test_odd_values_stay_with_their_row(ingest_into, tmp_path: Path):
+    folder = tmp_path / "hive-mind"
+    folder.mkdir()
+    target = folder / "hive.db"
+    shutil.copy2(HIVE, target)
+    for suffix in ("-wal", "-shm"):
+        shutil.copy2(HIVE.with_name(HIVE.name + suffix), target.with_name(target.name + suffix))
+    con = sqlite3.connect(target)
+    con.execute("INSERT INTO session_logs (session_id, timestamp, log_level, message) "
+                "VALUES ('s', 'later', 7, x'ff00')")
+    con.execute("INSERT INTO tasks (id, swarm_id, status, created_at, completed_at, result) "
+                "VALUES ('t1', 'sw', 'failed', '2025-07-16 10:00:00', '2025-07-16 10:05:00', 'boom')")
+    con.commit()
+    con.close()
+    result = ingest_into(folder)
+    (outcome,) = result.summary.files
+    assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (40, 41, 0)
+    odd = result.rows("SELECT ts, ts_raw, ts_quality, severity, attrs FROM events "
+                      "WHERE stream = 's'")
+    assert [(r["ts"], r["ts_raw"], r["ts_quality"], r["severity"]) for r in odd] == [
+        (None, "later", "missing", "info")]
+    assert json.loads(odd[0]["attrs"])["message"] == "hex:ff00"
+    done = result.rows("SELECT event_type, outcome, severity FROM events WHERE stream = 'sw' "
+                       "ORDER BY ts")
+    assert done == [{"event_type": "task.created", "outcome": None, "severity": "info"},
+                    {"event_type": "task.completed", "outcome": "error", "severity": "warning"}]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rng_seed=st.integers(0, 2**32 - 1))
+def test_damaged_hive_loads_whole(tmp_path: Path, rng_seed: int):
+    """Nasty cells and broken pages: the file never fails, every row is loaded or quarantined."""
+    (seed,) = [s for s in fuzzing.seeds([HIVE.parent]) if s.path.name == HIVE.name]
+    target = fuzzing.damaged_copy(seed, tmp_path, rng_seed)
+    result = fuzzing.load_direct(seed.loader, target)
+    fuzzing.assert_accounted(seed.loader, target, result, seed.kind,
+                             frozenset({"claude_flow.hive_db"}))
+
+
+def test_detect(tmp_path: Path):
+    loader = HiveDbLoader()
+    assert loader.detect(HIVE, read_head(HIVE))
+    other = tmp_path / "hive.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE bees (id TEXT)")
+    con.commit()
+    con.close()
+    assert not loader.detect(other, read_head(other))
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real-data samples not present under {REALDATA}")
+def test_the_real_hive_with_its_wal(ingest_into):
+    # SOURCES.md: with hive.db-wal replayed, 19 swarms / 99 agents / 66 collective_memory /
+    # 2 sessions / 2 checkpoints / 14 session_logs, 2025-07-08 .. 2025-07-23.
+    result = ingest_into(REALDATA / "hive.db")
+    (outcome,) = result.summary.files
+    assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (202, 202, 0)
+    counts = dict(result.con.execute(
+        "SELECT event_type, count(*) FROM events GROUP BY 1").fetchall())
+    assert counts == {"swarm.created": 19, "agent.spawned": 99, "knowledge.recorded": 66,
+                      "session.start": 2, "checkpoint.created": 2, "log": 14}
+    assert (outcome.ts_min[:10], outcome.ts_max[:10]) == ("2025-07-08", "2025-07-23")
