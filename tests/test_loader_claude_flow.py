@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from incidentlab.analysis.replay import check
 from incidentlab.loaders.base import read_head
 from incidentlab.loaders.claude_flow.hive_db import HiveDbLoader
 
@@ -156,3 +157,85 @@ def test_the_real_hive_with_its_wal(ingest_into):
     assert counts == {"swarm.created": 19, "agent.spawned": 99, "knowledge.recorded": 66,
                       "session.start": 2, "checkpoint.created": 2, "log": 14}
     assert (outcome.ts_min[:10], outcome.ts_max[:10]) == ("2025-07-08", "2025-07-23")
+
+
+# ---- process-metrics.json ---------------------------------------------------------------------
+
+METRICS = FIXTURES / "claude_flow" / "metrics" / "process-metrics.json"
+
+
+def test_spawned_processes_and_the_ones_that_never_ended(ingest_into):
+    # The file: 7 `claude --dangerously-skip-permissions` spawns (bash -c) with a startTime and
+    # no end, successfulSpawns 0; under `metrics` 10 listed `echo` test processes, each exit 0.
+    result = ingest_into(METRICS)
+    (outcome,) = result.summary.files
+    assert (outcome.loader, outcome.records_read, outcome.event_rows, outcome.quarantined) == (
+        "claude_flow.process_metrics", 17, 27, 0)
+    types = dict(result.con.execute(
+        "SELECT stream || ' ' || event_type || ':' || coalesce(outcome, '-'), count(*) "
+        "FROM events GROUP BY 1").fetchall())
+    assert types == {"process-metrics process.start:-": 7,
+                     "process-metrics/metrics process.start:-": 10,
+                     "process-metrics/metrics process.end:ok": 10}
+    first = result.rows("SELECT ts, message FROM events WHERE stream = 'process-metrics' "
+                        "ORDER BY ts LIMIT 1")[0]
+    assert first["ts"] == datetime(2025, 6, 29, 7, 33, 18, 926000, tzinfo=UTC)
+    assert "claude --dangerously-skip-permissions" in first["message"]
+    report = check(result.con)
+    unclosed = report.violations.filter(report.violations["rule"] == "process_unclosed")
+    assert sorted(unclosed["record_no"].to_list()) == [1, 2, 3, 4, 5, 6, 7]
+    assert report.violations.height == 7
+    facts = json.loads(result.scalar("SELECT facts FROM _loads"))
+    assert facts["spawns"] == {"totalSpawns": 7, "successfulSpawns": 0, "failedSpawns": 0,
+                               "averageDuration": 0}
+
+
+def test_a_process_end_fully_specified(ingest_into):
+    result = ingest_into(METRICS)
+    (row,) = result.rows("SELECT * FROM events WHERE correlation_id = 'exec-1751175136715-1qwd5wu' "
+                         "AND event_type = 'process.end'")
+    assert row == {
+        "event_id": row["event_id"],
+        "load_id": result.scalar("SELECT load_id FROM _loads"),
+        "system": "claude_flow",
+        "source": "process_metrics",
+        "source_path": str(METRICS.resolve()),
+        "record_no": 1,
+        "ts": datetime(2025, 6, 29, 5, 32, 16, 721000, tzinfo=UTC),
+        "ts_raw": "1751175136721",
+        "ts_quality": "exact",
+        "stream": "process-metrics/metrics",
+        "seq": None,
+        "position": 1,
+        "project": None,
+        "correlation_id": "exec-1751175136715-1qwd5wu",
+        "event_type": "process.end",
+        "event_type_raw": "endTime",
+        "actor": "pid 201633",
+        "name": "echo",
+        "outcome": "ok",
+        "severity": "info",
+        "duration_ms": 6.0,
+        "message": "exit 0",
+        "error_code": None,
+        "error_category": None,
+        "is_mirror": False,
+        "attrs": '{"id": "exec-1751175136715-1qwd5wu"}',
+    }
+
+
+def test_odd_executions(ingest_into, tmp_path: Path):
+    path = tmp_path / "process-metrics.json"
+    path.write_text(json.dumps({"totalSpawns": 3, "lastExecutions": [
+        5, {"id": "a", "command": ["x"], "startTime": "soon", "endTime": 1751175136721,
+            "success": False, "exitCode": 2, "duration": "long"}]}))
+    result = ingest_into(path)
+    (outcome,) = result.summary.files
+    assert (outcome.records_read, outcome.event_rows, outcome.quarantined) == (2, 2, 1)
+    rows = result.rows("SELECT event_type, ts, outcome, error_code, duration_ms FROM events "
+                       "ORDER BY event_type DESC")
+    assert rows == [
+        {"event_type": "process.start", "ts": None, "outcome": None, "error_code": None,
+         "duration_ms": None},
+        {"event_type": "process.end", "ts": datetime(2025, 6, 29, 5, 32, 16, 721000, tzinfo=UTC),
+         "outcome": "error", "error_code": "exit 2", "duration_ms": None}]
