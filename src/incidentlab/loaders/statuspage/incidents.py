@@ -14,7 +14,16 @@ from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from ..reading.head import object_head
-from ..transcripts.common import Collector, as_dict, as_list, clip, has_key, json_document, ts_fields
+from ..transcripts.common import (
+    Collector,
+    as_dict,
+    as_list,
+    clip,
+    has_key,
+    json_document,
+    keyed,
+    ts_fields,
+)
 
 # An incident's impact as the severity of what it says while it lasts.
 IMPACT_SEVERITY = {"critical": "critical", "major": "error", "minor": "warning", "none": "info",
@@ -58,11 +67,8 @@ class IncidentsJsonLoader:
             col.records_read += 1
             col.bad(None, "no 'incident' object or 'incidents' list", doc.text)
             return col.result()
-        for number, incident in enumerate(incidents, start=1):
-            col.records_read += 1
-            if not isinstance(incident, dict) or not isinstance(incident.get("id"), str):
-                col.bad(number, "incident is not an object with a string 'id'", incident)
-                continue
+        numbered = ((number, item, item) for number, item in enumerate(incidents, start=1))
+        for number, incident, _ in keyed(col, numbered, "id", "incident"):
             with col.record(number, incident):
                 self._incident(col, number, incident, page)
         col.facts["incidents"] = col.records_read - len(col.quarantine)

@@ -175,6 +175,27 @@ def iter_json_lines(col: Collector) -> Iterator[tuple[int, dict[str, Any], str]]
         col.records_read += lines.read
 
 
+def keyed(col: Collector, records: Iterator[tuple[int, Any, Any]], key: str, what: str,
+          *, count: bool = True) -> Iterator[tuple[int, dict[str, Any], Any]]:
+    """(number, record, raw) of the records that are objects with a string `key`; the
+    others are quarantined ("<what> is not an object with a string '<key>'"). With `count` each
+    record counts as read here (records of a list; a line reader counts its own)."""
+    for number, record, raw in records:
+        if count:
+            col.records_read += 1
+        if not isinstance(record, dict) or not isinstance(record.get(key), str):
+            col.bad(number, f"{what} is not an object with a string '{key}'", raw)
+            continue
+        yield number, record, raw
+
+
+def keyed_lines(col: Collector, key: str, what: str = "record"
+                ) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """keyed() over the file's JSON lines (iter_json_lines counts them and quarantines the
+    malformed ones)."""
+    return keyed(col, iter_json_lines(col), key, what, count=False)
+
+
 def json_document(col: Collector) -> Document:
     """Read the file as one JSON document; when it does not parse, that is one quarantined record."""
     doc = read_document(col.ctx.path)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading.head import document_start
 from .checks import CHECKS
-from .common import Collector, as_text, clip, has_key, json_document, ts_fields
+from .common import Collector, as_text, clip, has_key, json_document, keyed, ts_fields
 
 USAGE_METRICS = {
     "input": "input_tokens",
@@ -114,11 +114,8 @@ class GeminiSessionLoader:
             col.bad(None, "session has no 'messages' list", header)
             return
         self.model = None
-        for index, msg in enumerate(messages, start=1):
-            col.records_read += 1
-            if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-                col.bad(index, "message is not an object with a string 'type'", msg)
-                continue
+        numbered = ((index, msg, msg) for index, msg in enumerate(messages, start=1))
+        for index, msg, _ in keyed(col, numbered, "type", "message"):
             with col.record(index, msg):
                 self._message(col, index, msg, stream, project)
 

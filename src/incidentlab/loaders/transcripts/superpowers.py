@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from ..reading.head import head_objects
-from .common import Collector, as_dict, clip, iter_json_lines, ts_fields
+from .common import Collector, as_dict, clip, keyed_lines, ts_fields
 
 # Verdicts are free text ("approve", "Approve, inline TDD", "request-changes"): read by prefix.
 _PENDING = ("pending",)
@@ -60,13 +60,9 @@ class TaskEventsLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
         task = ctx.path.parent.name
-        for number, rec, raw in iter_json_lines(col):
-            event = rec.get("event")
-            if not isinstance(event, str) or not event:
-                col.bad(number, "record has no string 'event'", raw)
-                continue
+        for number, rec, raw in keyed_lines(col, "event"):
             with col.record(number, raw):
-                col.event(number, **self._fields(rec, event), stream=task,
+                col.event(number, **self._fields(rec, rec["event"]), stream=task,
                           **ts_fields(ctx, rec.get("ts")), attrs=rec)
         return col.result()
 
@@ -111,13 +107,9 @@ class DecisionsLoader:
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
         task = ctx.path.parent.name
-        for number, rec, raw in iter_json_lines(col):
-            gate = rec.get("gate_id")
-            if not isinstance(gate, str) or not gate:
-                col.bad(number, "record has no string 'gate_id'", raw)
-                continue
+        for number, rec, raw in keyed_lines(col, "gate_id"):
             with col.record(number, raw):
-                self._decision(col, number, rec, gate, task)
+                self._decision(col, number, rec, rec["gate_id"], task)
         return col.result()
 
     @staticmethod
