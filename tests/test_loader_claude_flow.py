@@ -177,10 +177,12 @@ def test_spawned_processes_and_the_ones_that_never_ended(ingest_into):
     assert types == {"process-metrics process.start:-": 7,
                      "process-metrics/metrics process.start:-": 10,
                      "process-metrics/metrics process.end:ok": 10}
-    first = result.rows("SELECT ts, message FROM events WHERE stream = 'process-metrics' "
-                        "ORDER BY ts LIMIT 1")[0]
+    first = result.rows("SELECT ts, message, severity, error_code FROM events "
+                        "WHERE stream = 'process-metrics' ORDER BY ts LIMIT 1")[0]
     assert first["ts"] == datetime(2025, 6, 29, 7, 33, 18, 926000, tzinfo=UTC)
     assert "claude --dangerously-skip-permissions" in first["message"]
+    assert (first["severity"], first["error_code"]) == ("warning", "no_end_recorded")
+    assert result.scalar("SELECT count(*) FROM events WHERE severity = 'warning'") == 7
     report = check(result.con)
     unclosed = report.violations.filter(report.violations["rule"] == "process_unclosed")
     assert sorted(unclosed["record_no"].to_list()) == [1, 2, 3, 4, 5, 6, 7]

@@ -60,10 +60,15 @@ class ProcessMetricsLoader:
         args = [str(a) for a in as_list(run.get("args"))]
         base = {"stream": stream, "name": run.get("command"), "correlation_id": run.get("id"),
                 "actor": None if run.get("pid") is None else f"pid {run.get('pid')}"}
+        ended = run.get("endTime") is not None
+        # A start the file records no end for is a warning of its own: the process never
+        # reported finishing (or had not yet when the file was written).
         col.event(number, "process.start", **base, event_key=f"{label}:start", position=number,
                   event_type_raw="startTime", **ts_fields(col.ctx, run.get("startTime")),
+                  severity="info" if ended else "warning",
+                  error_code=None if ended else "no_end_recorded",
                   message=clip(" ".join([str(run.get("command")), *args])), attrs=run)
-        if run.get("endTime") is None:
+        if not ended:
             return
         success = run.get("success")
         outcome = "ok" if success is True else "error" if success is False else None
