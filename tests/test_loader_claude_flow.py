@@ -241,3 +241,24 @@ def test_odd_executions(ingest_into, tmp_path: Path):
          "duration_ms": None},
         {"event_type": "process.end", "ts": datetime(2025, 6, 29, 5, 32, 16, 721000, tzinfo=UTC),
          "outcome": "error", "error_code": "exit 2", "duration_ms": None}]
+
+
+# ---- memory.db ----------------------------------------------------------------------------
+
+MEMORY = FIXTURES / "claude_flow" / "memory" / "memory.db"
+
+
+def test_memory_db_rows(ingest_into):
+    # The file: 3 `memories` rows in namespace hive-mind (project-goal, team-size, architecture),
+    # epoch-ms timestamp 1751856595000 = created_at '2025-07-07 02:49:55'.
+    result = ingest_into(MEMORY)
+    (outcome,) = result.summary.files
+    assert (outcome.loader, outcome.records_read, outcome.event_rows, outcome.quarantined) == (
+        "claude_flow.hive_db", 3, 3, 0)
+    rows = result.rows("SELECT ts, ts_quality, stream, name, event_type_raw, message FROM events "
+                       "ORDER BY record_no")
+    assert [(r["name"], r["event_type_raw"]) for r in rows] == [
+        ("project-goal", "knowledge"), ("team-size", "metadata"), ("architecture", "design")]
+    assert {(r["ts"], r["ts_quality"], r["stream"]) for r in rows} == {
+        (datetime(2025, 7, 7, 2, 49, 55, tzinfo=UTC), "exact", "hive-mind")}
+    assert rows[0]["message"] == "project-goal (knowledge): Build an advanced AI swarm coordination system"

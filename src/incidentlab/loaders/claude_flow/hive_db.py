@@ -1,10 +1,10 @@
-"""claude-flow `.hive-mind/hive.db` (SQLite, usually with most rows still in its WAL).
+"""claude-flow `.hive-mind/hive.db` (SQLite, usually with most rows still in its WAL) and `memory.db`.
 
 Each row of the hive's tables is one record (record_no = its rowid, numbered per table): swarms
 created, agents spawned, tasks created and completed, collective memory written, consensus
-decisions, sessions (created, paused, resumed), checkpoints and session log lines. Times are
-SQLite's CURRENT_TIMESTAMP text (UTC without a zone: assumed_utc) or epoch seconds; a row
-without a usable time keeps ts NULL, never a time made up for it.
+decisions, sessions (created, paused, resumed), checkpoints and session log lines; memory.db's
+`memories`. Times are SQLite's CURRENT_TIMESTAMP text (UTC without a zone: assumed_utc) or epoch
+seconds / milliseconds; a row without a usable time keeps ts NULL, never a time made up for it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, 
 from ..transcripts.common import Collector, clip
 
 MARKERS = (b"collective_memory", b"queen_type", b"session_checkpoints", b"consensus_decisions")
+# memory.db's one table, as claude-flow creates it
+MEMORIES = (b"CREATE TABLE memories", b"namespace TEXT NOT NULL")
 _DONE = {"completed": "ok", "done": "ok", "failed": "error", "cancelled": "skipped"}
 _LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
            "error": "error", "fatal": "critical", "critical": "critical"}
@@ -77,6 +79,11 @@ def _memory(r: dict[str, Any]) -> dict[str, Any]:
             "message": clip(_text(f"{r.get('key')} ({r.get('type')}):", _cell(r.get("value"))))}
 
 
+def _memories(r: dict[str, Any]) -> dict[str, Any]:
+    return {"stream": r.get("namespace"), "name": r.get("key"), "event_type_raw": r.get("type"),
+            "message": clip(_text(f"{r.get('key')} ({r.get('type')}):", _cell(r.get("value"))))}
+
+
 def _consensus(r: dict[str, Any]) -> dict[str, Any]:
     return {"stream": r.get("swarm_id"), "name": r.get("topic"),
             "event_type_raw": r.get("algorithm"), "message": clip(_text(r.get("topic"), "->",
@@ -117,6 +124,7 @@ TABLES: dict[str, tuple[Moment, ...]] = {
                  Moment("resumed_at", "session.resume", _session("resumed"))),
     "session_checkpoints": (Moment("created_at", "checkpoint.created", _checkpoint),),
     "session_logs": (Moment("timestamp", "log", _log),),
+    "memories": (Moment("timestamp", "knowledge.recorded", _memories),),
 }
 
 
@@ -127,11 +135,12 @@ class HiveDbLoader:
     version: ClassVar[str] = "1"
     positions: ClassVar[str] = "grouped"  # rows numbered per table, not one file order
     description: ClassVar[str] = ("claude-flow hive-mind hive.db (swarms, agents, tasks, memory, "
-                                  "sessions, session logs; WAL read)")
+                                  "sessions, session logs; WAL read) and memory.db")
 
     def detect(self, path: Path, head: bytes) -> bool:
         return is_sqlite(head) and ((path.name == "hive.db" and b"swarms" in head)
-                                    or sum(m in head for m in MARKERS) >= 2)
+                                    or sum(m in head for m in MARKERS) >= 2
+                                    or all(m in head for m in MEMORIES))
 
     def load(self, ctx: LoadContext) -> LoadResult:
         col = Collector(ctx)
