@@ -15,25 +15,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
+from ..generic.values import severity
 from ..reading.sqlite import integrity, is_sqlite, read_table, sqlite_snapshot, table_names
+from ..reading.text import escaped
 from ..transcripts.common import Collector, clip
 
 MARKERS = (b"collective_memory", b"queen_type", b"session_checkpoints", b"consensus_decisions")
 # memory.db's one table, as claude-flow creates it
 MEMORIES = (b"CREATE TABLE memories", b"namespace TEXT NOT NULL")
 _DONE = {"completed": "ok", "done": "ok", "failed": "error", "cancelled": "skipped"}
-_LEVELS = {"debug": "debug", "info": "info", "warn": "warning", "warning": "warning",
-           "error": "error", "fatal": "critical", "critical": "critical"}
 
 
 def _cell(value: Any) -> Any:
-    """BLOB cells as text when they are UTF-8, else as hex (attrs is JSON)."""
-    if isinstance(value, bytes):
-        try:
-            return value.decode("utf-8")
-        except UnicodeDecodeError:
-            return "hex:" + value.hex()
-    return value
+    """BLOB cells as text, as TEXT cells are read (attrs is JSON): invalid bytes as \\xNN."""
+    return escaped(value) if isinstance(value, bytes) else value
 
 
 def _text(*parts: Any) -> str:
@@ -105,9 +100,8 @@ def _checkpoint(r: dict[str, Any]) -> dict[str, Any]:
 
 def _log(r: dict[str, Any]) -> dict[str, Any]:
     level = r.get("log_level")
-    severity = _LEVELS.get(level.lower(), "info") if isinstance(level, str) else "info"
     return {"stream": r.get("session_id"), "actor": r.get("agent_id"), "event_type_raw": level,
-            "severity": severity, "message": clip(r.get("message"))}
+            "severity": severity(level) or "info", "message": clip(r.get("message"))}
 
 
 # table -> the events each of its rows gives (the first is the row's own; later ones only when

@@ -21,7 +21,7 @@ from ..transcripts.common import (
     clip,
     has_key,
     json_document,
-    keyed,
+    keyed_items,
     ts_fields,
 )
 
@@ -67,8 +67,7 @@ class IncidentsJsonLoader:
             col.records_read += 1
             col.bad(None, "no 'incident' object or 'incidents' list", doc.text)
             return col.result()
-        numbered = ((number, item, item) for number, item in enumerate(incidents, start=1))
-        for number, incident, _ in keyed(col, numbered, "id", "incident"):
+        for number, incident in keyed_items(col, incidents, "id", "incident"):
             with col.record(number, incident):
                 self._incident(col, number, incident, page)
         col.facts["incidents"] = col.records_read - len(col.quarantine)

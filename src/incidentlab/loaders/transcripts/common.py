@@ -175,11 +175,8 @@ def iter_json_lines(col: Collector) -> Iterator[tuple[int, dict[str, Any], str]]
         col.records_read += lines.read
 
 
-def keyed(col: Collector, records: Iterator[tuple[int, Any, Any]], key: str, what: str,
-          *, count: bool = True) -> Iterator[tuple[int, dict[str, Any], Any]]:
-    """(number, record, raw) of the records that are objects with a string `key`; the
-    others are quarantined ("<what> is not an object with a string '<key>'"). With `count` each
-    record counts as read here (records of a list; a line reader counts its own)."""
+def _keyed(col: Collector, records: Iterator[tuple[int, Any, Any]], key: str, what: str,
+           *, count: bool) -> Iterator[tuple[int, dict[str, Any], Any]]:
     for number, record, raw in records:
         if count:
             col.records_read += 1
@@ -189,11 +186,22 @@ def keyed(col: Collector, records: Iterator[tuple[int, Any, Any]], key: str, wha
         yield number, record, raw
 
 
+def keyed_items(col: Collector, items: list[Any], key: str, what: str
+                ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(number from 1, item) of a list's items that are objects with a string `key`; every item
+    counts as read, the others are quarantined ("<what> is not an object with a string
+    '<key>'")."""
+    numbered = ((number, item, item) for number, item in enumerate(items, start=1))
+    for number, item, _ in _keyed(col, numbered, key, what, count=True):
+        yield number, item
+
+
 def keyed_lines(col: Collector, key: str, what: str = "record"
                 ) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """keyed() over the file's JSON lines (iter_json_lines counts them and quarantines the
+    """(line number, object, raw line) of the file's JSON lines with a string `key`, the rest
+    quarantined as keyed_items does (iter_json_lines counts the lines and quarantines the
     malformed ones)."""
-    return keyed(col, iter_json_lines(col), key, what, count=False)
+    return _keyed(col, iter_json_lines(col), key, what, count=False)
 
 
 def json_document(col: Collector) -> Document:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from ..base import Check, LoadContext, LoadResult, ToolRole, Usage
 from ..reading.head import document_start
 from .checks import CHECKS
-from .common import Collector, as_text, clip, has_key, json_document, keyed, ts_fields
+from .common import Collector, as_text, clip, has_key, json_document, keyed_items, ts_fields
 
 USAGE_METRICS = {
     "input": "input_tokens",
@@ -114,8 +114,7 @@ class GeminiSessionLoader:
             col.bad(None, "session has no 'messages' list", header)
             return
         self.model = None
-        numbered = ((index, msg, msg) for index, msg in enumerate(messages, start=1))
-        for index, msg, _ in keyed(col, numbered, "type", "message"):
+        for index, msg in keyed_items(col, messages, "type", "message"):
             with col.record(index, msg):
                 self._message(col, index, msg, stream, project)
 
