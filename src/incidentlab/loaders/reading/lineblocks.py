@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .text import clean_line, escaped
 
@@ -20,7 +21,7 @@ SCHEMA = pa.schema([("rn", pa.int64()), ("line", pa.large_string())])  # a line 
 JSON_TEXT = pa.json_(pa.large_string())
 JSON_SCHEMA = pa.schema([("rn", pa.int64()), ("line", JSON_TEXT)])
 BLOCK_BYTES = 8 << 20
-_NEWLINE, _CR = 10, 13
+_CR = 13
 # What bytes.strip() strips: a line that starts with one of these may be blank.
 _WHITESPACE = np.zeros(256, dtype=bool)
 _WHITESPACE[list(b" \t\n\r\x0b\x0c")] = True
@@ -92,23 +93,23 @@ def _blocks(path: Path, size: int) -> Iterator[tuple[bytes, int]]:
 
 def _plain(data: bytes, size: int, first: int) -> pa.RecordBatch | None:
     """The lines in data[:size] without a loop over them, or None when one needs the line rules."""
-    codes = np.frombuffer(data, dtype=np.uint8, count=size)
-    ends = np.nonzero(codes == _NEWLINE)[0]
-    starts = np.empty_like(ends)
-    starts[0], starts[1:] = 0, ends[:-1] + 1
-    if _WHITESPACE[codes[starts]].any() or (codes[ends - 1] == _CR).any():
-        return None  # an empty or whitespace-led line (blank?), or a CR to strip
-    # The text without its newlines (bytes past `size` are never referenced), and where each
-    # line ends in it.
-    offsets = np.empty(len(ends) + 1, dtype=np.int64)
-    offsets[0], offsets[1:] = 0, ends - np.arange(len(ends))
-    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets),
-                                             pa.py_buffer(data.replace(b"\n", b"")))
+    # Arrow cuts the block at its newlines (bytes past `size` are never referenced) and checks
+    # the UTF-8 without holding the GIL, so DuckDB's threads run while the next block is cut.
+    block = pa.Array.from_buffers(pa.large_binary(), 1, [
+        None, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(data)])
+    pieces = pc.split_pattern(block, b"\n").values
+    pieces = pieces.slice(0, len(pieces) - 1)  # what follows the last newline: nothing
+    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int64)[:len(pieces) + 1]
+    codes = np.frombuffer(pieces.buffers()[2], dtype=np.uint8)
+    if (offsets[1:] == offsets[:-1]).any():
+        return None  # an empty line
+    if _WHITESPACE[codes[offsets[:-1]]].any() or (codes[offsets[1:] - 1] == _CR).any():
+        return None  # a whitespace-led line (blank?), or a CR to strip
     try:
-        lines.validate(full=True)  # UTF-8: an invalid byte is kept as a \xNN escape instead
+        lines = pieces.cast(pa.large_string())  # UTF-8: an invalid byte is kept as a \xNN escape
     except pa.ArrowInvalid:
         return None
-    numbers = np.arange(first, first + len(ends), dtype=np.int64)
+    numbers = np.arange(first, first + len(lines), dtype=np.int64)
     return pa.record_batch([pa.array(numbers), lines], schema=SCHEMA)
 
 
