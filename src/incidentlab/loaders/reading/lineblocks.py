@@ -99,7 +99,8 @@ def _plain(data: bytes, size: int, first: int) -> pa.RecordBatch | None:
         None, pa.py_buffer(np.array([0, size], dtype=np.int64)), pa.py_buffer(data)])
     pieces = pc.split_pattern(block, b"\n").values
     pieces = pieces.slice(0, len(pieces) - 1)  # what follows the last newline: nothing
-    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int64)[:len(pieces) + 1]
+    start = pieces.offset  # the buffers are the unsliced array's
+    offsets = np.frombuffer(pieces.buffers()[1], dtype=np.int64)[start:start + len(pieces) + 1]
     codes = np.frombuffer(pieces.buffers()[2], dtype=np.uint8)
     if (offsets[1:] == offsets[:-1]).any():
         return None  # an empty line
