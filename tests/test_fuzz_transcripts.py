@@ -26,7 +26,8 @@ FAMILY = {
     "swe_agent.traj", "swe_agent.preds_jsonl", "swe_agent.console_log",
     "mini_swe_agent.traj_json", "openhands.events_json", "openhands.output_jsonl",
     "aider.chat_history_md", "beads.issues_jsonl", "superpowers.task_events",
-    "superpowers.decisions", "statuspage.incidents_json", "claude_flow.process_metrics",
+    "superpowers.decisions", "superpowers.task_documents", "statuspage.incidents_json",
+    "claude_flow.process_metrics",
 }
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]
 # Documents number the items of each list from 1, so two lists may share a record number.

@@ -24,8 +24,10 @@ REALDATA = Path("/work/shared/realdata/agent-workflow/codemie-code")
 
 def test_counts_and_types(ingest_into):
     result = ingest_into(TASKS)
+    # the folders' JSON documents: test_loader_superpowers_documents.py
     files = {(Path(f.path).parent.name[:10], Path(f.path).name): (f.loader, f.records_read,
-             f.event_rows, f.quarantined) for f in result.summary.files}
+             f.event_rows, f.quarantined) for f in result.summary.files
+             if Path(f.path).suffix == ".jsonl"}
     assert files == {
         ("2026-07-08", "decisions.jsonl"): ("superpowers.decisions", 4, 4, 0),
         ("2026-07-20", "decisions.jsonl"): ("superpowers.decisions", 5, 5, 0),
@@ -33,16 +35,22 @@ def test_counts_and_types(ingest_into):
         ("2026-07-23", "decisions.jsonl"): ("superpowers.decisions", 3, 3, 0),
         ("2026-07-30", "decisions.jsonl"): ("superpowers.decisions", 3, 3, 0),
         ("2026-07-30", "events.jsonl"): ("superpowers.task_events", 7, 7, 0),
+        ("2026-08-11", "decisions.jsonl"): ("superpowers.decisions", 6, 6, 0),
+        ("2026-08-11", "events.jsonl"): ("superpowers.task_events", 10, 10, 0),
     }
     types = dict(result.con.execute(
-        "SELECT event_type || ':' || coalesce(outcome, '-'), count(*) FROM events GROUP BY 1"
-    ).fetchall())
+        "SELECT event_type || ':' || coalesce(outcome, '-'), count(*) FROM events "
+        "WHERE source <> 'task_documents' GROUP BY 1").fetchall())
     # pending / pending-human wait for a person; request-changes refuses the gate
-    assert types == {"decision.resolved:ok": 12, "decision.resolved:denied": 1,
-                     "decision.request:-": 2, "decision.recorded:ok": 6,
-                     "decision.recorded:-": 1, "lifecycle.record_complexity_score:skipped": 2,
-                     "lifecycle.artifact_published:skipped": 2}
-    assert result.scalar("SELECT count(DISTINCT stream) FROM events") == 4
+    assert types == {"decision.resolved:ok": 15, "decision.resolved:denied": 4,
+                     "decision.request:-": 2, "decision.recorded:ok": 9,
+                     "decision.recorded:denied": 3, "decision.recorded:-": 1,
+                     "lifecycle.record_complexity_score:skipped": 2,
+                     "lifecycle.artifact_published:skipped": 2,
+                     "lifecycle.record_complexity_score:ok": 2,
+                     "lifecycle.artifact_published:ok": 2}
+    assert result.scalar("SELECT count(DISTINCT stream) FROM events "
+                         "WHERE source <> 'task_documents'") == 5
 
 
 def test_request_changes_row_fully_specified(ingest_into):
@@ -152,14 +160,16 @@ def test_every_task_file_of_the_real_pipeline(ingest_into):
     # SOURCES.md: 22 events.jsonl (86 events: decision.recorded 56, lifecycle_emission 30) and
     # 23 decisions.jsonl (64 decisions: approve 49, request-changes 7, free text and pending 8).
     result = ingest_into(REALDATA)
-    loaded = [f for f in result.summary.files if f.loader.startswith("superpowers.")]
+    loaded = [f for f in result.summary.files
+              if f.loader in ("superpowers.task_events", "superpowers.decisions")]
     assert (len(loaded), sum(f.records_read for f in loaded),
             sum(f.quarantined for f in loaded)) == (45, 150, 0)
     counts = dict(result.con.execute(
-        "SELECT event_type_raw, count(*) FROM events WHERE system = 'superpowers' GROUP BY 1"
+        "SELECT event_type_raw, count(*) FROM events WHERE system = 'superpowers' "
+        "AND source <> 'task_documents' GROUP BY 1"
     ).fetchall())
     assert counts == {"decision.recorded": 56, "lifecycle_emission": 30, "gate_verdict": 64}
     assert result.scalar("SELECT count(*) FROM events WHERE system = 'superpowers' "
                          "AND outcome = 'denied' AND source = 'decisions'") == 7
     assert result.scalar("SELECT count(*) FROM events WHERE system = 'superpowers' "
-                         "AND ts IS NULL") == 30
+                         "AND source <> 'task_documents' AND ts IS NULL") == 30

@@ -56,6 +56,7 @@ from .transcripts.gemini_cli import GeminiSessionLoader
 from .transcripts.mini_swe_agent import MiniSweAgentLoader
 from .transcripts.openhands import OpenHandsEventsLoader, OpenHandsOutputLoader
 from .transcripts.superpowers import DecisionsLoader, TaskEventsLoader
+from .transcripts.superpowers_documents import TaskDocumentsLoader
 from .transcripts.swe_agent import SweAgentLogLoader, SweAgentPredsLoader, SweAgentTrajLoader
 
 __all__ = ["LoadContext", "LoadResult", "Loader", "Quarantine", "all_loaders", "get_loader"]
@@ -112,6 +113,7 @@ BUILTIN_LOADERS: list[type] = [
     BeadsIssuesLoader,
     TaskEventsLoader,
     DecisionsLoader,
+    TaskDocumentsLoader,
     IncidentsJsonLoader,
     HiveDbLoader,
     ProcessMetricsLoader,

@@ -27,7 +27,7 @@ def _first_object(head: bytes) -> dict[str, Any]:
     return found[0] if found else {}
 
 
-def _verdict(decision: Any) -> tuple[str | None, str]:
+def verdict_outcome(decision: Any) -> tuple[str | None, str]:
     """(outcome, severity) of a gate verdict; outcome None when the text says neither."""
     text = decision.strip().lower() if isinstance(decision, str) else ""
     if text.startswith(_APPROVED):
@@ -37,7 +37,7 @@ def _verdict(decision: Any) -> tuple[str | None, str]:
     return None, "info"
 
 
-def _is_pending(decision: Any) -> bool:
+def is_pending(decision: Any) -> bool:
     return isinstance(decision, str) and decision.strip().lower().startswith(_PENDING)
 
 
@@ -70,7 +70,7 @@ class TaskEventsLoader:
     def _fields(rec: dict[str, Any], event: str) -> dict[str, Any]:
         if event == "decision.recorded":
             data = as_dict(rec.get("data"))
-            outcome, severity = _verdict(data.get("decision"))
+            outcome, severity = verdict_outcome(data.get("decision"))
             return {"event_type": "decision.recorded", "event_type_raw": event,
                     "actor": rec.get("actor"), "name": data.get("gate_id"),
                     "correlation_id": data.get("gate_id"), "outcome": outcome,
@@ -119,8 +119,8 @@ class DecisionsLoader:
         verdict = as_dict(rec.get("verdict"))
         decision = verdict.get("decision", rec.get("decision"))
         reason = verdict.get("rationale", rec.get("note"))
-        outcome, severity = _verdict(decision)
-        if _is_pending(decision):
+        outcome, severity = verdict_outcome(decision)
+        if is_pending(decision):
             event_type = "decision.request"  # the gate waits for a person
         elif outcome is not None:
             event_type = "decision.resolved"
