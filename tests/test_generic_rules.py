@@ -270,6 +270,8 @@ MODE_CASES: list[tuple[str, list, str, str | None]] = [
     ("denied call", burst(1, "tool.result", outcome="denied"), "generic.tool_denied", "SEV3"),
     ("a review gate asking for changes denies no tool",
      burst(1, "decision.resolved", outcome="denied"), "generic.tool_denied", None),
+    ("nor does a code review asking for them",
+     burst(1, "review.end", outcome="denied"), "generic.tool_denied", None),
     ("CodingBuddy denial is its runbook's",
      burst(1, "policy.denied", system="codingbuddy"), "generic.tool_denied", None),
     ("sandbox violation", burst(1, "security.sandbox_violation"), "generic.sandbox_violation",
