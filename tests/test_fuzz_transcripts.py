@@ -27,7 +27,7 @@ FAMILY = {
     "mini_swe_agent.traj_json", "openhands.events_json", "openhands.output_jsonl",
     "aider.chat_history_md", "beads.issues_jsonl", "superpowers.task_events",
     "superpowers.decisions", "superpowers.task_documents", "statuspage.incidents_json",
-    "claude_flow.process_metrics",
+    "claude_flow.process_metrics", "claude_flow.memory_json",
 }
 SEEDS = [seed for seed in fuzzing.seeds([fuzzing.FIXTURES]) if seed.loader in FAMILY]
 # Documents number the items of each list from 1, so two lists may share a record number.

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import UnknownLoaderError
 from .base import LoadContext, Loader, LoadResult, Quarantine
 from .claude_flow.hive_db import HiveDbLoader
+from .claude_flow.memory_json import MemoryJsonLoader
 from .claude_flow.process_metrics import ProcessMetricsLoader
 from .coding_loops.coordination_db import CoordinationDbLoader
 from .coding_loops.health_json import HealthJsonLoader
@@ -117,6 +118,7 @@ BUILTIN_LOADERS: list[type] = [
     IncidentsJsonLoader,
     HiveDbLoader,
     ProcessMetricsLoader,
+    MemoryJsonLoader,
     # generic catch-alls stay last (in this order)
     JsonlLogLoader,
     CsvLogLoader,
