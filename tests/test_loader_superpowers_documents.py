@@ -15,6 +15,7 @@ from incidentlab.analysis.replay import check
 from incidentlab.loaders.base import read_head
 from incidentlab.loaders.transcripts.superpowers_documents import TaskDocumentsLoader
 
+import fuzzing
 from conftest import FIXTURES
 
 TASKS = FIXTURES / "superpowers" / "tasks"
@@ -218,6 +219,22 @@ def test_malformed_documents_and_items_are_quarantined(ingest_into, tmp_path: Pa
     assert counts == {"code-review-final.json": 6, "gate-plan.json": 1, "lens-x.json": 1}
     (plan,) = result.rows("SELECT name, message, ts FROM events WHERE event_type = 'gate.planned'")
     assert plan == {"name": '["npm"]', "message": 'gate plan (["npm"]): no gates', "ts": None}
+
+
+@pytest.mark.parametrize(("name", "text", "reason"), [
+    ("lens-x.json", '{"trigger_condition": "t"}', "lens document is not a JSON list"),
+    ("code-review-final.json", '["approve"]', "document is not a JSON object"),
+    ("gate-plan.json", "7", "document is not a JSON object"),
+])
+def test_a_document_of_the_wrong_shape_is_one_quarantined_record(
+    tmp_path: Path, name: str, text: str, reason: str
+):
+    # what detection would not let through, read directly: still accounted for
+    path = tmp_path / name
+    path.write_text(text)
+    result = fuzzing.load_direct(TaskDocumentsLoader.name, path)
+    assert (result.records_read, result.events) == (1, [])
+    assert [(q.record_no, q.reason) for q in result.quarantine] == [(1, reason)]
 
 
 def test_detect(tmp_path: Path):

@@ -17,7 +17,8 @@ ledger's verdict on it (decisions.jsonl in the same folder), marked `derived` wi
 named in ts_raw, only when the match is unambiguous: round N of a gate (check = 1, check2 = 2,
 ...) is the N-th verdict of that gate (a record still pending a person is no verdict), and the
 ledger holds as many verdicts of the gate as the folder holds rounds of it. Otherwise the review
-has no time.
+has no time. That time is read from the ledger when the review is loaded: a review whose own bytes
+did not change is not loaded again when only the ledger did (`ingest --force` reloads it).
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ class TaskDocumentsLoader:
         name, task = ctx.path.name, ctx.path.parent.name
         lens = _LENS.fullmatch(name)
         if lens:
-            self._lens(col, as_list(doc.value) if isinstance(doc.value, list) else None,
-                       lens.group(1), task, doc.value)
+            self._lens(col, doc.value, lens.group(1), task)
             return col.result()
         col.records_read += 1
         if not isinstance(doc.value, dict):
@@ -177,10 +177,10 @@ class TaskDocumentsLoader:
                   **ts_fields(col.ctx, top.get("detected_at")), attrs=top)
 
     @staticmethod
-    def _lens(col: Collector, items: list[Any] | None, lens: str, task: str, value: Any) -> None:
-        if items is None:
+    def _lens(col: Collector, items: Any, lens: str, task: str) -> None:
+        if not isinstance(items, list):
             col.records_read += 1
-            col.bad(1, "lens document is not a JSON list", value)
+            col.bad(1, "lens document is not a JSON list", items)
             return
         for number, item in enumerate(items, start=1):
             col.records_read += 1
