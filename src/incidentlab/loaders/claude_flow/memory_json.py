@@ -16,7 +16,14 @@ from typing import Any, ClassVar
 
 from ..base import LoadContext, LoadResult
 from ..reading.head import object_head
-from ..transcripts.common import Collector, clip, has_key, json_document, ts_fields
+from ..transcripts.common import (
+    Collector,
+    clip,
+    has_key,
+    json_document,
+    object_items,
+    ts_fields,
+)
 
 FOLDERS = (".claude-flow", "claude-flow")
 DOCUMENT_NAMES = ("memory.json", "swarm-memory.json")
@@ -61,14 +68,11 @@ class MemoryJsonLoader:
         keyed = (isinstance(top, dict) and bool(top)
                  and not any(key in top for key in REPORT_KEYS)
                  and all(isinstance(v, dict) for v in top.values()))
-        reports = list(top.items()) if keyed else [(_file_key(ctx.path), top)]
-        for number, (key, report) in enumerate(reports, start=1):
-            col.records_read += 1
-            if not isinstance(report, dict):
-                col.bad(number, "memory report is not a JSON object", report)
-                continue
+        keys = list(top) if keyed else [_file_key(ctx.path)]
+        reports = list(top.values()) if keyed else [top]
+        for number, report in object_items(col, reports, "memory report"):
             with col.record(number, report):
-                self._report(col, number, key, report)
+                self._report(col, number, keys[number - 1], report)
         return col.result()
 
     @staticmethod

@@ -13,7 +13,16 @@ from typing import Any, ClassVar
 
 from ..base import Check, LoadContext, LoadResult
 from ..reading.head import object_head
-from ..transcripts.common import Collector, as_dict, as_list, clip, has_key, json_document, ts_fields
+from ..transcripts.common import (
+    Collector,
+    as_dict,
+    as_list,
+    clip,
+    has_key,
+    json_document,
+    object_items,
+    ts_fields,
+)
 from .checks import CHECKS
 
 COUNTERS = ("totalSpawns", "successfulSpawns", "failedSpawns", "averageDuration")
@@ -45,11 +54,8 @@ class ProcessMetricsLoader:
                 continue
             col.facts[label] = {k: holder.get(k) for k in COUNTERS if k in holder}
             stream = ctx.path.stem if label == "spawns" else f"{ctx.path.stem}/{label}"
-            for number, run in enumerate(as_list(holder.get("lastExecutions")), start=1):
-                col.records_read += 1
-                if not isinstance(run, dict):
-                    col.bad(number, f"{label} execution is not an object", run)
-                    continue
+            runs = as_list(holder.get("lastExecutions"))
+            for number, run in object_items(col, runs, f"{label} execution"):
                 with col.record(number, run):
                     self._run(col, number, run, label, stream)
         col.facts["snapshot_at"] = top.get("timestamp")

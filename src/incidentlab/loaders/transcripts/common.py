@@ -196,6 +196,18 @@ def keyed_items(col: Collector, items: list[Any], key: str, what: str
         yield number, item
 
 
+def object_items(col: Collector, items: list[Any], what: str, *, start: int = 1
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(number from `start`, item) of a list's items that are objects; every item counts as
+    read, the others are quarantined ("<what> is not an object")."""
+    for number, item in enumerate(items, start=start):
+        col.records_read += 1
+        if not isinstance(item, dict):
+            col.bad(number, f"{what} is not an object", item)
+            continue
+        yield number, item
+
+
 def keyed_lines(col: Collector, key: str, what: str = "record"
                 ) -> Iterator[tuple[int, dict[str, Any], str]]:
     """(line number, object, raw line) of the file's JSON lines with a string `key`, the rest

@@ -31,7 +31,17 @@ from typing import Any, ClassVar
 from ..base import LoadContext, LoadResult
 from ..reading import JsonLines
 from ..reading.head import document_start
-from .common import Collector, as_dict, as_list, clip, derived_ts, has_key, json_document, ts_fields
+from .common import (
+    Collector,
+    as_dict,
+    as_list,
+    clip,
+    derived_ts,
+    has_key,
+    json_document,
+    object_items,
+    ts_fields,
+)
 from .superpowers import is_pending, verdict_outcome
 
 _REVIEW = re.compile(r"code-review-(final|check)(\d*)\.json")
@@ -107,27 +117,21 @@ class TaskDocumentsLoader:
         when = _verdict_time(col.ctx, gate, number) if gate == named_gate else dict(_NO_TIME)
         decision, rationale = top.get("decision"), top.get("rationale")
         outcome, severity = verdict_outcome(decision)
-        findings, statuses = top.get("findings"), top.get("finding_status")
         label = gate if number == 1 else f"{gate} round {number}"
         summary = {k: v for k, v in top.items() if k not in ("findings", "finding_status")}
-        summary["findings_count"] = len(findings) if isinstance(findings, list) else None
+        findings, statuses = as_list(top.get("findings")), as_list(top.get("finding_status"))
+        summary["findings_count"] = len(findings) if "findings" in top else None
         col.event(1, "review.end", stream=task, event_type_raw="code_review", name=gate,
                   correlation_id=gate, outcome=outcome, severity=severity,
                   message=clip(f"{label}: {decision}" + (f" - {rationale}" if rationale else "")),
                   **when, attrs=summary)
         # Each finding and status is a record of its own: a bad one is quarantined alone.
-        items = [("finding", f) for f in as_list(findings)]
-        items += [("status", s) for s in as_list(statuses)]
-        for number_in_doc, (kind, item) in enumerate(items, start=2):
-            col.records_read += 1
-            if not isinstance(item, dict):
-                col.bad(number_in_doc, f"review {kind} is not an object", item)
-                continue
-            with col.record(number_in_doc, item):
-                if kind == "finding":
-                    self._finding(col, number_in_doc, item, gate, task, when)
-                else:
-                    self._status(col, number_in_doc, item, gate, task, when)
+        for at, item in object_items(col, findings, "review finding", start=2):
+            with col.record(at, item):
+                self._finding(col, at, item, gate, task, when)
+        for at, item in object_items(col, statuses, "review status", start=2 + len(findings)):
+            with col.record(at, item):
+                self._status(col, at, item, gate, task, when)
 
     @staticmethod
     def _finding(col: Collector, number: int, item: dict[str, Any], gate: str | None, task: str,
@@ -182,11 +186,7 @@ class TaskDocumentsLoader:
             col.records_read += 1
             col.bad(1, "lens document is not a JSON list", items)
             return
-        for number, item in enumerate(items, start=1):
-            col.records_read += 1
-            if not isinstance(item, dict):
-                col.bad(number, "lens finding is not an object", item)
-                continue
+        for number, item in object_items(col, items, "lens finding"):
             with col.record(number, item):
                 text = item.get("potential_consequence") or item.get("trigger_condition")
                 place = item.get("location")

@@ -16,6 +16,7 @@ from .common import (
     iter_json_lines,
     json_document,
     local_ts_fields,
+    object_items,
 )
 
 STATS_METRICS = {
@@ -88,20 +89,12 @@ class SweAgentTrajLoader:
         # No per-step times in .traj files: order lives in `position` only.
         col.facts["timestamps"] = "none in source (order kept in position)"
         history = _member_list(col, doc, "history")
-        for index, msg in enumerate(history, start=1):
-            col.records_read += 1
-            if not isinstance(msg, dict):
-                col.bad(index, "history entry is not an object", msg)
-                continue
+        for index, msg in object_items(col, history, "history entry"):
             with col.record(index, msg):
                 self._history(col, index, msg, base)
         offset = len(history)
         trajectory = _member_list(col, doc, "trajectory")
-        for index, step in enumerate(trajectory, start=1):
-            col.records_read += 1
-            if not isinstance(step, dict):
-                col.bad(index, "trajectory step is not an object", step)
-                continue
+        for index, step in object_items(col, trajectory, "trajectory step"):
             with col.record(index, step):
                 self._step(col, index, step, base, offset + index)
         info = doc.get("info")
