@@ -111,13 +111,15 @@ def test_keyed_reports_bad_values_and_bad_files(ingest_into, tmp_path: Path):
          "ts": datetime(2025, 6, 29, 10, tzinfo=UTC), "ts_raw": "2025-06-29T10:00:00Z",
          "message": "A1 - failed"},
         {"name": "s1/a2/y", "stream": "s1", "outcome": None, "ts": None, "ts_raw": "soon",
-         "message": "A2 - ['not text'] - 5"},
+         "message": 'A2 - ["not text"] - 5'},
     ]
 
 
 def test_detect(tmp_path: Path):
     loader = MemoryJsonLoader()
-    for path in FOLDER.rglob("*.json"):
+    reports = sorted(FOLDER.rglob("*.json"))
+    assert len(reports) == 7
+    for path in reports:
         assert loader.detect(path, read_head(path)), path
     report = (FOLDER / "swarm-memory.json").read_bytes()
     for relative in ["memory.json", "project/memory/notes.json", "claude-flow/config.json",

@@ -21,6 +21,7 @@ from ..transcripts.common import (
     clip,
     has_key,
     json_document,
+    json_text,
     object_items,
     ts_fields,
 )
@@ -86,7 +87,8 @@ class MemoryJsonLoader:
         col.event(number, "knowledge.recorded", stream=stream, name=key,
                   actor=report.get("agent"), event_type_raw="memory report",
                   outcome=_outcome(status), message=clip(
-                      " - ".join(str(p) for p in (report.get("agent"), what, status) if p)),
+                      " - ".join(p if isinstance(p, str) else json_text(p)
+                                 for p in (report.get("agent"), what, status) if p)),
                   **ts_fields(col.ctx, when), attrs=report)
 
 
