@@ -37,6 +37,18 @@ def verdict_outcome(decision: Any) -> tuple[str | None, str]:
     return None, "info"
 
 
+def ledger_decision(rec: dict[str, Any]) -> Any:
+    """A ledger record's decision, in either of its two shapes:
+    {ts, mode, verdict: {decision, rationale, source}} and the older
+    {decided_at, decided_by, decision, note}."""
+    return as_dict(rec.get("verdict")).get("decision", rec.get("decision"))
+
+
+def ledger_time(rec: dict[str, Any]) -> Any:
+    """A ledger record's raw time, in either shape (see ledger_decision)."""
+    return rec.get("ts", rec.get("decided_at"))
+
+
 def is_pending(decision: Any) -> bool:
     return isinstance(decision, str) and decision.strip().lower().startswith(_PENDING)
 
@@ -114,10 +126,8 @@ class DecisionsLoader:
 
     @staticmethod
     def _decision(col: Collector, number: int, rec: dict[str, Any], gate: str, task: str) -> None:
-        # Two record shapes: {ts, mode, verdict: {decision, rationale, source}} and the older
-        # {decided_at, decided_by, decision, note}.
         verdict = as_dict(rec.get("verdict"))
-        decision = verdict.get("decision", rec.get("decision"))
+        decision = ledger_decision(rec)
         reason = verdict.get("rationale", rec.get("note"))
         outcome, severity = verdict_outcome(decision)
         if is_pending(decision):
@@ -126,7 +136,7 @@ class DecisionsLoader:
             event_type = "decision.resolved"
         else:
             event_type = "decision.recorded"  # what it decided is not determined from the text
-        when = rec.get("ts", rec.get("decided_at"))
+        when = ledger_time(rec)
         col.event(number, event_type, stream=task, event_type_raw="gate_verdict", name=gate,
                   correlation_id=gate, actor=rec.get("decided_by") or verdict.get("source")
                   or rec.get("mode"), outcome=outcome, severity=severity,

@@ -42,19 +42,19 @@ from .common import (
     object_items,
     ts_fields,
 )
-from .superpowers import is_pending, verdict_outcome
+from .superpowers import is_pending, ledger_decision, ledger_time, verdict_outcome
 
 _REVIEW = re.compile(r"code-review-(final|check)(\d*)\.json")
 _LENS = re.compile(r"lens-([\w.-]+)\.json")
 _SCORES = {"complexity-assessment.json": "initial", "actual-complexity.json": "actual"}
 _GATE_PLAN = "gate-plan.json"
-# A finding's own severity word, on the canonical scale (other words: not determined).
+# A finding's own severity word, on the canonical scale; another word takes the store's default
+# (info) and stays in the message and attrs.
 _SEVERITY = {"critical": "critical", "blocker": "critical", "high": "error", "major": "error",
              "medium": "warning", "moderate": "warning", "minor": "warning", "low": "info",
              "info": "info", "trivial": "info", "nit": "info"}
 _STATUS = {"resolved": ("ok", "info"), "fixed": ("ok", "info"), "unresolved": ("error", "warning"),
            "open": ("error", "warning")}
-_NO_TIME = {"ts": None, "ts_raw": None, "ts_quality": "missing"}
 
 
 def _round(name: str) -> tuple[str, int] | None:
@@ -100,9 +100,10 @@ class TaskDocumentsLoader:
             col.bad(1, "document is not a JSON object", doc.value)
             return col.result()
         top = doc.value
+        review = _round(name)
         with col.record(1, top):
-            if _round(name):
-                self._review(col, top, name, task)
+            if review:
+                self._review(col, top, review, task)
             elif name in _SCORES:
                 self._score(col, top, _SCORES[name], task)
             else:
@@ -111,10 +112,12 @@ class TaskDocumentsLoader:
 
     # ---- reviews -------------------------------------------------------------------------------
 
-    def _review(self, col: Collector, top: dict[str, Any], name: str, task: str) -> None:
-        named_gate, number = _round(name) or ("", 1)
+    def _review(self, col: Collector, top: dict[str, Any], review: tuple[str, int],
+                task: str) -> None:
+        named_gate, number = review
         gate = top["gate_id"] if isinstance(top.get("gate_id"), str) else named_gate
-        when = _verdict_time(col.ctx, gate, number) if gate == named_gate else dict(_NO_TIME)
+        when = (_verdict_time(col.ctx, gate, number) if gate == named_gate
+                else ts_fields(col.ctx, None))
         decision, rationale = top.get("decision"), top.get("rationale")
         outcome, severity = verdict_outcome(decision)
         label = gate if number == 1 else f"{gate} round {number}"
@@ -192,7 +195,8 @@ class TaskDocumentsLoader:
                 place = item.get("location")
                 col.event(number, "review.finding", stream=task, event_type_raw=f"lens:{lens}",
                           name=lens, message=clip(f"{lens}: {text}" + (
-                              f" [{place}]" if place else "")), **_NO_TIME, attrs=item)
+                              f" [{place}]" if place else "")), **ts_fields(col.ctx, None),
+                          attrs=item)
 
 
 def _verdict_time(ctx: LoadContext, gate: str, number: int) -> dict[str, Any]:
@@ -202,17 +206,12 @@ def _verdict_time(ctx: LoadContext, gate: str, number: int) -> dict[str, Any]:
     rounds = sorted(found[1] for sibling in folder.glob("code-review-*.json")
                     if (found := _round(sibling.name)) and found[0] == gate)
     verdicts = [(line, rec) for line, rec in _ledger(folder / "decisions.jsonl")
-                if rec.get("gate_id") == gate and not is_pending(_decision(rec))]
+                if rec.get("gate_id") == gate and not is_pending(ledger_decision(rec))]
     if rounds != list(range(1, len(verdicts) + 1)) or number > len(verdicts):
-        return dict(_NO_TIME)
+        return ts_fields(ctx, None)
     line, rec = verdicts[number - 1]
-    when = ts_fields(ctx, rec.get("ts", rec.get("decided_at")))  # as the decisions loader reads it
-    return derived_ts(when, f"decisions.jsonl line {line} ({gate} verdict {number})")
-
-
-def _decision(rec: dict[str, Any]) -> Any:
-    """A ledger record's decision, in either of its shapes (as the decisions loader reads it)."""
-    return as_dict(rec.get("verdict")).get("decision", rec.get("decision"))
+    note = f"decisions.jsonl line {line} ({gate} verdict {number})"
+    return derived_ts(ts_fields(ctx, ledger_time(rec)), note)
 
 
 def _ledger(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
