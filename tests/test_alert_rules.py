@@ -420,6 +420,23 @@ def test_cited_events_are_the_first_in_time_order(tmp_path):
     assert row["evidence"].startswith(f"{rows[0]['event_id']} @ ")
 
 
+@pytest.mark.parametrize(("cited", "more"), [(1, ""), (4, ""), (5, ""), (6, "; +1 more"),
+                                            (60, "; +45 more")])
+def test_evidence_spells_out_the_first_five_cited_events(tmp_path, cited, more):
+    """The evidence text names the first five cited events, "id @ time" each, and how many
+    more the firing cites (up to MAX_EVIDENCE_IDS); a rule bound to no system takes the
+    systems of its evidence."""
+    con = make_db(tmp_path)
+    rows = insert(con, [ev("x.burst", i / 60, system="jido" if i % 2 else "tapps")
+                        for i in range(cited)])
+    rule = {"id": "t.burst", "kind": "count", "event_types": ["x.burst"], "window": "10 minutes",
+            "cite": "window", "levels": [{"level": "warn", "at_least": cited}]}
+    row = evaluate_rules(con, rules=[rule]).row(0, named=True)
+    shown = "; ".join(f"{r['event_id']} @ {r['ts'].isoformat()}" for r in rows[:5])
+    assert row["evidence"] == shown + more
+    assert row["system"] == ("tapps" if cited == 1 else "jido,tapps")
+
+
 def test_rules_of_one_kind_share_a_pass_with_the_same_firings(tmp_path):
     """All rules evaluated together fire exactly as each rule evaluated alone."""
     con = make_db(tmp_path)

@@ -195,32 +195,34 @@ def evaluate_rules(
 
 def _cite(found: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
     """Add `evidence` ("id @ time" of the first events) and, for rules that are not tied to one
-    system, the system(s) of the evidence, from the cited events' rows (`found`)."""
-    ids_found = found["event_id"].to_list()
-    ts = dict(zip(ids_found, found["ts"].to_list(), strict=True))
-    system = dict(zip(ids_found, found["system"].to_list(), strict=True))
-    quality = dict(zip(ids_found, found["ts_quality"].to_list(), strict=True))
+    system, the system(s) of the evidence, from the cited events' rows (`found`).
 
-    def cite(i: str) -> str:
-        if i not in ts:
-            return i  # not an event (a metric row: path:record)
-        return cite_event(i, ts[i], quality[i])
-
-    def evidence(row: list[str]) -> str:
-        shown = [cite(i) for i in row[:EVIDENCE_SHOWN]]
-        more = len(row) - EVIDENCE_SHOWN
-        return "; ".join(shown) + (f"; +{more} more" if more > 0 else "")
-
-    def systems(row: list[str]) -> str | None:
-        names = sorted({system[i] for i in row if system.get(i)})
-        return ",".join(names) or None
-
-    return out.with_columns(
-        pl.col("event_ids").map_elements(evidence, return_dtype=pl.Utf8).alias("evidence"),
-        pl.coalesce(pl.col("system"),
-                    pl.col("event_ids").map_elements(systems, return_dtype=pl.Utf8))
-        .alias("system"),
-    )
+    Set-based over the (row, cited id) pairs: only the few ids a row spells out become text, so
+    a rule that fires on thousands of groups costs a join, not a Python loop over every id."""
+    found = found.unique("event_id", keep="last", maintain_order=True)
+    cited = (out.select(pl.int_range(pl.len()).alias("_row"), pl.col("event_ids").alias("event_id"))
+             .explode("event_id").drop_nulls("event_id")
+             .with_columns(pl.int_range(pl.len()).over("_row").alias("_pos"))
+             .join(found, on="event_id", how="left", maintain_order="left"))
+    known = set(found["event_id"].to_list())
+    shown = cited.filter(pl.col("_pos") < EVIDENCE_SHOWN)
+    texts = [cite_event(i, t, q) if i in known else i  # not an event: a metric row's path:record
+             for i, t, q in shown.select("event_id", "ts", "ts_quality").iter_rows()]
+    rows = (shown.select("_row").with_columns(pl.Series("_text", texts, dtype=pl.Utf8))
+            .group_by("_row", maintain_order=True).agg(pl.col("_text").str.join("; ")))
+    systems = (cited.filter(pl.col("system").is_not_null() & (pl.col("system") != ""))
+               .group_by("_row").agg(pl.col("system").unique().sort().str.join(",")
+                                     .alias("_systems")))
+    more = pl.col("event_ids").list.len().cast(pl.Int64) - EVIDENCE_SHOWN
+    return (out.with_columns(pl.int_range(pl.len()).alias("_row"))
+            .join(rows, on="_row", how="left", maintain_order="left")
+            .join(systems, on="_row", how="left", maintain_order="left")
+            .with_columns(
+                (pl.col("_text").fill_null("")
+                 + pl.when(more > 0).then(pl.lit("; +") + more.cast(pl.Utf8) + pl.lit(" more"))
+                 .otherwise(pl.lit(""))).alias("evidence"),
+                pl.coalesce(pl.col("system"), pl.col("_systems")).alias("system"))
+            .drop("_row", "_text", "_systems"))
 
 
 def cite_event(event_id: str, ts: datetime | None, quality: str | None) -> str:

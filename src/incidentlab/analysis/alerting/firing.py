@@ -19,6 +19,7 @@ from .selection import Selection, failed, systems
 POINTS_TABLE = "_il_points"
 CITES_TABLE = "_il_cites_{}"  # per kind (rid, lvl, grp, id, t): its fired points' ids
 CITED_TABLE = "_il_cited_events"  # the cited events' rows, looked up once
+LISTS_TABLE = "_il_cited_lists"  # per (rid, lvl, group): the first cited ids
 CITED_SCHEMA = {"event_id": pl.Utf8, "ts": pl.Datetime("us", "UTC"), "system": pl.Utf8,
                 "ts_quality": pl.Utf8}
 FIRED_SCHEMA = {
@@ -49,7 +50,7 @@ def evaluate(ctx: Selection, rules: list[dict[str, Any]],
             return pl.DataFrame(schema=FIRED_SCHEMA), pl.DataFrame(schema=CITED_SCHEMA)
         cited, events = _cited(ctx, cites, max_ids)
     finally:
-        for table in (*cites, CITED_TABLE):
+        for table in (*cites, CITED_TABLE, LISTS_TABLE):
             ctx.con.execute(f"DROP TABLE IF EXISTS {table}")
     kinds_fired = pl.concat([f.cast({k: v for k, v in FIRED_SCHEMA.items() if k in f.columns})
                              for f in frames])
@@ -144,14 +145,15 @@ def _summary() -> str:
 
 def _cited(ctx: Selection, tables: list[str], max_ids: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The cited events of every fired (rule, level, group): the first `max_ids` in time order
-    (an event's own time; a metric row's, the point's), and the rows of those events; one
+    (an event's own time; a metric row's, the point's), and the rows of those events only; one
     lookup of the events table for all kinds."""
     every = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables)
     ctx.execute(f"""
         CREATE OR REPLACE TEMP TABLE {CITED_TABLE} AS
         SELECT event_id, ts, system, ts_quality, is_mirror FROM events
         WHERE event_id IN (SELECT id FROM ({every}))""")
-    cited = frame(ctx.con, f"""
+    ctx.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {LISTS_TABLE} AS
         SELECT c.rid, c.lvl, c.grp AS "group",
                list_slice(list(c.id ORDER BY coalesce(e.ts, c.t), c.id), 1, {max_ids})
                    AS event_ids
@@ -159,10 +161,12 @@ def _cited(ctx: Selection, tables: list[str], max_ids: int) -> tuple[pl.DataFram
         LEFT JOIN (SELECT event_id, min(ts) AS ts FROM {CITED_TABLE} WHERE NOT is_mirror
                    GROUP BY event_id) e ON e.event_id = c.id
         GROUP BY c.rid, c.lvl, c.grp""")
-    events = frame(ctx.con, f"SELECT event_id, ts, system, ts_quality FROM {CITED_TABLE}")
-    # only the events a firing cites (a rule that fires at every row cites them all)
-    shown = cited.select(pl.col("event_ids").explode().drop_nulls().unique()).to_series()
-    return cited, events.filter(pl.col("event_id").is_in(shown.implode())).cast(CITED_SCHEMA)
+    cited = frame(ctx.con, f"SELECT * FROM {LISTS_TABLE}")
+    # only the events a firing shows (a rule that fires at every row cites them all)
+    events = frame(ctx.con, f"""
+        SELECT event_id, ts, system, ts_quality FROM {CITED_TABLE}
+        WHERE event_id IN (SELECT unnest(event_ids) FROM {LISTS_TABLE})""")
+    return cited, events.cast(CITED_SCHEMA)
 
 
 def _meta(rules: list[dict[str, Any]]) -> pl.DataFrame:
