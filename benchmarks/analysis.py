@@ -6,7 +6,8 @@ its memory is not counted): 5 systems, streams of 1000 events interleaved in tim
 time order, as ingest keeps them), tool calls paired with results, Tapps steps, coding-loops
 tests and heartbeats, a few failures, timeouts, rate limits and 1 dropped event in 100k. Then
 opens the file read-only and prints, per job, the best of --runs runs of incidentlab and of the
-bare query, their ratio, and the process's peak RSS.
+bare query (taking turns in each run, with the job's floor statements), their ratio, and the
+process's peak RSS.
 With --by-kind, also the alert rules of each kind evaluated alone (where the alerts' time goes).
 With --floors, also a floor per job: plain DuckDB statements of work the job cannot skip beyond
 its baseline (see floors()), their sum with the baseline, and the job against that sum.
@@ -97,12 +98,21 @@ ORDER BY ts
 
 def best(func: Callable[[], Any], runs: int) -> tuple[float, Any]:
     """The fastest of `runs` calls, and the last result."""
-    times, result = [], None
+    [(seconds, result)] = best_of_each([func], runs)
+    return seconds, result
+
+
+def best_of_each(funcs: list[Callable[[], Any]], runs: int) -> list[tuple[float, Any]]:
+    """The fastest of `runs` calls of each function, and its last result; the functions take
+    turns in each round, so a machine whose speed drifts over minutes slows them alike."""
+    times: list[list[float]] = [[] for _ in funcs]
+    results: list[Any] = [None] * len(funcs)
     for _ in range(runs):
-        started = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - started)
-    return min(times), result
+        for i, func in enumerate(funcs):
+            started = time.perf_counter()
+            results[i] = func()
+            times[i].append(time.perf_counter() - started)
+    return [(min(t), r) for t, r in zip(times, results, strict=True)]
 
 
 def bare(con, sql: str, params: list[Any] | None = None) -> Callable[[], Any]:
@@ -166,8 +176,8 @@ def by_kind(con, runs: int) -> list[tuple[str, int, float, int]]:
 ORDERED_KINDS = ("consecutive", "duration", "absence", "sequence", "outlier")
 
 
-def floors(con, runs: int, jobs: set[str]) -> list[tuple[str, str, float]]:
-    """(job, statement, best seconds) of bare statements each of `jobs` needs beyond its baseline.
+def floors(con) -> list[tuple[str, str, Callable[[], Any]]]:
+    """(job, statement, call) of bare statements each job needs beyond its baseline.
 
     Replay: every stream's events in file order, each next to the one before (sequence steps
     and time order of all events, not only those with seq: one window), and one aggregate over
@@ -198,7 +208,7 @@ def floors(con, runs: int, jobs: set[str]) -> list[tuple[str, str, float]]:
                 SELECT count(*) FROM (SELECT lag(ts) OVER (PARTITION BY stream ORDER BY ts) AS p
                                       FROM timeline_events WHERE {selector(rule)})
                 WHERE p IS NOT NULL""")))
-    return [(job, what, best(call, runs)[0]) for job, what, call in out if job in jobs]
+    return out
 
 
 def generate(db: Path, n: int) -> None:
@@ -237,16 +247,20 @@ def main() -> None:
     rows = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
     print(f"{rows:,} rows stored ({db.stat().st_size / 2**20:,.0f} MiB); best of {args.runs} runs")
     only = {j.strip() for j in args.only.split(",")} if args.only else None
-    table = []
+    table, floor_rows = [], []
+    bare_floors = floors(con) if args.floors else []
     for job, run, what, baseline, summary in jobs(con):
         if only and not any(job.startswith(o) for o in only):
             continue
-        ours, result = best(run, args.runs)
-        theirs, _ = best(baseline, args.runs)
+        # the job, its baseline and its floor statements take turns in each round
+        own = [(w, call) for j, w, call in bare_floors if j == job]
+        timed = best_of_each([run, baseline, *(call for _w, call in own)], args.runs)
+        (ours, result), (theirs, _) = timed[:2]
+        floor_rows += [(job, w, seconds) for (w, _c), (seconds, _r) in zip(own, timed[2:],
+                                                                          strict=True)]
         print(f"  {job}: {summary(result)}", flush=True)
         table.append((job, ours, what, theirs))
     kinds = by_kind(con, args.runs) if args.by_kind else []
-    floor_rows = floors(con, args.runs, {job for job, *_ in table}) if args.floors else []
     con.close()
     print()
     print("| job | incidentlab | bare DuckDB | ratio |")
