@@ -199,15 +199,15 @@ def _cite(found: pl.DataFrame, out: pl.DataFrame) -> pl.DataFrame:
 
     Set-based over the (row, cited id) pairs: only the few ids a row spells out become text, so
     a rule that fires on thousands of groups costs a join, not a Python loop over every id."""
-    found = found.unique("event_id", keep="last", maintain_order=True)
+    found = (found.unique("event_id", keep="last", maintain_order=True)
+             .with_columns(pl.lit(True).alias("_known")))
     cited = (out.select(pl.int_range(pl.len()).alias("_row"), pl.col("event_ids").alias("event_id"))
              .explode("event_id").drop_nulls("event_id")
              .with_columns(pl.int_range(pl.len()).over("_row").alias("_pos"))
              .join(found, on="event_id", how="left", maintain_order="left"))
-    known = set(found["event_id"].to_list())
     shown = cited.filter(pl.col("_pos") < EVIDENCE_SHOWN)
-    texts = [cite_event(i, t, q) if i in known else i  # not an event: a metric row's path:record
-             for i, t, q in shown.select("event_id", "ts", "ts_quality").iter_rows()]
+    texts = [cite_event(i, t, q) if known else i  # not an event: a metric row's path:record
+             for i, t, q, known in shown.select("event_id", "ts", "ts_quality", "_known").iter_rows()]
     rows = (shown.select("_row").with_columns(pl.Series("_text", texts, dtype=pl.Utf8))
             .group_by("_row", maintain_order=True).agg(pl.col("_text").str.join("; ")))
     systems = (cited.filter(pl.col("system").is_not_null() & (pl.col("system") != ""))
