@@ -437,6 +437,16 @@ def test_evidence_spells_out_the_first_five_cited_events(tmp_path, cited, more):
     assert row["system"] == ("tapps" if cited == 1 else "jido,tapps")
 
 
+def test_a_metric_firing_cites_its_row_by_path_and_record(tmp_path):
+    """A metric point is no event: its evidence is the metric row's path:record, with no time."""
+    con = make_db(tmp_path)
+    insert(con, [ev("log", 0, **CL)])
+    insert_metrics(con, [{"system": "coding_loops", "name": "db_size_bytes", "value": 600 * MB,
+                          "unit": "bytes", "ts": at(minutes=0)}])
+    row = evaluate_rules(con, rules=[RULES["coding_loops.database_size"]]).row(0, named=True)
+    assert row["event_ids"] == ["m.db:1"] and row["evidence"] == "m.db:1"
+
+
 def test_rules_of_one_kind_share_a_pass_with_the_same_firings(tmp_path):
     """All rules evaluated together fire exactly as each rule evaluated alone."""
     con = make_db(tmp_path)
