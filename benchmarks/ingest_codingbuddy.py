@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/ingest_codingbuddy.py [--events N] [--runs N] [--keep DIR]
 Target (DESIGN §9): ingest rate >= 0.5 x the bare read_json rate, peak RSS <= 1.5 GiB at 5M events.
-Bare and ingest alternate in this process; each figure is the best of --runs.
+Bare, ingest and the write floor take turns in this process; each figure is the best of --runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 import os
 import random
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -97,7 +99,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="best of this many (default 3)")
     parser.add_argument("--keep", type=Path, help="write files here instead of a temp folder")
+    parser.add_argument("--floor-of", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor_of:
+        print(write_floor(*args.floor_of))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         source = root / "ws" / ".codingbuddy" / "events.jsonl"
@@ -107,7 +113,7 @@ def main() -> None:
         size = source.stat().st_size
         print(f"events.jsonl: {args.events:,} events, {size / 1e6:.0f} MB, "
               f"{size / args.events:.0f} bytes a line")
-        bare = ours = float("inf")
+        bare = ours = floor = float("inf")
         for _ in range(args.runs):
             for db in ("bare", "ingest", "floor"):  # a kept folder may hold an earlier run's
                 for suffix in (".duckdb", ".duckdb.wal"):
@@ -117,6 +123,9 @@ def main() -> None:
             summary = ingest([source], root / "ingest.duckdb")
             ours = min(ours, time.perf_counter() - start)
             assert summary.files[0].event_rows == args.events, summary.files[0]
+            floor = min(floor, float(subprocess.run(  # a child: its rows held in memory are not
+                [sys.executable, __file__, "--floor-of", str(root / "ingest.duckdb"),  # our RSS
+                 str(root / "floor.duckdb")], check=True, capture_output=True, text=True).stdout))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
         bare_rate, our_rate = args.events / bare, args.events / ours
         print(f"bare read_json into a table : {bare:6.2f} s  {bare_rate:>10,.0f} events/s "
@@ -127,9 +136,8 @@ def main() -> None:
         print(f"peak RSS, bare and ingest   : {peak:.2f} GiB  (target <= 1.5 GiB at 5M events)")
         print(f"database size               : bare {_mb(root / 'bare.duckdb')} MB, "
               f"ingest {_mb(root / 'ingest.duckdb')} MB")
-        floor = write_floor(root / "ingest.duckdb", root / "floor.duckdb")
         print(f"write floor                 : {floor:6.2f} s  (only writing the finished events rows; "
-              f"no ingest can beat it)")
+              f"no ingest can beat it; best of {args.runs})")
         print(f"ceiling ratio bare / floor  : {bare / floor:.2f}")
 
 
