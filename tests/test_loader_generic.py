@@ -241,3 +241,22 @@ def test_bom_and_crlf(ingest_into, tmp_path):
         {"record_no": 1, "position": 1, "severity": "info", "message": "one"},
         {"record_no": 3, "position": 2, "severity": "warning", "message": "two"},
     ]
+
+
+def test_a_log_parsers_per_line_output_is_not_claimed(ingest_into, tmp_path):
+    """Loghub's `*_structured.csv` (logpai/logparser output) holds the parse of each line of a
+    log, keyed by LineId: the log is the evidence, its parse would count every line twice."""
+    parsed = FIXTURES / "textlog" / "loghub_BGL_2k.log_structured.csv"
+    assert not CsvLogLoader().detect(parsed, read_head(parsed))
+    plain = tmp_path / "lines.csv"  # a LineId column alone is no parse
+    plain.write_text("LineId,Timestamp,Level,Content\n1,1117838570,INFO,started\n")
+    assert CsvLogLoader().detect(plain, read_head(plain))
+    folder = tmp_path / "BGL"
+    folder.mkdir()
+    for name in ("loghub_BGL.log", "loghub_BGL_2k.log_structured.csv"):
+        (folder / name).write_bytes((FIXTURES / "textlog" / name).read_bytes())
+    result = ingest_into(folder, tz="UTC")
+    assert result.summary.unclaimed == [str(folder / "loghub_BGL_2k.log_structured.csv")]
+    rows = result.rows("SELECT source, count(*) AS n, count(DISTINCT record_no) AS lines "
+                       "FROM events GROUP BY source")
+    assert rows == [{"source": "textlog", "n": 12, "lines": 12}]

@@ -38,13 +38,23 @@ def _owned_shape(record: dict[str, Any]) -> bool:
     )
 
 
+# A log parser's per-line output (logpai/logparser, Loghub's `*_structured.csv` ground truth):
+# each row is a line of a log that was parsed, keyed by its line number. The log is the
+# evidence; loading its parse too would count every line twice.
+PARSED_LOG_COLUMNS = {"LineId", "Content", "EventId", "EventTemplate"}
+
+
+def _parsed_log_shape(record: dict[str, Any]) -> bool:
+    return PARSED_LOG_COLUMNS.issubset(record)
+
+
 def _repr(value: Any, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _looks_like_log(sample: list[dict[str, Any]], mapping: Mapping_, need_text: bool) -> bool:
-    if not sample or sum(1 for r in sample if _owned_shape(r)) > len(sample) / 2:
+    if not sample or sum(1 for r in sample if _owned_shape(r) or _parsed_log_shape(r)) > len(sample) / 2:
         return False
     resolved = resolve(mapping, sample, plausible)
     if resolved.fields["time"] is None:
