@@ -1,6 +1,6 @@
 """Ingest rate of a 1M-event CodingBuddy events.jsonl against a bare DuckDB read_json, same run.
 
-Usage: python benchmarks/ingest_codingbuddy.py [--events N] [--runs N] [--keep DIR]
+Usage: python benchmarks/ingest_codingbuddy.py [--events N] [--runs N] [--keep DIR] [--parts]
 Target (DESIGN §9): ingest rate >= 0.5 x the bare read_json rate, peak RSS <= 1.5 GiB at 5M events.
 Bare, ingest and the write floor take turns in this process; each figure is the best of --runs.
 """
@@ -21,8 +21,10 @@ from pathlib import Path
 
 import duckdb
 
-from incidentlab.ingest import ingest
-from incidentlab.store import connect
+from incidentlab.ingest import file_sha256, ingest
+from incidentlab.loaders.base import LoadContext
+from incidentlab.loaders.codingbuddy.events import EventsJsonlLoader
+from incidentlab.store import EVENT_COLUMNS, connect
 
 KINDS = ["ChatTurn", "ToolProposed", "ToolApproved", "ToolResult", "UsageUpdated"]
 
@@ -76,22 +78,68 @@ def _mb(path: Path) -> int:
     return round(path.stat().st_size / 1e6)
 
 
-def write_floor(ingested: Path, db: Path) -> float:
-    """Seconds to only write the ingest's finished rows (already projected, held in memory).
+def write_floor(ingested: Path, db: Path, drop: tuple[str, ...] = ()) -> float:
+    """Seconds to only write the ingest's finished rows (already projected, held in memory),
+    less the columns in `drop` (left NULL).
 
     No ingest of this file can beat it, so bare / floor bounds the reachable ratio from above.
     """
     con = connect(db)  # the store's own events table, its column compression included
+    kept = ", ".join(f'"{name}"' for name, _type in EVENT_COLUMNS if name not in drop)
     con.execute("ATTACH ? AS done (READ_ONLY)", [str(ingested)])
-    con.execute("CREATE TEMP TABLE finished AS SELECT * FROM done.events")
+    con.execute(f"CREATE TEMP TABLE finished AS SELECT {kept} FROM done.events")
     con.execute("DETACH done")
     con.execute("SET preserve_insertion_order = false")  # as the ingest writes big files
     start = time.perf_counter()
-    con.execute("INSERT INTO events SELECT * FROM finished")
+    con.execute(f"INSERT INTO events ({kept}) SELECT * FROM finished")
     con.execute("CHECKPOINT")
     elapsed = time.perf_counter() - start
     con.close()
     return elapsed
+
+
+# Columns that hold one value per load or a handful of values per file: what writing them costs
+# is DuckDB's per-column cost of appending and compressing, not their bytes.
+LOW_CARDINALITY = ["load_id", "system", "source", "source_path", "ts_quality", "project",
+                   "event_type", "event_type_raw", "actor", "name", "outcome", "severity",
+                   "duration_ms", "error_code", "error_category", "is_mirror"]
+
+
+def parts(source: Path, ingested: Path, runs: int) -> list[tuple[str, float]]:
+    """(part, best seconds) of where an ingest of `source` spends its time, each timed alone."""
+    con = connect(ingested.parent / "parts.duckdb")
+    ctx = LoadContext(con, source)
+    columns = [name for name, _type in EVENT_COLUMNS]
+
+    def project() -> None:  # every canonical column the loader projects, into a count sink
+        events = EventsJsonlLoader().load(ctx).events
+        counts = ", ".join(f'count("{c}")' for c in events.columns)
+        events.aggregate(counts).fetchall()
+
+    def write(keep: list[str]) -> float:
+        dropped = [c for c in columns if c not in keep]
+        return float(subprocess.run(
+            [sys.executable, __file__, "--floor-of", str(ingested),
+             str(ingested.parent / "part.duckdb"), *(["--drop", ",".join(dropped)] if dropped else [])],
+            check=True, capture_output=True, text=True).stdout)
+
+    timed = {
+        "sha256 of the file (before the insert starts)": lambda: file_sha256(source),
+        "read, parse and project the lines, not written": project,
+    }
+    out = []
+    for what, call in timed.items():
+        best = float("inf")
+        for _ in range(runs):
+            started = time.perf_counter()
+            call()
+            best = min(best, time.perf_counter() - started)
+        out.append((what, best))
+    con.close()
+    out.append(("write only attrs (the whole line, zstd)", min(write(["attrs"]) for _ in range(runs))))
+    out.append((f"write only the {len(LOW_CARDINALITY)} constant or low-cardinality columns",
+                min(write(LOW_CARDINALITY) for _ in range(runs))))
+    return out
 
 
 def main() -> None:
@@ -99,10 +147,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="best of this many (default 3)")
     parser.add_argument("--keep", type=Path, help="write files here instead of a temp folder")
+    parser.add_argument("--parts", action="store_true",
+                        help="also time the parts of an ingest alone (sha256, parsing, columns written)")
     parser.add_argument("--floor-of", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--drop", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_of:
-        print(write_floor(*args.floor_of))
+        print(write_floor(*args.floor_of, drop=tuple(filter(None, args.drop.split(",")))))
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
@@ -139,6 +190,10 @@ def main() -> None:
         print(f"write floor                 : {floor:6.2f} s  (only writing the finished events rows; "
               f"no ingest can beat it; best of {args.runs})")
         print(f"ceiling ratio bare / floor  : {bare / floor:.2f}")
+        if args.parts:
+            print(f"\nparts of the ingest, each alone (best of {args.runs}):")
+            for what, seconds in parts(source, root / "ingest.duckdb", args.runs):
+                print(f"  {what:<58}: {seconds:6.2f} s")
 
 
 if __name__ == "__main__":
