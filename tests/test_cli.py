@@ -77,3 +77,13 @@ def test_detect_lists_claims(tmp_path):
     claims = {item["path"].rsplit("/", 1)[1]: item["loaders"] for item in json.loads(result.output)}
     assert claims["events.jsonl"][0] == "codingbuddy.events_jsonl"
     assert claims["observe.log"][0] == "codingbuddy.observe_log"
+
+
+def test_detect_says_why_a_file_is_unclaimed(tmp_path):
+    (tmp_path / "README.md").write_text("# Notes\n")
+    result = CliRunner().invoke(main, ["detect", str(tmp_path), "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [{"path": str(tmp_path / "README.md"), "loaders": [],
+                                          "reason": "a Markdown document, not a log"}]
+    table = CliRunner().invoke(main, ["detect", str(tmp_path)])
+    assert "UNCLAIMED: a Markdown document, not a log" in table.output

@@ -122,8 +122,16 @@ def test_unclaimed_files_are_listed(ingest_into, tmp_path):
     shutil.copytree(WORKSPACE, tmp_path / "w")
     (tmp_path / "w" / ".codingbuddy" / "settings.json").write_text("{}")
     (tmp_path / "w" / "notes.txt").write_text("hello")
+    (tmp_path / "w" / "handover.md").write_text("# Handover\n2026-03-01 09:00 all good\n")
     result = ingest_into(tmp_path / "w")
-    assert sorted(Path(p).name for p in result.summary.unclaimed) == ["notes.txt", "settings.json"]
+    assert sorted(Path(p).name for p in result.summary.unclaimed) == [
+        "handover.md", "notes.txt", "settings.json"]
+    # each with why no loader took it
+    assert {Path(p).name: why for p, why in result.summary.unclaimed_reasons.items()} == {
+        "handover.md": "a Markdown document, not a log",
+        "notes.txt": "text with no time this tool reads in its first 1 line",
+        "settings.json": "no loader recognizes its format",
+    }
 
 
 def test_forced_loader_and_unknown_loader(ingest_into, tmp_path):

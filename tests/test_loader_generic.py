@@ -257,6 +257,20 @@ def test_a_log_parsers_per_line_output_is_not_claimed(ingest_into, tmp_path):
         (folder / name).write_bytes((FIXTURES / "textlog" / name).read_bytes())
     result = ingest_into(folder, tz="UTC")
     assert result.summary.unclaimed == [str(folder / "loghub_BGL_2k.log_structured.csv")]
+    assert result.summary.unclaimed_reasons == {str(folder / "loghub_BGL_2k.log_structured.csv"): (
+        "a log parser's per-line output (LineId, EventId, EventTemplate): the log it parsed is "
+        "the evidence")}
     rows = result.rows("SELECT source, count(*) AS n, count(DISTINCT record_no) AS lines "
                        "FROM events GROUP BY source")
     assert rows == [{"source": "textlog", "n": 12, "lines": 12}]
+    assert CsvLogLoader().declines(plain, read_head(plain)) is None  # it is a log: claimed
+
+
+def test_a_table_without_times_says_so(tmp_path):
+    templates = tmp_path / "BGL_2k.log_templates.csv"  # Loghub's template list: no events
+    templates.write_text("EventId,EventTemplate,Occurrences\nE1,<*> double-hummer alignment "
+                         "exceptions,27\nE2,<*> ddr error(s) detected and corrected,3\n")
+    assert not CsvLogLoader().detect(templates, read_head(templates))
+    assert CsvLogLoader().declines(templates, read_head(templates)) == (
+        "a table with no column of times (name one in a --mapping file)")
+    assert CsvLogLoader().declines(tmp_path / "x.json", b'{"a": 1}') is None  # not a table

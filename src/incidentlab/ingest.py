@@ -44,6 +44,7 @@ class IngestSummary:
     db: str
     files: list[FileOutcome] = field(default_factory=list)
     unclaimed: list[str] = field(default_factory=list)
+    unclaimed_reasons: dict[str, str] = field(default_factory=dict)  # path -> why
     companions: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
 
@@ -89,6 +90,7 @@ class IngestSummary:
             },
             "files": [asdict(f) for f in self.files],
             "unclaimed": self.unclaimed,
+            "unclaimed_reasons": self.unclaimed_reasons,
             "unreadable": self.unreadable,
             "companions": self.companions,
         }
@@ -163,6 +165,25 @@ def _readable_head(path: Path) -> bytes | str:
         return f"{path}: {exc.strerror or exc}"
 
 
+NO_LOADER = "no loader recognizes its format"
+
+
+def why_unclaimed(path: Path, loaders: Sequence[Loader], head: bytes | None = None) -> str:
+    """Why no loader claimed `path`: the first reason a loader gives for leaving it."""
+    head = read_head(path) if head is None else head
+    for loader in loaders:
+        declines = getattr(loader, "declines", None)
+        if declines is None:
+            continue
+        try:
+            reason = declines(path, head)
+        except Exception:  # like detect, declines must never raise; one that does says nothing
+            continue
+        if reason:
+            return str(reason)
+    return NO_LOADER
+
+
 def ingest(
     paths: Sequence[str | Path],
     db: str | Path,
@@ -199,6 +220,7 @@ def ingest(
             routed.append((path, found[0]))
         else:
             summary.unclaimed.append(str(path))
+            summary.unclaimed_reasons[str(path)] = why_unclaimed(path, loaders, head)
     with _Run(Path(db), summary, zone, force, year) as run:
         for index, (path, chosen) in enumerate(routed):
             if progress:
@@ -442,10 +464,12 @@ def detect_paths(paths: Sequence[str | Path]) -> list[dict[str, Any]]:
     """For each file: which loaders claim it (the first one wins at ingest)."""
     loaders = all_loaders()
     files, companions, _unreadable = walk(paths)
-    report = [
-        {"path": str(p), "loaders": [loader.name for loader in claimers(p, loaders)]}
-        for p in files
-    ]
+    report: list[dict[str, Any]] = []
+    for path in files:
+        head = read_head(path)
+        found = [loader.name for loader in claimers(path, loaders, head)]
+        report.append({"path": str(path), "loaders": found,
+                       **({} if found else {"reason": why_unclaimed(path, loaders, head)})})
     report += [{"path": str(p), "loaders": [], "companion": True} for p in companions]
     return report
 

@@ -178,7 +178,9 @@ def _print_summary(summary: IngestSummary, paths: tuple[str, ...]) -> None:
     if summary.unclaimed:
         console.print("[yellow]No loader claimed these files:[/yellow]")
         for path in summary.unclaimed:
-            console.print(f"  {_short(path, roots)}", highlight=False)
+            reason = summary.unclaimed_reasons.get(path)
+            console.print(f"  {_short(path, roots)}" + (f": {reason}" if reason else ""),
+                          highlight=False)
         console.print("  (force one with --loader NAME; list loaders with `incidentlab loaders`)")
     if summary.unreadable:
         console.print("[red]Could not be read (check permissions and links):[/red]")
@@ -192,7 +194,7 @@ def _print_summary(summary: IngestSummary, paths: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @handle_errors
 def detect_command(paths: tuple[str, ...], as_json: bool) -> None:
-    """Show which loader claims each file, without loading anything."""
+    """Show which loader claims each file (or why none does), without loading anything."""
     report = detect_paths(paths)
     if as_json:
         print_json(report)
@@ -202,7 +204,7 @@ def detect_command(paths: tuple[str, ...], as_json: bool) -> None:
         if item.get("companion"):
             claim = "(SQLite companion, read with its database)"
         else:
-            claim = ", ".join(item["loaders"]) or "UNCLAIMED"
+            claim = ", ".join(item["loaders"]) or f"UNCLAIMED: {item['reason']}"
         rows.append({"file": item["path"], "loader": claim})
     print_table(rows, ["file", "loader"], title="Detection (first loader wins)")
 

@@ -103,6 +103,9 @@ class Loader(Protocol):
 
     def load(self, ctx: LoadContext) -> LoadResult: ...
 
+    # Optional: `declines(path, head) -> str | None`, for a file no loader claimed, why this one
+    # leaves it (a table with no time, a log parser's output of a log); one line, never raises.
+
 
 ORDER_TRAITS: dict[str, Any] = {"positions": "file", "sequence": "dense", "snapshot": False}
 

@@ -244,8 +244,29 @@ class CsvLogLoader(_Base):
             return False
 
     def _detect(self, path: Path, head: bytes) -> bool:
+        read = self._sample(path, head)
+        return read is not None and _looks_like_log(*read, need_text=False)
+
+    def declines(self, path: Path, head: bytes) -> str | None:
+        """Why a CSV/TSV table is not a log here (None when it is not one of those)."""
+        try:
+            read = self._sample(path, head)
+        except Exception:
+            return None
+        if read is None or not read[0]:
+            return None
+        sample, mapping = read
+        if sum(1 for r in sample if _parsed_log_shape(r)) > len(sample) / 2:
+            return ("a log parser's per-line output (LineId, EventId, EventTemplate): the log "
+                    "it parsed is the evidence")
+        if resolve(mapping, sample, plausible).fields["time"] is None:
+            return "a table with no column of times (name one in a --mapping file)"
+        return None
+
+    def _sample(self, path: Path, head: bytes) -> tuple[list[dict[str, Any]], Mapping_] | None:
+        """The head's first rows as dicts, and the field mapping; None when not a CSV of ours."""
         if path.suffix.lower() not in CSV_SUFFIXES or path_has(path, *OWNED_DIRS):
-            return False
+            return None
         try:
             mapping = load_mapping(path)
             lines = _complete_lines(head)[:51]
@@ -253,8 +274,8 @@ class CsvLogLoader(_Base):
                                     delimiter=self._delimiter(path, "\n".join(lines), mapping))
             sample = [{k: v for k, v in row.items() if k is not None} for row in reader]
         except (LoaderError, csv.Error):
-            return False
-        return _looks_like_log(sample, mapping, need_text=False)
+            return None
+        return sample, mapping
 
     def load(self, ctx: LoadContext) -> LoadResult:
         mapping = load_mapping(ctx.path)

@@ -21,6 +21,7 @@ SAMPLE_LINES = 2000
 BINARY_MAGIC = (b"SQLite format 3\x00", b"\x1f\x8b", b"PK\x03\x04", b"PAR1", b"\x7fELF", b"%PDF")
 NOT_TEXT_LOGS = {".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".md", ".sqlite", ".db", ".toml",
                  ".yaml", ".yml", ".py", ".html", ".xml", ".parquet", ".gz", ".zip", ".traj"}
+DOCUMENTS = {".md": "Markdown", ".html": "HTML"}  # text that is never a log: why it stays out
 
 
 @dataclass
@@ -137,12 +138,23 @@ class TextLogLoader:
     )
 
     def detect(self, path: Path, head: bytes) -> bool:
+        return self._verdict(path, head) == ""
+
+    def declines(self, path: Path, head: bytes) -> str | None:
+        """Why a text file is not a log here (None when it is not text, or is one)."""
+        return self._verdict(path, head) or None
+
+    @staticmethod
+    def _verdict(path: Path, head: bytes) -> str | None:
+        """"" for a text log, a reason for text that is not one, None for what is not text."""
+        if path.suffix.lower() in DOCUMENTS:
+            return f"a {DOCUMENTS[path.suffix.lower()]} document, not a log"
         if path.suffix.lower() in NOT_TEXT_LOGS or head.startswith(BINARY_MAGIC):
-            return False
+            return None
         text = head.decode("utf-8", "replace")
         stripped = text.lstrip("\ufeff \t\r\n")
         if stripped.startswith("{") or stripped.startswith(("[{", '["', "[]")):
-            return False
+            return None
         lines = [line for line in text.splitlines() if line.strip()]
         if len(head) >= 4096 and len(lines) > 1:
             lines = lines[:-1]  # the last line of a cut head may be partial
@@ -150,16 +162,19 @@ class TextLogLoader:
         # lines hold a NUL, so those must stay the minority.
         clean = [line.lstrip("\ufeff") for line in lines if "\x00" not in line]
         if len(clean) < len(lines) - len(clean) or not clean:
-            return False
-        lines = clean
-        grammar = infer_grammar(lines[:50])
+            return None
+        lines = clean[:50]
+        grammar = infer_grammar(lines)
+        read = f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
         if grammar is None:
-            return False
-        hits = sum(1 for line in lines[:50] if grammar.match(line))
-        if hits >= 0.5 * len(lines[:50]):
-            return True
+            return f"text with no time this tool reads in its first {read}"
+        hits = sum(1 for line in lines if grammar.match(line))
+        if hits >= 0.5 * len(lines):
+            return ""
         # long multi-line records (config dumps, tracebacks): the file must start with a header
-        return bool(grammar.match(lines[0])) and hits >= 2
+        if grammar.match(lines[0]) and hits >= 2:
+            return ""
+        return f"text with a time in only {hits} of its first {read}"
 
     def load(self, ctx: LoadContext) -> LoadResult:
         if read_head(ctx.path, 16).startswith(BINARY_MAGIC):
