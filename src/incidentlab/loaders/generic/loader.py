@@ -250,9 +250,12 @@ class CsvLogLoader(_Base):
     def declines(self, path: Path, head: bytes) -> str | None:
         """Why a CSV/TSV table is not a log here (None when it is not one of those)."""
         try:
-            read = self._sample(path, head)
+            return self._declines(path, head)
         except Exception:
             return None
+
+    def _declines(self, path: Path, head: bytes) -> str | None:
+        read = self._sample(path, head)
         if read is None or not read[0]:
             return None
         sample, mapping = read
