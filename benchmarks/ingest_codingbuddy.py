@@ -98,6 +98,14 @@ def write_floor(ingested: Path, db: Path, drop: tuple[str, ...] = ()) -> float:
     return elapsed
 
 
+def floor_in_child(ingested: Path, db: Path, drop: list[str] | None = None) -> float:
+    """write_floor in a child process: the rows it holds in memory are not this process's RSS."""
+    return float(subprocess.run(
+        [sys.executable, __file__, "--floor-of", str(ingested), str(db),
+         *(["--drop", ",".join(drop)] if drop else [])],
+        check=True, capture_output=True, text=True).stdout)
+
+
 # Columns that hold one value per load or a handful of values per file: what writing them costs
 # is DuckDB's per-column cost of appending and compressing, not their bytes.
 LOW_CARDINALITY = ["load_id", "system", "source", "source_path", "ts_quality", "project",
@@ -117,11 +125,8 @@ def parts(source: Path, ingested: Path, runs: int) -> list[tuple[str, float]]:
         events.aggregate(counts).fetchall()
 
     def write(keep: list[str]) -> float:
-        dropped = [c for c in columns if c not in keep]
-        return float(subprocess.run(
-            [sys.executable, __file__, "--floor-of", str(ingested),
-             str(ingested.parent / "part.duckdb"), *(["--drop", ",".join(dropped)] if dropped else [])],
-            check=True, capture_output=True, text=True).stdout)
+        return floor_in_child(ingested, ingested.parent / "part.duckdb",
+                              [c for c in columns if c not in keep])
 
     timed = {
         "sha256 of the file (before the insert starts)": lambda: file_sha256(source),
@@ -174,9 +179,7 @@ def main() -> None:
             summary = ingest([source], root / "ingest.duckdb")
             ours = min(ours, time.perf_counter() - start)
             assert summary.files[0].event_rows == args.events, summary.files[0]
-            floor = min(floor, float(subprocess.run(  # a child: its rows held in memory are not
-                [sys.executable, __file__, "--floor-of", str(root / "ingest.duckdb"),  # our RSS
-                 str(root / "floor.duckdb")], check=True, capture_output=True, text=True).stdout))
+            floor = min(floor, floor_in_child(root / "ingest.duckdb", root / "floor.duckdb"))
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
         bare_rate, our_rate = args.events / bare, args.events / ours
         print(f"bare read_json into a table : {bare:6.2f} s  {bare_rate:>10,.0f} events/s "

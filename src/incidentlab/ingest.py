@@ -168,9 +168,8 @@ def _readable_head(path: Path) -> bytes | str:
 NO_LOADER = "no loader recognizes its format"
 
 
-def why_unclaimed(path: Path, loaders: Sequence[Loader], head: bytes | None = None) -> str:
-    """Why no loader claimed `path`: the first reason a loader gives for leaving it."""
-    head = read_head(path) if head is None else head
+def why_unclaimed(path: Path, loaders: Sequence[Loader], head: bytes) -> str:
+    """Why no loader claimed `path` (`head`: its first bytes): the first reason a loader gives."""
     for loader in loaders:
         declines = getattr(loader, "declines", None)
         if declines is None:

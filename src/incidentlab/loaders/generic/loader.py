@@ -48,13 +48,22 @@ def _parsed_log_shape(record: dict[str, Any]) -> bool:
     return PARSED_LOG_COLUMNS.issubset(record)
 
 
+def _mostly(sample: list[dict[str, Any]], shape: Any) -> bool:
+    """More than half of the sampled records have `shape`."""
+    return sum(1 for r in sample if shape(r)) > len(sample) / 2
+
+
+def _time_field(sample: list[dict[str, Any]], mapping: Mapping_) -> str | None:
+    return resolve(mapping, sample, plausible).fields["time"]
+
+
 def _repr(value: Any, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _looks_like_log(sample: list[dict[str, Any]], mapping: Mapping_, need_text: bool) -> bool:
-    if not sample or sum(1 for r in sample if _owned_shape(r) or _parsed_log_shape(r)) > len(sample) / 2:
+    if not sample or _mostly(sample, lambda r: _owned_shape(r) or _parsed_log_shape(r)):
         return False
     resolved = resolve(mapping, sample, plausible)
     if resolved.fields["time"] is None:
@@ -259,10 +268,10 @@ class CsvLogLoader(_Base):
         if read is None or not read[0]:
             return None
         sample, mapping = read
-        if sum(1 for r in sample if _parsed_log_shape(r)) > len(sample) / 2:
+        if _mostly(sample, _parsed_log_shape):
             return ("a log parser's per-line output (LineId, EventId, EventTemplate): the log "
                     "it parsed is the evidence")
-        if resolve(mapping, sample, plausible).fields["time"] is None:
+        if _time_field(sample, mapping) is None:
             return "a table with no column of times (name one in a --mapping file)"
         return None
 
