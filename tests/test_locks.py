@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,18 @@ def test_a_lock_held_too_long_is_named_in_one_line(db):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [errors[0]] and f"in use by PID {writer.pid}" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_snapshot_leaves_no_copy_of_the_evidence_behind(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    snapshot = connect_snapshot(db)
+    try:
+        [folder] = (tmp_path / "tmp").iterdir()
+        assert list(folder.iterdir()) == []  # the open copy has no name any more
+        assert snapshot.execute("SELECT count(*) FROM events").fetchone()[0] > 0
+    finally:
+        snapshot.close()
 
 
 def test_a_snapshot_reader_never_blocks_ingest(db):

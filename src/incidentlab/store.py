@@ -271,4 +271,11 @@ def connect_snapshot(path: str | Path) -> duckdb.DuckDBPyConnection:
             shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
     finally:
         holder.close()
-    return connect(copy, read_only=True)
+    con = connect(copy, read_only=True)
+    # The connection holds the copy open: its name can go now (POSIX), so a reader that is
+    # killed (a notebook kernel) leaves no copy of the evidence behind. The folder stays for
+    # DuckDB's spill files; atexit removes it, and the copy where removing an open file fails.
+    for name in (copy, copy.with_name(copy.name + ".wal")):
+        with contextlib.suppress(OSError):
+            name.unlink(missing_ok=True)
+    return con
