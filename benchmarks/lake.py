@@ -3,15 +3,21 @@ the same generated events, and how the lake's cost grows from N to N x scale eve
 
 Generates N events with the generator of benchmarks/analysis.py (imported, in a child process)
 into a DuckDB file, writes it to a lake with `incidentlab lake write`, and prints per job the
-best of --runs runs on (a) the file and (b) the lake, and the ratio lake/file. With --scale K
-(K > 1) it also appends K shifted copies of those events (new load, streams, event ids and
-times each: K x N distinct events, written straight from the file into Parquet by DuckDB COPY,
-chunk by chunk) to a second lake and, per job, times the N-event lake, the large lake
-(--runs-large runs) and the N-event lake again, and prints the time per 10M events at N (the mean
-of the two rounds around the large run) and at K x N (the growth factor: 1.0 is linear).
+best of --runs runs on (a) the file and (b) the lake, and the ratio lake/file. Replay runs as
+the product runs it: on a lake, in batches of whole streams (lake/batches.py).
+
+With --scale K (K > 1) it also appends K shifted copies of those events (new load, streams,
+event ids and times each: K x N distinct events, written straight from the file into Parquet by
+DuckDB COPY, chunk by chunk) to a large lake, and the first copy alone to a lake of N events of
+the same shape (its keys carry the same suffixes). Then per job, --runs-large rounds of: the
+N-event copy, the large lake, the N-event copy again, each in a fresh child process (a process
+that has just held a large run's memory runs later ones slower), and prints per round the time
+per 10M events at N (the mean of the two runs around the large one, since this machine's speed
+drifts by a fifth or more over minutes) and at K x N, their ratio (the growth: 1.0 is linear),
+the CPU time's ratio and each run's peak RSS.
 --spark adds Apache Spark on the N-event lake (`lake.connect(dir, "spark")`) and prints Spark/DuckDB.
 
-Usage: python benchmarks/lake.py [--events N] [--scale K] [--runs 3] [--runs-large 1] [--spark]
+Usage: python benchmarks/lake.py [--events N] [--scale K] [--runs 3] [--runs-large 2] [--spark]
                                  [--workdir DIR] [--keep]
 The issue's case: --events 10000000 --scale 10 (needs ~25 GB under --workdir; check df -h).
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import resource
 import shutil
 import subprocess
@@ -27,7 +34,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +45,14 @@ import analysis as generator  # benchmarks/analysis.py: the event generator and 
 from incidentlab import lake, store
 from incidentlab.analysis.metrics import evaluate_rules
 from incidentlab.analysis.replay import check
+from incidentlab.lake import batches
 from incidentlab.lake.write import append
 
-JOBS: dict[str, Callable[[Any], Any]] = {"replay": check, "alerts": evaluate_rules}
+# As the product runs them (CLI and API): replay on a lake in batches of whole streams.
+JOBS: dict[str, Callable[[Any], Any]] = {
+    "replay": lambda con: check(con, parts=batches.parts(con)),
+    "alerts": evaluate_rules,
+}
 TABLES = ["_loads", "events", "metrics", "_load_warnings"]
 
 
@@ -102,11 +113,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--scale", type=int, default=1, help="Also a lake of events x scale.")
     parser.add_argument("--runs", type=int, default=3, help="Best of this many runs per job.")
-    parser.add_argument("--runs-large", type=int, default=1, help="Runs per job on the large lake.")
+    parser.add_argument("--runs-large", type=int, default=2,
+                        help="Rounds per job of (N, large, N) for the growth.")
     parser.add_argument("--spark", action="store_true", help="Also Spark on the N-event lake.")
     parser.add_argument("--workdir", type=Path, help="Folder for the database and lakes.")
     parser.add_argument("--keep", action="store_true", help="Keep the database and the lakes.")
+    parser.add_argument("--time-job", choices=list(JOBS), help=argparse.SUPPRESS)
+    parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.time_job:
+        time_job(args.time_job, args.lake)
+        return
     if args.workdir:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="il-lake-bench-", dir=args.workdir))
@@ -138,7 +155,7 @@ def main() -> None:
         if args.spark:
             spark_vs(small, on_lake, args.runs)
         if args.scale > 1:
-            grow(db, small, large, n, args.scale, args.runs, args.runs_large)
+            grow(db, large, n, args.scale, args.runs_large)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         print(f"\npeak RSS of this process: {peak:.2f} GiB")
     finally:
@@ -148,39 +165,56 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def grow(db: Path, small: Path, large: Path, n: int, scale: int, runs: int,
-         runs_large: int) -> None:
-    """Per job: the N-event lake, the large lake, the N-event lake again, one after the other.
-    The growth divides the large run by the mean of the two small rounds around it: this
-    machine's speed drifts by a third or more over minutes, which a small round timed before the
-    large lake's write (minutes earlier) would pass off as growth, or as its absence."""
+def grow(db: Path, large: Path, n: int, scale: int, runs_large: int) -> None:
+    """Per job and round: the N-event copy, the large lake, the N-event copy again, each run in
+    its own child process; the growth divides the large run by the mean of the two around it."""
     total = n * scale
+    copy = large.parent / "lake-first-copy"
     print(f"\n{total:,} events: {scale} shifted copies appended to {large}")
     started = time.perf_counter()
     for chunk in range(scale):
         seconds = timed(lambda chunk=chunk: append_shifted(db, large, chunk, n))
         print(f"  chunk {chunk + 1}/{scale} appended in {seconds:.1f} s", flush=True)
     size = sum(p.stat().st_size for p in large.rglob("*.parquet")) / 2**30
-    print(f"  written in {time.perf_counter() - started:.0f} s ({size:.1f} GiB); per job: "
-          f"{n:,} events best of {runs}, {total:,} best of {runs_large}, {n:,} again")
-    rows = []
-    with closing(lake.connect(small, "duckdb")) as small_con, \
-            closing(lake.connect(large, "duckdb")) as large_con:
-        # Window functions over 10x the rows may not fit in memory: DuckDB spills next to the lake.
-        large_con.execute(f"SET temp_directory = '{large.parent / 'spill'}'")
-        for job, run in JOBS.items():
-            before, _ = generator.best(lambda run=run: run(small_con), runs)
-            big, _ = generator.best(lambda run=run: run(large_con), runs_large)
-            after, _ = generator.best(lambda run=run: run(small_con), runs)
-            print(f"    {job}: {before:.2f} s, {big:.2f} s, {after:.2f} s", flush=True)
-            rows.append((job, before, big, after))
+    print(f"  written in {time.perf_counter() - started:.0f} s ({size:.1f} GiB)")
+    append_shifted(db, copy, 0, n)
+    print(f"  the first copy alone -> {copy}; per job {runs_large} round(s) of: {n:,}, "
+          f"{total:,}, {n:,} events, each in a child process")
     per = 10_000_000
-    print(f"\n| job | per 10M at {n:,} (before, after) | per 10M at {total:,} | growth |\n"
-          "|---|---|---|---|")
-    for job, before, big, after in rows:
-        small_rate, large_rate = (before + after) / 2 * per / n, big * per / total
-        print(f"| {job} | {small_rate:.2f} s ({before * per / n:.2f}, {after * per / n:.2f}) | "
-              f"{large_rate:.2f} s | {large_rate / small_rate:.2f}x |")
+    rows = []
+    for job in JOBS:
+        for round_no in range(1, runs_large + 1):
+            before, big, after = (child(job, lake_dir) for lake_dir in (copy, large, copy))
+            print(f"    {job} round {round_no}: {before['wall']:.2f} s, {big['wall']:.2f} s, "
+                  f"{after['wall']:.2f} s", flush=True)
+            rows.append((job, round_no, before, big, after))
+    print(f"\n| job | round | per 10M at {n:,} (before, after) | per 10M at {total:,} | growth "
+          "| CPU growth | peak RSS at N / at K x N |\n|---|---|---|---|---|---|---|")
+    for job, round_no, before, big, after in rows:
+        small_rate = (before["wall"] + after["wall"]) / 2 * per / n
+        large_rate = big["wall"] * per / total
+        cpu = big["cpu"] / total / ((before["cpu"] + after["cpu"]) / 2 / n)
+        print(f"| {job} | {round_no} | {small_rate:.2f} s ({before['wall'] * per / n:.2f}, "
+              f"{after['wall'] * per / n:.2f}) | {large_rate:.2f} s | {large_rate / small_rate:.2f}x "
+              f"| {cpu:.2f}x | {max(before['rss'], after['rss']):.2f} / {big['rss']:.2f} GiB |")
+
+
+def child(job: str, lake_dir: Path) -> dict[str, float]:
+    """One run of a job on a lake in a fresh process: wall and CPU seconds, peak RSS (GiB)."""
+    done = subprocess.run([sys.executable, __file__, "--time-job", job, "--lake", str(lake_dir)],
+                          check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def time_job(job: str, lake_dir: Path) -> None:
+    con = lake.connect(lake_dir, "duckdb")
+    # Window functions over many rows may not fit in memory: DuckDB spills next to the lake.
+    con.execute(f"SET temp_directory = '{lake_dir.parent / 'spill'}'")
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    JOBS[job](con)
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    print(json.dumps({"wall": wall, "cpu": cpu, "rss": after.ru_maxrss / 2**20}))
 
 
 def spark_vs(small: Path, on_lake: dict[str, float], runs: int) -> None:

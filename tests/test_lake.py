@@ -56,7 +56,8 @@ def _disk_files(folder: Path) -> set[str]:
 
 def _manifest_files(folder: Path) -> set[str]:
     manifest = read_manifest(folder)
-    return {path for table in manifest.tables for path in manifest.files(table)}
+    return {path for table in manifest.tables for path in manifest.files(table)} | set(
+        manifest.stream_index())
 
 
 def _types(con, table: str) -> list[tuple[str, str]]:

@@ -179,9 +179,14 @@ class Incident:
         """
         from .analysis import replay
 
-        found = replay.check(self.con, self._scope(scope, fields), tolerance_ms=tolerance_ms)
+        found = replay.check(self.con, self._scope(scope, fields), tolerance_ms=tolerance_ms,
+                             parts=self._parts())
         return Replay(self._clean(found.verdicts, redact), self._clean(found.violations, redact),
                       self._clean(found.codingbuddy, redact))
+
+    def _parts(self) -> Any:
+        """Parts of the streams replay runs over one at a time (a lake's batches)."""
+        return None
 
     def alerts(self, scope: Scope | dict[str, Any] | None = None, *,
                rules: str | Path | None = None, redact: bool | None = None,
@@ -333,6 +338,12 @@ class LakeIncident(Incident):
 
     def __repr__(self) -> str:
         return f"<incidentlab.LakeIncident {self.lake} on {self.engine} ({self.scope.describe()})>"
+
+    def _parts(self) -> Any:
+        """The lake's batches of whole streams on DuckDB (incidentlab.lake.batches)."""
+        from .lake import batches
+
+        return batches.parts(self.con)
 
     def info(self, *, redact: bool | None = None) -> Info:
         """Not for a lake: `incidentlab.lake.info.lake_info(dir)` (or `incidentlab lake info`)

@@ -16,6 +16,8 @@ A small engine over a handful of set-based passes:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,15 +84,32 @@ class ReplayReport:
 
 def check(
     con: duckdb.DuckDBPyConnection, scope: Scope | None = None, *, tolerance_ms: float = 1000,
-    **fields: Any,
+    parts: Sequence[AbstractContextManager[Any]] | None = None, **fields: Any,
 ) -> ReplayReport:
     """Every integrity rule over the streams in scope; one verdict per stream.
 
     A stream is in scope when one of its events is (window, systems, projects, streams,
     correlation id). Its checks run over all of its events, so a window never makes a gap at its
     edges; the violations whose event lies outside the window are left out.
+
+    `parts` (a lake's batches, lake/batches.py): context managers, each showing the connection's
+    `events` a set of whole streams, all of them together. The check runs in each and the reports
+    merge into the one a single run gives: every rule is decided within a stream, but for the
+    gate of a mirror checked `when = "copies"` (some copy row in scope at all), asked of the whole.
     """
     scope = Scope.of(scope, **fields)
+    if not parts:
+        return _check(con, scope, tolerance_ms, None)
+    copies = _copies_in_scope(con, scope)
+    reports = []
+    for part in parts:
+        with part:
+            reports.append(_check(con, scope, tolerance_ms, copies))
+    return merge(reports)
+
+
+def _check(con: duckdb.DuckDBPyConnection, scope: Scope, tolerance_ms: float,
+           copies_seen: dict[Mirror, bool] | None) -> ReplayReport:
     members = _Members(con, scope)
     declared = declared_checks()
     try:
@@ -100,13 +119,12 @@ def check(
         con.execute(_groups_sql(where, bounds))
         present = {row[0] for row in con.execute(f"SELECT DISTINCT system FROM {GROUPS}").fetchall()}
         parts = [*_ordered(con, where, bounds, tolerance_ms),
-                 *_declared(con, where, [d for d in declared if d[0] in present])]
+                 *_declared(con, where, [d for d in declared if d[0] in present], copies_seen)]
         violations = pl.concat(
             [p.select(VIOLATION_COLUMNS).cast(VIOLATION_SCHEMA) for p in parts if p.height],
             how="vertical",
         ) if any(p.height for p in parts) else pl.DataFrame(schema=VIOLATION_SCHEMA)
-        violations = _in_window(con, violations, scope).sort(
-            ["system", "stream", "position", "rule"], nulls_last=True)
+        violations = sort_violations(_in_window(con, violations, scope))
         verdicts = _verdicts(con, violations)
         codingbuddy = _codingbuddy_validation(con, members.where, (
             f"SELECT coalesce(stream, '') FROM {ROWS} WHERE system = 'codingbuddy'"))
@@ -368,8 +386,19 @@ def _bounds_sql(system: str, b: Bounds) -> str:
 
 # ---- pass 4: the declared checks
 
-def _declared(con: duckdb.DuckDBPyConnection, where: str,
-              declared: list[tuple[str, Check]]) -> list[pl.DataFrame]:
+def _copies_in_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[Mirror, bool]:
+    """Per mirror checked `when = "copies"`: whether any of its copy rows is in scope."""
+    members = _Members(con, scope)
+    try:
+        where = members.where.sql("").strip() or "true"
+        return {c: _exists(con, system, c, where, c.copy) for system, c in declared_checks()
+                if isinstance(c, Mirror) and c.when == "copies"}
+    finally:
+        members.close()
+
+
+def _declared(con: duckdb.DuckDBPyConnection, where: str, declared: list[tuple[str, Check]],
+              copies_seen: dict[Mirror, bool] | None = None) -> list[pl.DataFrame]:
     snapshots = ", ".join(quote(s) for s in SNAPSHOT_SOURCES) or "''"
     out = []
     pairs = [(system, c) for system, c in declared if isinstance(c, Pairing)]
@@ -385,7 +414,13 @@ def _declared(con: duckdb.DuckDBPyConnection, where: str,
                 Mirror: kinds.mirror, Listed: kinds.listed}
     for system, declared_check in declared:
         build = builders.get(type(declared_check))
-        if build is not None and _may_fire(con, system, declared_check, where):
+        if build is None:
+            continue
+        if isinstance(declared_check, Mirror) and declared_check.when == "copies" \
+                and copies_seen is not None:
+            if copies_seen.get(declared_check):
+                out.append(frame(con, kinds.mirror(system, declared_check, where, copies=True)))
+        elif _may_fire(con, system, declared_check, where):
             out.append(frame(con, build(system, declared_check, where)))
     return out
 
@@ -399,11 +434,36 @@ def _may_fire(con: duckdb.DuckDBPyConnection, system: str, declared: Check, wher
         sides = [declared.where]
     else:
         return True
+    return all(_exists(con, system, declared, where, side) for side in sides)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, system: str, declared: Mirror | Listed, where: str,
+            side: str) -> bool:
     base = f"FROM events WHERE {where} AND system = {quote(system)}"
     if isinstance(declared, Mirror):
         base += f" AND ({declared.where})"
-    return all(con.execute(f"SELECT EXISTS (SELECT 1 {base} AND ({side}))").fetchall()[0][0]
-               for side in sides)
+    return bool(con.execute(f"SELECT EXISTS (SELECT 1 {base} AND ({side}))").fetchall()[0][0])
+
+
+def sort_violations(violations: pl.DataFrame) -> pl.DataFrame:
+    """By system, stream, position and rule, then every other column: one order for any split."""
+    first = ["system", "stream", "position", "rule"]
+    return violations.sort([*first, *(c for c in VIOLATION_COLUMNS if c not in first)],
+                           nulls_last=True)
+
+
+def sort_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
+    return verdicts.sort(["passed", "system", "stream"])
+
+
+def merge(reports: list[ReplayReport]) -> ReplayReport:
+    """One report of the reports of disjoint sets of streams, as one run over all would give."""
+    if len(reports) == 1:
+        return reports[0]
+    return ReplayReport(
+        sort_violations(pl.concat([r.violations for r in reports], how="vertical")),
+        sort_verdicts(pl.concat([r.verdicts for r in reports], how="vertical")),
+        pl.concat([r.codingbuddy for r in reports], how="vertical").sort("session_id"))
 
 
 def _verdicts(con: duckdb.DuckDBPyConnection, violations: pl.DataFrame) -> pl.DataFrame:
@@ -413,14 +473,12 @@ def _verdicts(con: duckdb.DuckDBPyConnection, violations: pl.DataFrame) -> pl.Da
         pl.col("severity").is_in(list(FAILING)).sum().cast(pl.Int64).alias("errors"),
     )
     out = streams.join(failing, on=["stream", "system"], how="full", coalesce=True)
-    return (
-        out.with_columns(
-            pl.col("violations").fill_null(0),
-            (pl.col("errors").fill_null(0) == 0).alias("passed"),
-        )
-        .select("stream", "system", "passed", "violations")
-        .sort(["passed", "system", "stream"])
-    )
+    return sort_verdicts(out.with_columns(
+        pl.col("violations").fill_null(0),
+        (pl.col("errors").fill_null(0) == 0).alias("passed"),
+    ).select("stream", "system", "passed", "violations"))
+
+
 def codingbuddy_validation(con: duckdb.DuckDBPyConnection, scope: Scope | None = None,
                            **fields: Any) -> pl.DataFrame:
     """What `deepseek replay run --deterministic` reports per session (validate_replay_events).

@@ -235,7 +235,8 @@ def replay_command(source: Source, scope: Scope, tolerance_ms: float, no_redact:
     in scope; violations outside the window are not shown.
     """
     with source.connect() as con:
-        report = replay.check(con, scope, tolerance_ms=tolerance_ms)
+        report = replay.check(con, scope, tolerance_ms=tolerance_ms,
+                              parts=source.parts(con))
     redactor = None if no_redact else Redactor()
     verdicts = _rows(report.verdicts, redactor)
     if as_json:

@@ -45,6 +45,19 @@ class Source:
             if close is not None:
                 close()
 
+    def parts(self, con: Any) -> Any:
+        """A lake's batches of whole streams (lake/batches.py) for replay on `con`, each
+        announced on stderr as it starts; None for a database (or Spark: one run, the cluster
+        splits it)."""
+        if self.lake is None:
+            return None
+        from ..lake import batches
+
+        def say(number: int, total: int, events: int) -> None:
+            err_console.print(f"replay: batch {number}/{total} ({events:,} events)", highlight=False)
+
+        return batches.parts(con, progress=say)
+
     def to_dict(self) -> dict[str, Any]:
         """The `source` key of a lake command's --json (absent on the database path)."""
         return {"lake": self.lake, "engine": self.engine}

@@ -5,6 +5,7 @@ unchanged."""
 from __future__ import annotations
 
 import contextlib
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,15 @@ import duckdb
 from ..store import NO_EXTENSION_DOWNLOADS, SCHEMA_VERSION
 from ..timeparse import register_macros
 from .manifest import MANIFEST, LakeError, Manifest, is_url, parse_manifest, read_manifest
+
+# Each open lake connection's location (as its views name it) and the manifest its views list.
+_OPENED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[str, Manifest]] = (
+    weakref.WeakKeyDictionary())
+
+
+def opened(con: duckdb.DuckDBPyConnection) -> tuple[str, Manifest] | None:
+    """(location, manifest) of a connection `connect` made; None for any other connection."""
+    return _OPENED.get(con)
 
 
 def _quote(name: str) -> str:
@@ -22,10 +32,10 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def view_sql(location: str, table: str, manifest: Manifest) -> str:
+def view_sql(location: str, table: str, manifest: Manifest, files: list[str] | None = None) -> str:
     """CREATE VIEW <table>: the files the manifest lists (files a crashed append left behind are
-    not read), the original columns in the original order and types."""
-    files = manifest.files(table)
+    not read), or those of them given, the original columns in the original order and types."""
+    files = manifest.files(table) if files is None else files
     columns = manifest.columns(table)
     if not files:
         body = ", ".join(f"CAST(NULL AS {typ}) AS {_quote(name)}" for name, typ in columns)
@@ -47,22 +57,26 @@ def connect(location: str | Path) -> duckdb.DuckDBPyConnection:
         con.execute("SET TimeZone = 'UTC'")
         with contextlib.suppress(duckdb.InvalidInputException):
             con.execute("SET enable_progress_bar = false")
-        text = str(location)
-        if is_url(text):
-            manifest = _remote_manifest(con, text)
-        else:
-            manifest = read_manifest(location)
-            text = str(Path(location).resolve())
+        text, manifest = _located(con, location)
         for table in manifest.tables:
             con.execute(view_sql(text, table, manifest))
         con.execute("CREATE OR REPLACE VIEW timeline_events AS SELECT * FROM events WHERE NOT is_mirror")
         con.execute("CREATE OR REPLACE VIEW _meta AS SELECT * FROM (VALUES ('schema_version', "
                     f"'{SCHEMA_VERSION}')) t(key, value)")
         register_macros(con)
+        _OPENED[con] = (text, manifest)
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _located(con: duckdb.DuckDBPyConnection, location: str | Path) -> tuple[str, Manifest]:
+    """The lake's location as the views name it (a resolved folder, or the URL) and its manifest."""
+    text = str(location)
+    if is_url(text):
+        return text, _remote_manifest(con, text)
+    return str(Path(location).resolve()), read_manifest(location)
 
 
 def _remote_manifest(con: duckdb.DuckDBPyConnection, url: str) -> Manifest:

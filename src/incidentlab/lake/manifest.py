@@ -21,6 +21,7 @@ LOCK = ".lake.lock"
 # (the real `system` and `ts` stay inside every file, with their own types).
 PARTITION_COLUMNS = ("p_system", "p_date")
 PARTITIONED_TABLES = ("events", "metrics")
+STREAM_INDEX = "_stream_index"  # per append: its (stream, events file) pairs (lake/batches.py)
 NO_PARTITION_VALUE = "none"  # p_system of a row without a system, p_date of a row without a time
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
@@ -74,6 +75,11 @@ class Manifest:
     def files(self, table: str) -> list[str]:
         """The table's data files, relative to the lake folder ('events/p_system=.../x.parquet')."""
         return [entry["path"] for entry in self.tables[table]["files"]]
+
+    def stream_index(self) -> list[str]:
+        """The stream index's files ('_stream_index/<batch>.parquet'), one per append that
+        added events; lakes written before the index have none for their earlier batches."""
+        return [entry["path"] for entry in self.data.get("stream_index", [])]
 
     def rows(self, table: str) -> int:
         return int(self.tables[table]["rows"])

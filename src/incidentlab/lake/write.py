@@ -32,6 +32,7 @@ from .manifest import (
     PARTITION_COLUMNS,
     PARTITIONED_TABLES,
     STAGING,
+    STREAM_INDEX,
     LakeError,
     Manifest,
     load_key,
@@ -129,8 +130,11 @@ def append(con: duckdb.DuckDBPyConnection, out: str | Path, *, source: str,
                 result.rows[table], result.files[table] = rows, len(staged[table])
                 say(f"lake: {table}: {rows:,} rows -> {len(staged[table])} file(s) "
                     f"({time.perf_counter() - table_started:.1f} s)")
-            _publish(out, staging, staged)
+            index = _stage_stream_index(con, staging, staged.get("events", []), batch)
+            _publish(out, staging, staged, [index["path"]] if index else [])
             _record(manifest, columns, staged, keep, per_load, source, batch, skipped)
+            if index:
+                manifest.data.setdefault("stream_index", []).append(index)
             write_manifest(out, manifest)
         finally:
             with contextlib.suppress(duckdb.Error):
@@ -269,6 +273,24 @@ def _stage_table(con: duckdb.DuckDBPyConnection, manifest: Manifest, staging: Pa
     return _file_entries(con, staging, files, batch, has_ts)
 
 
+def _stage_stream_index(con: duckdb.DuckDBPyConnection, staging: Path,
+                        events: list[dict[str, Any]], batch: str) -> dict[str, Any] | None:
+    """The distinct (stream, events file) of the batch, `stream` '' for none (as replay groups
+    them): what lake/batches.py reads to keep a stream's files in one batch of an analysis."""
+    if not events:
+        return None
+    relative = f"{STREAM_INDEX}/{batch}.parquet"
+    target = staging / relative
+    target.parent.mkdir(parents=True)
+    prefix = staging.as_posix().rstrip("/") + "/"
+    listed = "[" + ", ".join(_literal(prefix + e["path"]) for e in events) + "]"
+    [(rows,)] = con.execute(
+        f"COPY (SELECT DISTINCT coalesce(stream, '') AS stream, "
+        f"substr(filename, {len(prefix) + 1}) AS file FROM read_parquet({listed}, filename = true) "
+        f"ORDER BY stream, file) TO {_literal(str(target))} (FORMAT parquet)").fetchall()
+    return {"path": relative, "rows": int(rows), "batch": batch}
+
+
 def _file_entries(con: duckdb.DuckDBPyConnection, staging: Path, files: list[Path], batch: str,
                   has_ts: bool) -> list[dict[str, Any]]:
     if not files:
@@ -300,10 +322,11 @@ def _file_entries(con: duckdb.DuckDBPyConnection, staging: Path, files: list[Pat
 # ---- publishing -----------------------------------------------------------------------------------
 
 
-def _publish(out: Path, staging: Path, staged: dict[str, list[dict[str, Any]]]) -> None:
-    """Move the staged files into the table folders; the journal lists them first, so an append
-    that dies here is rolled back by the next write."""
-    targets = [entry["path"] for entries in staged.values() for entry in entries]
+def _publish(out: Path, staging: Path, staged: dict[str, list[dict[str, Any]]],
+             others: list[str]) -> None:
+    """Move the staged files (and `others`, relative to the staging folder) into place; the
+    journal lists them first, so an append that dies here is rolled back by the next write."""
+    targets = [entry["path"] for entries in staged.values() for entry in entries] + others
     for relative in targets:
         if (out / relative).exists():
             raise LakeError(f"{out / relative} exists already", hint="nothing was published; try again")
@@ -350,8 +373,8 @@ def recover(out: Path, manifest: Manifest | None, say: Progress | None = None) -
     root = out / STAGING
     if not root.is_dir():
         return []
-    committed = {path for table in (manifest.tables if manifest else {})
-                 for path in manifest.files(table)} if manifest else set()
+    committed = ({path for table in manifest.tables for path in manifest.files(table)}
+                 | set(manifest.stream_index()) if manifest else set())
     rolled = []
     for batch in sorted(p for p in root.iterdir() if p.is_dir()):
         journal = batch / "journal.json"
