@@ -346,6 +346,7 @@ def test_lake_info(demo_db: Path, demo_lake: Path) -> None:
     events = next(t for t in info["tables"] if t["table"] == "events")
     assert events["partitions"] == len({p.parent for p in (demo_lake / "events").rglob("*.parquet")})
     assert info["bytes"] > sum(p.stat().st_size for p in demo_lake.rglob("*.parquet")) > 0
+    assert info["stream_index"] == {"files": 1, "appends_without": []} and not info["missing_files"]
     table = runner.invoke(main, ["lake", "info", str(demo_lake)])
     assert table.exit_code == 0 and "Systems" in table.output and "codingbuddy" in table.output
     assert f"{loads} load(s) (0 failed) from 1 database(s)" in table.output

@@ -106,6 +106,33 @@ def test_the_stream_index_links_the_files_the_events_do(demo_db: Path, tmp_path:
         "some stream spans both appends"
 
 
+def test_a_lake_written_before_the_index_is_planned_by_scanning(demo_lake: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from incidentlab.cli import main
+
+    old = tmp_path / "old"
+    shutil.copytree(demo_lake, old)
+    data = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    batch = data.pop("stream_index")[0]["batch"]
+    shutil.rmtree(old / "_stream_index")
+    (old / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    out = CliRunner().invoke(main, ["lake", "info", str(old), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["stream_index"] == {"files": 0, "appends_without": [batch]}
+    text = CliRunner().invoke(main, ["lake", "info", str(old)]).output
+    assert "1 append(s) predate the stream index" in text
+    con, new = lake.connect(old), lake.connect(demo_lake)
+    try:
+        assert _plan(con, 300) == _plan(new, 300)
+    finally:
+        con.close()
+        new.close()
+
+
 def _event(i: int, stream: str, day: int, seq: int, **values) -> dict:
     row = {c: None for c, _t in store.EVENT_COLUMNS}
     row.update(event_id=f"e{i}", load_id="l1", system="codingbuddy", source="events_jsonl",

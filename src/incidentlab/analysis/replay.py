@@ -453,6 +453,7 @@ def sort_violations(violations: pl.DataFrame) -> pl.DataFrame:
 
 
 def sort_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Failing streams first, then by system and stream (one row per stream: a total order)."""
     return verdicts.sort(["passed", "system", "stream"])
 
 

@@ -190,6 +190,10 @@ def lake_info_command(directory: str, as_json: bool) -> None:
     if info["missing_files"]:
         console.print(f"[red]{len(info['missing_files'])} file(s) the manifest lists are missing[/red], "
                       f"e.g. {info['missing_files'][0]}", highlight=False)
+    if info["stream_index"]["appends_without"]:
+        console.print(f"{len(info['stream_index']['appends_without'])} append(s) predate the stream "
+                      "index: replay plans its batches by scanning the events' streams",
+                      highlight=False)
     if info["unfinished_append"]:
         console.print("an unfinished append is staged (a write died); the next `lake write` rolls "
                       "it back", highlight=False)

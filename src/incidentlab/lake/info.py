@@ -33,6 +33,15 @@ def lake_info(directory: str | Path) -> dict[str, Any]:
                        "partitions": len(partitions),
                        "partition_by": spec.get("partition_by", []), "bytes": size,
                        "ts_min": min(lows) if lows else None, "ts_max": max(highs) if highs else None})
+    for relative in manifest.stream_index():
+        path = folder / relative
+        if path.exists():
+            on_disk += path.stat().st_size
+        else:
+            missing.append(relative)
+    indexed = {entry["batch"] for entry in manifest.data.get("stream_index", [])}
+    with_events = {e.get("batch") for e in manifest.tables.get("events", {}).get("files", [])
+                   if e.get("rows")}
     systems: dict[str, dict[str, Any]] = defaultdict(lambda: {"loads": 0, "events": 0, "metrics": 0})
     for load in manifest.loads:
         entry = systems[load.get("system") or "none"]
@@ -56,5 +65,9 @@ def lake_info(directory: str | Path) -> dict[str, Any]:
         "databases": manifest.databases,
         "bytes": on_disk,
         "missing_files": missing,
+        # appends whose events no stream index covers (written before it): replay over the lake
+        # then finds its batches by scanning the events' streams (lake/batches.py)
+        "stream_index": {"files": len(manifest.stream_index()),
+                         "appends_without": sorted(with_events - indexed)},
         "unfinished_append": (folder / STAGING).is_dir(),
     }
