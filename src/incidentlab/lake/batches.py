@@ -64,9 +64,7 @@ def _links(con: duckdb.DuckDBPyConnection, base: str, manifest: Manifest,
     else from the events themselves (lakes written before the index; a scan of `stream`)."""
     root = base.rstrip("/") + "/"
     indexed = manifest.stream_index()
-    covered = {e["batch"] for e in manifest.data.get("stream_index", [])}
-    batches = {e.get("batch") for e in manifest.tables["events"]["files"]}
-    if indexed and batches <= covered:
+    if indexed and not manifest.unindexed_batches():
         source, file = f"read_parquet({_listed(root, indexed)})", "file"
     else:
         source = f"read_parquet({_listed(root, paths)}, filename = true)"

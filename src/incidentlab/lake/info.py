@@ -39,9 +39,6 @@ def lake_info(directory: str | Path) -> dict[str, Any]:
             on_disk += path.stat().st_size
         else:
             missing.append(relative)
-    indexed = {entry["batch"] for entry in manifest.data.get("stream_index", [])}
-    with_events = {e.get("batch") for e in manifest.tables.get("events", {}).get("files", [])
-                   if e.get("rows")}
     systems: dict[str, dict[str, Any]] = defaultdict(lambda: {"loads": 0, "events": 0, "metrics": 0})
     for load in manifest.loads:
         entry = systems[load.get("system") or "none"]
@@ -68,6 +65,6 @@ def lake_info(directory: str | Path) -> dict[str, Any]:
         # appends whose events no stream index covers (written before it): replay over the lake
         # then finds its batches by scanning the events' streams (lake/batches.py)
         "stream_index": {"files": len(manifest.stream_index()),
-                         "appends_without": sorted(with_events - indexed)},
+                         "appends_without": manifest.unindexed_batches()},
         "unfinished_append": (folder / STAGING).is_dir(),
     }

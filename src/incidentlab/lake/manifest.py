@@ -81,6 +81,12 @@ class Manifest:
         added events; lakes written before the index have none for their earlier batches."""
         return [entry["path"] for entry in self.data.get("stream_index", [])]
 
+    def unindexed_batches(self) -> list[str]:
+        """The appends whose events no stream index covers (written before it)."""
+        indexed = {entry["batch"] for entry in self.data.get("stream_index", [])}
+        return sorted({e.get("batch") for e in self.tables.get("events", {}).get("files", [])
+                       if e.get("rows")} - indexed)
+
     def rows(self, table: str) -> int:
         return int(self.tables[table]["rows"])
 
